@@ -1,0 +1,28 @@
+"""Provider backends. Each is a folder exposing `render(plan) -> {path: text}` and
+`read(files) -> [ReadJob]`; adding a provider means adding one folder and one entry here."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlgen.backends.common import ReadJob
+    from mlgen.plan.ir import Plan
+
+PROVIDERS: tuple[str, ...] = ("github", "gitlab", "jenkins")
+
+
+def render(provider: str, plan: Plan) -> dict[str, str]:
+    """Render `plan` for `provider`; keys are paths relative to the output dir."""
+    mod = importlib.import_module(f"mlgen.backends.{provider}")
+    fn: Callable[[Plan], dict[str, str]] = mod.render
+    return fn(plan)
+
+
+def read(provider: str, files: dict[str, str]) -> list[ReadJob]:
+    """Recover jobs, needs and commands from a provider's generated files (parity tests)."""
+    mod = importlib.import_module(f"mlgen.backends.{provider}")
+    fn: Callable[[dict[str, str]], list[ReadJob]] = mod.read
+    return fn(files)

@@ -1,0 +1,5 @@
+"""The plan: mlgen's provider-neutral intermediate representation."""
+
+from mlgen.plan.ir import FORMAT_VERSION, Artifact, Environment, Job, Plan, Triggers
+
+__all__ = ["FORMAT_VERSION", "Artifact", "Environment", "Job", "Plan", "Triggers"]

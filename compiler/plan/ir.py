@@ -1,0 +1,103 @@
+"""The plan (IR): plain frozen dataclasses, no pydantic and no provider words.
+
+A backend reads only these types. Every tuple is already in its final, deterministic order
+(jobs topologically, ties by name; sets sorted), so a backend never sorts and two compiles of
+the same spec give the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FORMAT_VERSION = 1
+
+# Events a job can run on. Providers map them: push -> push / push pipeline / branch build;
+# pull_request -> pull_request / merge_request_event / changeRequest(); schedule -> cron;
+# manual -> workflow_dispatch / web pipeline / a build started by a user.
+Event = Literal["manual", "pull_request", "push", "schedule"]
+EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push", "schedule")
+
+Approval = Literal["auto", "manual"]
+
+# The runtime module every stage job calls: `python -m mlgen_runtime <stage> --plan PLAN_PATH`.
+RUNTIME_MODULE = "mlgen_runtime"
+PLAN_PATH = ".mlgen/plan.json"
+RUNTIME_DIR = ".mlgen/runtime"
+
+# Sharded jobs read their slice from these variables; each backend sets them from its own
+# fan-out mechanism (GitHub matrix, GitLab parallel, Jenkins parallel stages), so the
+# commands themselves are identical on every provider. Index is 1-based.
+SHARD_INDEX_VAR = "MLGEN_SHARD_INDEX"
+SHARD_TOTAL_VAR = "MLGEN_SHARD_TOTAL"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A deployment target. `manual` means a person approves before the job runs."""
+
+    name: str
+    approval: Approval = "auto"
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Files a job hands to later jobs. `name` is unique in the plan (the producing job's name)."""
+
+    name: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One CI job. `commands` are shell lines run in order, after `Plan.setup`, exactly as written."""
+
+    name: str
+    kind: str  # validate | train | select | evaluate | deploy | monitor | custom
+    commands: tuple[str, ...]
+    needs: tuple[str, ...] = ()  # sorted names of jobs that must finish first
+    events: tuple[Event, ...] = ("manual", "pull_request", "push")  # sorted
+    default_branch_only: bool = False  # deploys: only on the default branch, never on PRs
+    produces: Artifact | None = None
+    consumes: tuple[str, ...] = ()  # sorted artifact names; always a subset of `needs`
+    environment: Environment | None = None
+    shards: int = 1  # > 1: fan out; each shard sees SHARD_INDEX_VAR / SHARD_TOTAL_VAR
+    timeout_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class Triggers:
+    branches: tuple[str, ...]  # push builds on these; PRs targeting them; first = default
+    pull_requests: bool = True
+    schedules: tuple[str, ...] = ()  # 5-field cron expressions, UTC
+    manual: bool = True
+
+    @property
+    def default_branch(self) -> str:
+        return self.branches[0]
+
+
+@dataclass(frozen=True)
+class Plan:
+    format_version: int
+    spec_path: str  # as shown in headers, relative to the output dir (e.g. "mlproject.toml")
+    spec_sha256: str
+    project: str
+    python: str  # e.g. "3.12"
+    setup: tuple[str, ...]  # shell lines every job runs first (install dependencies)
+    env: tuple[tuple[str, str], ...]  # pipeline-wide environment, sorted by name
+    triggers: Triggers
+    jobs: tuple[Job, ...]  # topological order, ties broken by name
+    providers: tuple[str, ...]  # sorted
+    timeout_minutes: int  # whole-pipeline bound
+    artifact_expire_days: int
+    # The normalized spec, for the runtime (its only input besides the data). JSON-ready and
+    # treated as read-only; backends never look inside it.
+    settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def job(self, name: str) -> Job:
+        for j in self.jobs:
+            if j.name == name:
+                return j
+        raise KeyError(name)

@@ -1,0 +1,3 @@
+from mlgen.cli import main
+
+raise SystemExit(main())

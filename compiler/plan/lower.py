@@ -1,0 +1,145 @@
+"""Lowering: a checked spec -> the provider-neutral Plan. Pure; no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+
+from mlgen.plan.ir import (
+    FORMAT_VERSION,
+    PLAN_PATH,
+    RUNTIME_DIR,
+    RUNTIME_MODULE,
+    Artifact,
+    Environment,
+    Event,
+    Job,
+    Plan,
+    Triggers,
+)
+from mlgen.spec import jobgraph
+from mlgen.spec.model import Spec
+
+OUT = ".mlgen/out"
+BUILD_EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push")
+DEPLOY_EVENTS: tuple[Event, ...] = ("manual", "push")
+MONITOR_EVENTS: tuple[Event, ...] = ("manual", "schedule")
+
+
+def runtime_command(stage: str, *extra: str) -> str:
+    return " ".join(("python", "-m", RUNTIME_MODULE, stage, "--plan", PLAN_PATH, *extra))
+
+
+def _builtin_job(spec: Spec, name: str) -> tuple[str, tuple[str, ...], Artifact | None, Environment | None]:
+    """(kind, commands, produced artifact, environment) of a built-in job."""
+    if name.startswith("deploy-"):
+        env = next(e for e in spec.deploy.environments if jobgraph.deploy_job(e.name) == name)  # type: ignore[union-attr]
+        return "deploy", (runtime_command("deploy", "--env", env.name),), None, Environment(env.name, env.approval, env.url)
+    outs = {
+        "validate": f"{OUT}/validate",
+        "train": f"{OUT}/trials" if jobgraph.sharded(spec) else f"{OUT}/model",
+        "select": f"{OUT}/model",
+        "evaluate": f"{OUT}/evaluate",
+        "monitor": f"{OUT}/monitor",
+    }
+    return name, (runtime_command(name),), Artifact(name, (outs[name],)), None
+
+
+def _builtin_consumes(spec: Spec, name: str) -> set[str]:
+    """Built-in artifacts a built-in job reads (custom stage outputs are added separately)."""
+    model = jobgraph.model_job(spec)
+    if name == "select":
+        return {"train"}
+    if name == "evaluate":
+        return {model}
+    if name.startswith("deploy-"):
+        return {model, "evaluate"}
+    return set()
+
+
+def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, ...] | None = None) -> Plan:
+    """Build the plan for `spec`; `spec_path` is how outputs name the spec (relative, POSIX)."""
+    graph = jobgraph.edges(spec)
+    order = jobgraph.topological(graph)
+    stages = {s.name: s for s in spec.stages}
+    with_artifact: set[str] = set()
+    jobs: dict[str, Job] = {}
+    pr = spec.ci.pull_requests
+    build_events = tuple(e for e in BUILD_EVENTS if pr or e != "pull_request")
+
+    for name in order:
+        ancestors = jobgraph.ancestors(graph, name)
+        deploy_like = any(a.startswith("deploy-") for a in ancestors)
+        if name in stages:
+            st = stages[name]
+            kind, commands = "custom", (st.cmd,)
+            produces = Artifact(name, tuple(st.outs)) if st.outs else None
+            env = Environment(st.environment, st.approval) if st.environment else None
+            consumes = {a for a in ancestors if a in with_artifact}
+            deploy_like = deploy_like or env is not None
+            timeout = st.timeout_minutes or spec.ci.timeout_minutes
+        else:
+            kind, commands, produces, env = _builtin_job(spec, name)
+            consumes = _builtin_consumes(spec, name) | {a for a in ancestors if a in stages and a in with_artifact}
+            deploy_like = deploy_like or kind == "deploy"
+            timeout = spec.ci.timeout_minutes
+        if kind == "monitor":
+            events: tuple[Event, ...] = MONITOR_EVENTS
+        elif deploy_like:
+            events = DEPLOY_EVENTS
+        else:
+            events = build_events
+        if produces:
+            with_artifact.add(name)
+        jobs[name] = Job(
+            name=name,
+            kind=kind,
+            commands=commands,
+            needs=tuple(sorted(graph[name] | consumes)),
+            events=events,
+            default_branch_only=deploy_like,
+            produces=produces,
+            consumes=tuple(sorted(consumes)),
+            environment=env,
+            shards=spec.train.search.shards if name == "train" and spec.train.search else 1,
+            timeout_minutes=timeout,
+        )
+
+    # A custom stage that a scheduled job needs must run on schedules too.
+    for name in reversed(order):
+        job = jobs[name]
+        for dep in job.needs:
+            d = jobs[dep]
+            missing = tuple(sorted(set(job.events) - set(d.events)))
+            if d.kind == "custom" and missing:
+                jobs[dep] = _with_events(d, tuple(sorted(set(d.events) | set(missing))))
+
+    setup = " ".join(
+        ["python", "-m", "pip", "install", "-r", f"{RUNTIME_DIR}/requirements.txt"]
+        + [f"-r {r}" for r in spec.project.requirements]
+    )
+    return Plan(
+        format_version=FORMAT_VERSION,
+        spec_path=spec_path,
+        spec_sha256=hashlib.sha256(spec_bytes).hexdigest(),
+        project=spec.project.name,
+        python=spec.project.python,
+        setup=(setup,),
+        env=(("PYTHONPATH", RUNTIME_DIR),),
+        triggers=Triggers(
+            branches=tuple(spec.ci.branches),
+            pull_requests=pr,
+            schedules=(spec.monitor.schedule,) if spec.monitor else (),
+            manual=True,
+        ),
+        jobs=tuple(jobs[n] for n in order),
+        providers=tuple(sorted(providers if providers is not None else spec.ci.providers)),
+        timeout_minutes=spec.ci.pipeline_timeout_minutes,
+        artifact_expire_days=spec.ci.artifact_expire_days,
+        settings=spec.model_dump(mode="json", by_alias=True),
+    )
+
+
+def _with_events(job: Job, events: tuple[Event, ...]) -> Job:
+    from dataclasses import replace
+
+    return replace(job, events=events)

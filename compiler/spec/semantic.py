@@ -1,0 +1,157 @@
+"""Checks that relate several parts of a spec; each returns issues with the key path to blame."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgen.spec import jobgraph
+from mlgen.spec import model as m
+from mlgen.spec.positions import Path as KeyPath
+
+
+@dataclass(frozen=True)
+class Issue:
+    path: KeyPath  # inside the spec table (without the [tool.mlgen] prefix)
+    code: str
+    message: str
+    hint: str = ""
+
+
+def _suggest(word: str, options: list[str], what: str) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"{what}: " + ", ".join(f"`{o}`" for o in options)
+
+
+def check(spec: m.Spec, root: Path) -> list[Issue]:
+    """Every cross-field problem of a spec that passed the model; `root` is the spec's folder."""
+    issues: list[Issue] = []
+    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates):
+        issues.extend(rule(spec, root))
+    return issues
+
+
+def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    taken = dict.fromkeys(jobgraph.builtin_edges(spec), "a built-in job")
+    taken[jobgraph.DEPLOY_ALIAS] = "the deploy jobs"
+    envs: set[str] = set()
+    for i, env in enumerate(spec.deploy.environments if spec.deploy else []):
+        if env.name in envs:
+            yield Issue(("deploy", "environments", i, "name"), "E203", f"duplicate environment `{env.name}`", "give each environment its own name")
+        envs.add(env.name)
+    for i, st in enumerate(spec.stages):
+        if st.name in taken:
+            yield Issue(("stages", i, "name"), "E203", f"stage name `{st.name}` is already used by {taken[st.name]}", "rename the stage")
+        taken.setdefault(st.name, f"stage #{i + 1}")
+
+
+def _targets(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    jobs = sorted(set(jobgraph.builtin_edges(spec)) | {s.name for s in spec.stages})
+    has_deploy = bool(spec.deploy and spec.deploy.environments)
+    options = jobs + ([jobgraph.DEPLOY_ALIAS] if has_deploy else [])
+    for i, st in enumerate(spec.stages):
+        refs = [(("stages", i, "needs", k), t) for k, t in enumerate(st.needs)]
+        if st.before is not None:
+            refs.append((("stages", i, "before"), st.before))
+        for path, target in refs:
+            if target == st.name:
+                yield Issue(path, "E201", f"stage `{st.name}` refers to itself", "")
+            elif target not in options:
+                yield Issue(path, "E201", f"unknown job `{target}`", _suggest(target, options, "known jobs"))
+
+
+def _cycles(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    g = jobgraph.edges(spec)
+    cycle = jobgraph.find_cycle(g)
+    if cycle is None:
+        return
+    stages = {s.name: i for i, s in enumerate(spec.stages)}
+    blame = next((n for n in cycle if n in stages), cycle[0])
+    i = stages.get(blame)
+    st = spec.stages[i] if i is not None else None
+    path: KeyPath = ("stages", i, "before" if st and st.before else "needs") if i is not None else ("stages",)
+    yield Issue(path, "E202", "dependency cycle: " + " -> ".join(cycle), "remove one of these `before`/`needs`/`deps` links")
+
+
+def _metrics(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    known = m.CLASSIFICATION_METRICS if spec.data.task == "classification" else m.REGRESSION_METRICS
+    for k, metric in enumerate(spec.evaluate.metrics):
+        if metric not in known:
+            yield Issue(("evaluate", "metrics", k), "E204", f"`{metric}` is not a {spec.data.task} metric", _suggest(metric, list(known), "available"))
+    for metric, gate in spec.evaluate.gates.items():
+        path: KeyPath = ("evaluate", "gates", metric)
+        if metric not in spec.evaluate.metrics:
+            yield Issue(path, "E204", f"gate on `{metric}`, which is not computed", f"add \"{metric}\" to evaluate.metrics")
+        if gate.min is None and gate.max is None and gate.max_drop is None:
+            yield Issue(path, "E213", "gate has no bound", "set `min`, `max` or `max_drop`")
+        if gate.min is not None and gate.max is not None and gate.min > gate.max:
+            yield Issue(path, "E213", f"min ({gate.min}) is greater than max ({gate.max})", "")
+    for k, col in enumerate(spec.evaluate.slices):
+        if spec.data.columns and col not in spec.data.columns:
+            yield Issue(("evaluate", "slices", k), "E201", f"unknown column `{col}`", _suggest(col, sorted(spec.data.columns), "columns"))
+
+
+def _data(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    d = spec.data
+    paths: list[tuple[KeyPath, str]] = [(("data", "path"), d.path)]
+    if d.reference:
+        paths.append((("data", "reference"), d.reference))
+    if spec.monitor:
+        paths.append((("monitor", "data"), spec.monitor.data))
+    for path, value in paths:
+        if not value.endswith((".csv", ".parquet")):
+            yield Issue(path, "E209", f"`{value}` is neither .csv nor .parquet", "mlgen reads CSV and Parquet files")
+    for name, col in d.columns.items():
+        path = ("data", "columns", name)
+        if col.min is not None and col.max is not None and col.min > col.max:
+            yield Issue(path, "E213", f"min ({col.min:g}) is greater than max ({col.max:g})", "")
+        if col.values is not None and col.type not in ("category", "str", "int"):
+            yield Issue(path + ("values",), "E213", f"`values` does not apply to a {col.type} column", "use type = \"category\"")
+        if (col.min is not None or col.max is not None) and col.type not in ("int", "float"):
+            yield Issue(path, "E213", f"`min`/`max` do not apply to a {col.type} column", "use type = \"int\" or \"float\"")
+    needs_ref = spec.validate_.drift is not None
+    if needs_ref and d.reference is None:
+        yield Issue(("validate", "drift"), "E212", "drift checks need a baseline", "set data.reference to the reference data file")
+
+
+def _search(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    s = spec.train.search
+    if s is None:
+        return
+    trials = math.prod(len(v) for v in s.space.values()) if s.strategy == "grid" else s.n_iter
+    if s.shards > trials:
+        yield Issue(("train", "search", "shards"), "E214", f"{s.shards} shards for {trials} trials", f"use at most {trials} shards")
+    for key in s.space:
+        if key in spec.train.params:
+            yield Issue(("train", "search", "space", key), "E203", f"`{key}` is both a fixed param and searched", "remove it from train.params")
+
+
+def _approval(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    for i, st in enumerate(spec.stages):
+        if st.approval == "manual" and st.environment is None:
+            yield Issue(("stages", i, "approval"), "E205", "manual approval needs an environment", "set `environment` on this stage")
+
+
+def _files(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    for k, req in enumerate(spec.project.requirements):
+        if not (root / req).is_file():
+            yield Issue(("project", "requirements", k), "E211", f"file `{req}` not found", f"paths are relative to {root.resolve().as_posix()}")
+
+
+def _duplicates(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    lists: list[tuple[KeyPath, list[str]]] = [
+        (("ci", "providers"), list(spec.ci.providers)),
+        (("ci", "branches"), spec.ci.branches),
+        (("evaluate", "metrics"), spec.evaluate.metrics),
+    ]
+    for path, values in lists:
+        seen: set[str] = set()
+        for k, v in enumerate(values):
+            if v in seen:
+                yield Issue(path + (k,), "E203", f"`{v}` is listed twice", "remove the duplicate")
+            seen.add(v)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 # Exit codes used by every command.
@@ -49,6 +50,6 @@ def dotted(path: tuple[object, ...]) -> str:
         else:
             key = str(item)
             if not key.replace("_", "").replace("-", "").isalnum():
-                key = '"' + key.replace('"', '\\"') + '"'
+                key = json.dumps(key)  # quoted, with newlines and control characters escaped
             out += ("." if out else "") + key
     return out

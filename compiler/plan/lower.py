@@ -56,6 +56,12 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
     return set()
 
 
+def _makes_data(spec: Spec, outs: list[str]) -> bool:
+    """Does a custom stage produce a data file the built-in stages read?"""
+    data = [spec.data.path, spec.data.reference, spec.monitor.data if spec.monitor else None]
+    return any(p is not None and jobgraph.produces(outs, p) for p in data)
+
+
 def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, ...] | None = None) -> Plan:
     """Build the plan for `spec`; `spec_path` is how outputs name the spec (relative, POSIX)."""
     graph = jobgraph.edges(spec)
@@ -74,12 +80,15 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             kind, commands = "custom", (st.cmd,)
             produces = Artifact(name, tuple(st.outs)) if st.outs else None
             env = Environment(st.environment, st.approval) if st.environment else None
-            consumes = {a for a in ancestors if a in with_artifact}
+            # DVC-style: a stage reads what the jobs it directly follows produce
+            consumes = {d for d in graph[name] if d in with_artifact}
             deploy_like = deploy_like or env is not None
             timeout = st.timeout_minutes or spec.ci.timeout_minutes
         else:
             kind, commands, produces, env = _builtin_job(spec, name)
-            consumes = _builtin_consumes(spec, name) | {a for a in ancestors if a in stages and a in with_artifact}
+            consumes = _builtin_consumes(spec, name) | {
+                a for a in ancestors if a in stages and a in with_artifact and _makes_data(spec, stages[a].outs)
+            }
             deploy_like = deploy_like or kind == "deploy"
             timeout = spec.ci.timeout_minutes
         if kind == "monitor":

@@ -32,6 +32,8 @@ def builtin_edges(spec: Spec) -> dict[str, set[str]]:
     g["evaluate"] = {model_job(spec)}
     prev = "evaluate"
     for env in spec.deploy.environments if spec.deploy else []:
+        if deploy_job(env.name) in g:  # a duplicate environment (reported by the checks)
+            continue
         g[deploy_job(env.name)] = {prev}
         prev = deploy_job(env.name)
     if spec.monitor:

@@ -230,7 +230,8 @@ def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
     if kind == "value_error":
         return Issue(path, "E104", f"{value!r} {err['msg'].removeprefix('Value error, ')}", "for example `data/train.csv`")
     if kind in _TYPE_NAMES:
-        return Issue(path, "E105", f"expected {_TYPE_NAMES[kind]}, got {_toml_type(value)}", "")
+        shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""
+        return Issue(path, "E105", f"expected {_TYPE_NAMES[kind]}, got {_toml_type(value)}{shown}", "")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return Issue(path, "E106", f"{value!r} is out of range: {err['msg'].lower()}", "")
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):

@@ -9,6 +9,7 @@ error locations.
 
 from __future__ import annotations
 
+import tomllib
 from typing import Union
 
 PathItem = Union[str, int]
@@ -60,7 +61,10 @@ class _Scanner:
     # -- keys -------------------------------------------------------------------------------
     def key_part(self) -> str:
         c = self.peek()
-        if c in "\"'":
+        if c == '"':  # decode escapes so the path matches tomllib's key
+            raw = self.string()
+            return tomllib.loads(f'k = "{raw}"')["k"] if "\\" in raw else raw
+        if c == "'":
             return self.string()
         start = self.i
         while self.peek() in _BARE and self.peek() != "":

@@ -36,8 +36,15 @@ def check(spec: m.Spec, root: Path) -> list[Issue]:
     return issues
 
 
+# Job names that some provider reads as a setting instead of a job (GitLab's global keywords).
+RESERVED_JOB_NAMES = frozenset(
+    "after_script before_script cache default image include pages services stages variables workflow".split()
+)
+
+
 def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
     taken = dict.fromkeys(jobgraph.builtin_edges(spec), "a built-in job")
+    taken.update(dict.fromkeys(RESERVED_JOB_NAMES, "a CI keyword"))
     taken[jobgraph.DEPLOY_ALIAS] = "the deploy jobs"
     envs: set[str] = set()
     for i, env in enumerate(spec.deploy.environments if spec.deploy else []):
@@ -74,7 +81,10 @@ def _cycles(spec: m.Spec, root: Path) -> Iterator[Issue]:
     blame = next((n for n in cycle if n in stages), cycle[0])
     i = stages.get(blame)
     st = spec.stages[i] if i is not None else None
-    path: KeyPath = ("stages", i, "before" if st and st.before else "needs") if i is not None else ("stages",)
+    path: KeyPath = ("stages",)
+    if i is not None and st is not None:
+        link = "before" if st.before else "needs" if st.needs else "deps" if st.deps else None
+        path = ("stages", i, link) if link else ("stages", i)
     yield Issue(path, "E202", "dependency cycle: " + " -> ".join(cycle), "remove one of these `before`/`needs`/`deps` links")
 
 
@@ -140,7 +150,7 @@ def _approval(spec: m.Spec, root: Path) -> Iterator[Issue]:
 def _files(spec: m.Spec, root: Path) -> Iterator[Issue]:
     for k, req in enumerate(spec.project.requirements):
         if not (root / req).is_file():
-            yield Issue(("project", "requirements", k), "E211", f"file `{req}` not found", f"paths are relative to {root.resolve().as_posix()}")
+            yield Issue(("project", "requirements", k), "E211", f"file `{req}` not found", "paths are relative to the folder of the spec")
 
 
 def _duplicates(spec: m.Spec, root: Path) -> Iterator[Issue]:

@@ -1,0 +1,59 @@
+"""`.gitlab-ci.yml` -> ReadJob per plan job (the inverse used by the parity tests)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from mlgen.backends.common import ReadJob
+from mlgen.backends.gitlab.render import OUTPUT, RESERVED_NAMES
+
+
+def read(files: dict[str, str]) -> list[ReadJob]:
+    """Jobs in file order (= plan order): name, sorted needs, script lines, shard count."""
+    doc = load(files[OUTPUT])
+    return [read_job(name, body) for name, body in doc.items() if is_job(name, body)]
+
+
+def load(text: str) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe", pure=True).load(io.StringIO(text))
+    if not isinstance(data, dict):
+        raise ValueError(f"gitlab: {OUTPUT} is not a mapping")
+    return data
+
+
+def is_job(name: Any, body: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and name not in RESERVED_NAMES
+        and not name.startswith(".")
+        and isinstance(body, dict)
+        and "script" in body
+    )
+
+
+def read_job(name: str, body: dict[str, Any]) -> ReadJob:
+    script = body["script"]
+    if not all(isinstance(line, str) for line in script):
+        raise ValueError(f"gitlab: job {name!r}: every script line must be a string")
+    return ReadJob(
+        name=name,
+        needs=tuple(sorted(need_name(n) for n in body.get("needs", []))),
+        commands=tuple(script),
+        shards=shard_count(body.get("parallel")),
+    )
+
+
+def need_name(need: Any) -> str:
+    # GitLab accepts both `- job` and `- {job: job, artifacts: ...}`.
+    return need if isinstance(need, str) else need["job"]
+
+
+def shard_count(parallel: Any) -> int:
+    if parallel is None:
+        return 1
+    if isinstance(parallel, int):
+        return parallel
+    raise ValueError(f"gitlab: unsupported parallel: {parallel!r} (mlgen writes an integer)")

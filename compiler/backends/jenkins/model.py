@@ -1,0 +1,258 @@
+"""Plan -> the data the Jenkinsfile template lays out. Pure functions; every Jenkins decision
+(conditions, locks, stash names) is made here, so the template only places values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from mlgen.backends.common import header_lines
+from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
+
+# --------------------------------------------------------------------------- tables
+
+# Builds are told apart by their cause: Jenkins' cron trigger and a person pressing "Build".
+TIMER_CAUSE = "TimerTrigger"
+USER_CAUSE = "UserIdCause"
+# Branch names are matched literally, not as Ant globs (the default), so `release/*` means itself.
+EXACT = "EQUALS"
+LOCK_PREFIX = "mlgen-deploy-"
+# Jenkins' docker agent runs as the agent's uid, which has no home in the image (HOME=/), so
+# `pip install` has nowhere to write; give it a writable home inside the container.
+DOCKER_ARGS = "-e HOME=/tmp"
+# Jenkins cron uses the controller's zone unless told otherwise; plan schedules are UTC.
+CRON_TZ = "TZ=UTC"
+BUILDS_TO_KEEP = 30
+ARTIFACT_BUILDS_TO_KEEP = 10
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+NOTES = (
+    "Runs as a multibranch pipeline (branch/changeRequest conditions need it); plugins used:",
+    "Docker Pipeline (stage agents), Lockable Resources (deploy locks), Pipeline: Input Step.",
+)
+
+
+# --------------------------------------------------------------------------- view types
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A `when` condition. A leaf is `op` with arguments (`(key, value)`; key "" = positional;
+    none at all renders `op()`); `not` / `allOf` / `anyOf` have `children` instead."""
+
+    op: str
+    args: tuple[tuple[str, str], ...] = ()
+    children: tuple[Cond, ...] | None = None
+    note: str | None = None  # rendered as a `//` comment above the condition
+
+
+@dataclass(frozen=True)
+class When:
+    before: tuple[str, ...]  # beforeOptions / beforeInput / beforeAgent flags set to true
+    conditions: tuple[Cond, ...]  # all must hold
+
+
+@dataclass(frozen=True)
+class Stash:
+    name: str
+    includes: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    image: str | None = None  # docker agent image; None for a parallel parent
+    docker_args: str = DOCKER_ARGS
+    env: tuple[tuple[str, str], ...] = ()
+    timeout_minutes: int | None = None
+    lock: str | None = None
+    input_message: str | None = None
+    when: When | None = None
+    unstash: tuple[str, ...] = ()
+    sh: tuple[str, ...] = ()
+    stash: Stash | None = None
+    parallel: tuple[Stage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    header: tuple[str, ...]
+    timeout_minutes: int
+    builds_to_keep: str
+    artifact_builds_to_keep: str
+    artifact_days_to_keep: str
+    cron_branch: str | None  # cron runs only in this branch's job; None = no triggers
+    cron_lines: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    stages: tuple[Stage, ...]
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+def leaf(op: str, *args: tuple[str, str]) -> Cond:
+    return Cond(op, tuple(args))
+
+
+def not_(c: Cond) -> Cond:
+    return Cond("not", children=(c,))
+
+
+def all_of(*cs: Cond) -> Cond:
+    return cs[0] if len(cs) == 1 else Cond("allOf", children=cs)
+
+
+def any_of(*cs: Cond) -> Cond:
+    return cs[0] if len(cs) == 1 else Cond("anyOf", children=cs)
+
+
+TIMER = leaf("triggeredBy", ("", TIMER_CAUSE))
+BY_USER = leaf("triggeredBy", ("cause", USER_CAUSE))
+CHANGE_REQUEST = leaf("changeRequest")
+
+
+def on_branches(branches: tuple[str, ...]) -> Cond:
+    return any_of(*(leaf("branch", ("pattern", b), ("comparator", EXACT)) for b in branches))
+
+
+def targeting(branches: tuple[str, ...]) -> Cond:
+    return any_of(*(leaf("changeRequest", ("target", b), ("comparator", EXACT)) for b in branches))
+
+
+def event_conditions(job: Job, plan: Plan) -> tuple[Cond, ...]:
+    """One alternative per event the job runs on; a build runs the stage if any holds."""
+    t = plan.triggers
+    branches = (t.default_branch,) if job.default_branch_only else t.branches
+    alts: list[Cond] = []
+    if "push" in job.events:
+        push = all_of(on_branches(branches), not_(CHANGE_REQUEST), not_(BY_USER))
+        alts.append(replace(push, note="push: a branch build started by the SCM"))
+    if "pull_request" in job.events and t.pull_requests and not job.default_branch_only:
+        alts.append(replace(targeting(branches), note="pull_request: a change request build"))
+    if "schedule" in job.events and t.schedules:
+        schedule = all_of(on_branches((t.default_branch,)), TIMER)
+        alts.append(replace(schedule, note="schedule: a cron build of the default branch"))
+    if "manual" in job.events and t.manual:
+        manual = [BY_USER, not_(CHANGE_REQUEST)]
+        if job.default_branch_only:
+            manual.insert(0, on_branches(branches))
+        alts.append(replace(all_of(*manual), note="manual: a build started by a person"))
+    if not alts:
+        raise ValueError(f"job {job.name!r}: none of its events {job.events} is enabled by the triggers")
+    return tuple(alts)
+
+
+def when_for(job: Job, plan: Plan, *, has_agent: bool) -> When:
+    conditions: list[Cond] = []
+    if "schedule" not in job.events:
+        conditions.append(replace(not_(TIMER), note="cron builds run only the scheduled jobs"))
+    conditions.append(any_of(*event_conditions(job, plan)))
+    # Decide before taking the deploy lock, asking for approval or holding an executor.
+    before: list[str] = []
+    if job.environment is not None:
+        before.append("beforeOptions")
+        if job.environment.approval == "manual":
+            before.append("beforeInput")
+    if has_agent:
+        before.append("beforeAgent")
+    return When(tuple(before), tuple(conditions))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def shard_names(name: str, shards: int) -> tuple[str, ...]:
+    """Stage and stash names of a job's executions: itself, or `<name>-<i>` per shard."""
+    return (name,) if shards <= 1 else tuple(f"{name}-{i}" for i in range(1, shards + 1))
+
+
+def stash_includes(paths: tuple[str, ...]) -> str:
+    """Ant patterns for `stash`; `p/**` matches a directory's files and also a file named `p`."""
+    for p in paths:
+        if "," in p:
+            raise ValueError(f"artifact path {p!r} contains ',' which Jenkins stash includes cannot express")
+    return ",".join(f"{p.rstrip('/')}/**" for p in paths)
+
+
+def unstash_names(job: Job, plan: Plan) -> tuple[str, ...]:
+    names: list[str] = []
+    for artifact in job.consumes:
+        producers = [j for j in plan.jobs if j.produces is not None and j.produces.name == artifact]
+        if not producers:
+            raise ValueError(f"job {job.name!r} consumes {artifact!r}, which no job produces")
+        names.extend(shard_names(artifact, producers[0].shards))
+    return tuple(names)
+
+
+def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]) -> Stage:
+    """One execution of `job` (shard 0-based): agent, timeout, downloads, shell lines, upload."""
+    name = shard_names(job.name, job.shards)[shard]
+    stash = None
+    if job.produces is not None:
+        # Per-shard stash names keep shard outputs apart until a consumer unstashes them all.
+        stash_name = shard_names(job.produces.name, job.shards)[shard]
+        stash = Stash(stash_name, stash_includes(job.produces.paths))
+    return Stage(
+        name=name,
+        image=f"python:{plan.python}",
+        env=env,
+        timeout_minutes=job.timeout_minutes,
+        unstash=unstash_names(job, plan),
+        sh=plan.setup + job.commands,
+        stash=stash,
+    )
+
+
+def job_stage(job: Job, plan: Plan) -> Stage:
+    env = job.environment
+    lock = LOCK_PREFIX + env.name if env is not None else None
+    message = f"Deploy {plan.project} to {env.name}?" if env is not None and env.approval == "manual" else None
+    if job.shards <= 1:
+        stage = run_stage(job, plan, 0, ())
+        return replace(stage, lock=lock, input_message=message, when=when_for(job, plan, has_agent=True))
+    total = str(job.shards)
+    shards = tuple(
+        run_stage(job, plan, i, ((SHARD_INDEX_VAR, str(i + 1)), (SHARD_TOTAL_VAR, total)))
+        for i in range(job.shards)
+    )
+    # The parent only decides and guards; each shard takes its own agent and timeout.
+    return Stage(name=job.name, lock=lock, input_message=message,
+                 when=when_for(job, plan, has_agent=False), parallel=shards)
+
+
+def check_unique_names(stages: tuple[Stage, ...]) -> None:
+    """Stage (and stash) names must be unique: `train` with 2 shards and a job `train-1` clash."""
+    seen: set[str] = set()
+    for s in stages:
+        for name in (s.name, *(p.name for p in s.parallel)):
+            if name in seen:
+                raise ValueError(f"stage name {name!r} is used twice in the Jenkinsfile")
+            seen.add(name)
+
+
+def check_env(env: tuple[tuple[str, str], ...]) -> None:
+    """`environment { }` is not plain Groovy: Jenkins resolves `$VAR` / `${VAR}` in its values,
+    even single-quoted ones, so a value with `$` (or `\\`, its escape) would not arrive as written."""
+    for key, value in env:
+        if not _ENV_NAME.fullmatch(key):
+            raise ValueError(f"environment variable name {key!r} is not a valid identifier")
+        if "$" in value or "\\" in value:
+            raise ValueError(f"environment variable {key}: Jenkins would expand '$' or '\\' in {value!r}")
+
+
+def pipeline(plan: Plan) -> Pipeline:
+    stages = tuple(job_stage(j, plan) for j in plan.jobs)
+    check_unique_names(stages)
+    check_env(plan.env)
+    schedules = plan.triggers.schedules
+    return Pipeline(
+        header=(*header_lines(plan), *NOTES),
+        timeout_minutes=plan.timeout_minutes,
+        builds_to_keep=str(BUILDS_TO_KEEP),
+        artifact_builds_to_keep=str(ARTIFACT_BUILDS_TO_KEEP),
+        artifact_days_to_keep=str(plan.artifact_expire_days),
+        cron_branch=plan.triggers.default_branch if schedules else None,
+        cron_lines=(CRON_TZ, *schedules) if schedules else (),
+        env=plan.env,
+        stages=stages,
+    )

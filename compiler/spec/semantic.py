@@ -52,6 +52,8 @@ def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
             yield Issue(("deploy", "environments", i, "name"), "E203", f"duplicate environment `{env.name}`", "give each environment its own name")
         envs.add(env.name)
     for i, st in enumerate(spec.stages):
+        if st.name[0].isdigit():  # GitHub job ids must start with a letter or `_`
+            yield Issue(("stages", i, "name"), "E207", f"stage name `{st.name}` starts with a digit", "stage names become job ids; start it with a letter")
         if st.name in taken:
             yield Issue(("stages", i, "name"), "E203", f"stage name `{st.name}` is already used by {taken[st.name]}", "rename the stage")
         taken.setdefault(st.name, f"stage #{i + 1}")

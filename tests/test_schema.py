@@ -1,0 +1,43 @@
+"""The committed JSON Schema is generated from the model and must be current."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from mlgen.cli import main
+from mlgen.schema import generate_schema, packaged_schema
+from tests.support import golden
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (ROOT / "schemas" / "mlproject.schema.json").read_text()
+    assert committed == generate_schema(), "schema is stale: run `python -m mlgen.schema_update` (see README)"
+
+
+def test_mlgen_schema_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    assert capsys.readouterr().out == packaged_schema()
+
+
+@pytest.mark.parametrize("case", golden.cases())
+def test_golden_specs_satisfy_the_schema(case: str) -> None:
+    """A JSON Schema validator (not pydantic) accepts every valid spec."""
+    schema = json.loads(packaged_schema())
+    doc = tomllib.loads((golden.GOLDEN / case / golden.spec_name(case)).read_text())
+    data = doc["tool"]["mlgen"] if golden.spec_name(case) == "pyproject.toml" else doc
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_schema_rejects_unknown_keys() -> None:
+    schema = json.loads(packaged_schema())
+    doc = tomllib.loads((golden.GOLDEN / "minimal" / "mlproject.toml").read_text())
+    doc["train"]["estimatr"] = "x"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate(doc)

@@ -14,7 +14,9 @@ from typing import Any
 from mlgen.spec.positions import Path
 from mlgen.spec.semantic import Issue
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# C0/C1 controls (tab allowed), and the characters YAML 1.1 treats as line breaks (NEL is in
+# C1; U+2028/U+2029) or cannot represent in a plain or single-quoted scalar (U+FFFE/U+FFFF).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 _TEMPLATES = (("${{", "GitHub expression"), ("$[[", "GitLab input interpolation"))
 
 
@@ -28,7 +30,10 @@ def string_problem(s: str) -> tuple[str, str] | None:
             )
     bad = _CONTROL.search(s)
     if bad:
-        names = {"\n": "a newline", "\r": "a carriage return", "\x00": "a NUL byte"}
+        names = {
+            "\n": "a newline", "\r": "a carriage return", "\x00": "a NUL byte",
+            "\x85": "a line break (U+0085)", "\u2028": "a line break (U+2028)", "\u2029": "a line break (U+2029)",
+        }
         what = names.get(bad.group(), f"control character U+{ord(bad.group()):04X}")
         return (f"contains {what}; only single-line text is allowed here", "write it on one line")
     return None

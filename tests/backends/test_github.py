@@ -1,0 +1,355 @@
+"""GitHub Actions backend: determinism, round trip, pinning, permissions, deploys, safe strings."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from importlib import resources
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from mlgen.backends import github
+from mlgen.backends.common import ReadJob, header_lines
+from mlgen.backends.github.values import UnsafeValue
+from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
+from tests.support.sample_plans import full_plan, minimal_plan
+
+OUT = ".github/workflows/mlgen.yml"
+PLANS = {"full": full_plan, "minimal": minimal_plan}
+AMBIGUOUS = ("on", "yes", "0o17", "1_000", "a: b", "#x", "'q'", '"dq"', "$HOME")
+# More strings a YAML parser could type, fold or cut: indicators, comments, anchors, blanks.
+TRICKY = AMBIGUOUS + (
+    "no", "off", "y", "n", "~", "null", "true", "1e3", ".5", "12:30", "2024-01-01", "0x1F",
+    "- item", "? key", "{x}", "[y]", "*alias", "&anchor", "!tag", "|", ">", "%x", "@at", "`tick`",
+    "echo 'a: b' # c", 'echo "x" | tee y', "  leading", "trailing  ", "tab\there", "back\\slash",
+    "echo ${HOME} $((1+2))", "ünïcode ✓",
+)
+
+
+def text_of(plan: Plan) -> str:
+    files = github.render(plan)
+    assert list(files) == [OUT]
+    return files[OUT]
+
+
+def load(plan: Plan) -> Any:
+    return YAML(typ="safe", pure=True).load(text_of(plan))
+
+
+def expected_jobs(plan: Plan) -> list[ReadJob]:
+    return [ReadJob(j.name, j.needs, plan.setup + j.commands, j.shards) for j in plan.jobs]
+
+
+def all_steps(doc: Any) -> list[dict[str, Any]]:
+    return [step for job in doc["jobs"].values() for step in job["steps"]]
+
+
+def with_commands(plan: Plan, commands: tuple[str, ...]) -> Plan:
+    first = replace(plan.jobs[0], commands=commands)
+    return replace(plan, jobs=(first, *plan.jobs[1:]))
+
+
+@pytest.fixture(params=sorted(PLANS))
+def plan(request: pytest.FixtureRequest) -> Plan:
+    return PLANS[request.param]()
+
+
+# --------------------------------------------------------------------------- file shape
+
+
+def test_render_is_deterministic_and_ends_with_one_newline(plan: Plan) -> None:
+    first, second = text_of(plan), text_of(plan)
+    assert first == second
+    assert first.endswith("\n") and not first.endswith("\n\n")
+
+
+def test_file_starts_with_the_header(plan: Plan) -> None:
+    head = [f"# {line}" for line in header_lines(plan)]
+    assert text_of(plan).splitlines()[: len(head)] == head
+
+
+def test_round_trip_gives_jobs_needs_commands_and_shards(plan: Plan) -> None:
+    assert github.read(github.render(plan)) == expected_jobs(plan)
+
+
+def test_jobs_in_plan_order_named_after_the_plan_jobs(plan: Plan) -> None:
+    jobs = load(plan)["jobs"]
+    assert list(jobs) == [j.name for j in plan.jobs]
+    assert [j["name"] for j in jobs.values()] == [j.name for j in plan.jobs]
+
+
+def test_every_job_has_runner_timeout_and_checkout_grant(plan: Plan) -> None:
+    text = text_of(plan)
+    for job, spec in zip(plan.jobs, load(plan)["jobs"].values()):
+        assert spec["runs-on"] == "ubuntu-24.04"
+        assert spec["timeout-minutes"] == job.timeout_minutes
+        assert spec["permissions"] == {"contents": "read"}
+    # each grant says why
+    assert text.count("contents: read  # checkout") == len(plan.jobs)
+
+
+def test_workflow_env_comes_from_the_plan(plan: Plan) -> None:
+    assert load(plan)["env"] == dict(plan.env)
+
+
+# --------------------------------------------------------------------------- security rules
+
+
+def test_top_level_permissions_are_empty(plan: Plan) -> None:
+    assert load(plan)["permissions"] == {}
+
+
+def test_every_action_is_pinned_to_a_full_sha_with_its_version(plan: Plan) -> None:
+    pins = json.loads(resources.files("mlgen.backends.github").joinpath("pins.json").read_text())
+    uses_lines = [line.strip().removeprefix("- ") for line in text_of(plan).splitlines() if "uses:" in line]
+    assert len(uses_lines) == len([s for s in all_steps(load(plan)) if "uses" in s]) > 0
+    for line in uses_lines:
+        m = re.fullmatch(r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40})  # (v\d+(?:\.\d+)*)", line)
+        assert m, line
+        action, sha, version = m.groups()
+        assert pins[action] == {"commit": sha, "version": version}
+
+
+def test_pin_table_holds_only_full_shas() -> None:
+    pins = json.loads(resources.files("mlgen.backends.github").joinpath("pins.json").read_text())
+    for action, pin in pins.items():
+        assert re.fullmatch(r"[0-9a-f]{40}", pin["commit"]), action
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", pin["version"]), action
+
+
+def test_checkout_never_persists_credentials(plan: Plan) -> None:
+    checkouts = [s for s in all_steps(load(plan)) if s.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == len(plan.jobs)
+    assert all(s["with"]["persist-credentials"] is False for s in checkouts)
+
+
+def test_no_expression_inside_any_run(plan: Plan) -> None:
+    runs = [s["run"] for s in all_steps(load(plan)) if "run" in s]
+    assert runs
+    assert not [r for r in runs if "${{" in r]
+
+
+def test_triggers_never_use_pull_request_target(plan: Plan) -> None:
+    assert "pull_request_target" not in text_of(plan)
+    on = load(plan)["on"]
+    assert on["push"] == {"branches": list(plan.triggers.branches)}
+    assert on["pull_request"] == {"branches": list(plan.triggers.branches)}
+    assert "workflow_dispatch" in on
+
+
+def test_schedules_become_cron_entries() -> None:
+    on = load(full_plan())["on"]
+    assert on["schedule"] == [{"cron": "0 6 * * 1"}]
+    assert "schedule" not in load(minimal_plan())["on"]
+
+
+def test_optional_triggers_are_left_out() -> None:
+    plan = replace(minimal_plan(), triggers=Triggers(branches=("main",), pull_requests=False, manual=False))
+    assert load(plan)["on"] == {"push": {"branches": ["main"]}}
+
+
+def test_workflow_concurrency_cancels_only_pull_request_runs(plan: Plan) -> None:
+    concurrency = load(plan)["concurrency"]
+    assert concurrency["group"] == "${{ github.workflow }}-${{ github.ref }}"
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+# --------------------------------------------------------------------------- events
+
+
+def test_jobs_on_every_configured_event_have_no_condition() -> None:
+    assert all("if" not in job for job in load(minimal_plan())["jobs"].values())
+
+
+def test_conditions_follow_job_events() -> None:
+    jobs = load(full_plan())["jobs"]
+    # a schedule is configured, so pipeline jobs must not run on it
+    assert jobs["train"]["if"] == (
+        "github.event_name == 'workflow_dispatch' || github.event_name == 'pull_request'"
+        " || github.event_name == 'push'"
+    )
+    assert jobs["monitor"]["if"] == "github.event_name == 'workflow_dispatch' || github.event_name == 'schedule'"
+    assert jobs["deploy-staging"]["if"] == (
+        "(github.event_name == 'workflow_dispatch' || github.event_name == 'push')"
+        " && github.ref == 'refs/heads/main'"
+    )
+
+
+def test_default_branch_only_job_never_runs_for_pull_requests() -> None:
+    deploy = replace(minimal_plan().jobs[0], events=("pull_request", "push"), default_branch_only=True)
+    plan = replace(minimal_plan(), triggers=Triggers(branches=("release/it's",)), jobs=(deploy,))
+    # the branch is a quoted expression literal ('' inside)
+    assert load(plan)["jobs"]["validate"]["if"] == (
+        "github.event_name == 'push' && github.ref == 'refs/heads/release/it''s'"
+    )
+
+
+def test_job_whose_events_are_not_configured_never_runs() -> None:
+    plan = minimal_plan()
+    only_scheduled = replace(plan.jobs[0], events=("schedule",))
+    assert load(replace(plan, jobs=(only_scheduled,)))["jobs"]["validate"]["if"] is False
+
+
+# --------------------------------------------------------------------------- deploys
+
+
+def test_deploy_jobs_have_environment_and_non_cancelling_concurrency() -> None:
+    plan = full_plan()
+    jobs = load(plan)["jobs"]
+    deploys = [j for j in plan.jobs if j.environment]
+    assert len(deploys) == 2
+    groups = set()
+    for job in deploys:
+        spec = jobs[job.name]
+        assert spec["environment"] == {"name": job.environment.name}
+        assert spec["concurrency"]["cancel-in-progress"] is False
+        groups.add(spec["concurrency"]["group"])
+    assert len(groups) == len(deploys)  # one group per environment
+    assert not [n for n, spec in jobs.items() if "concurrency" in spec and n not in {j.name for j in deploys}]
+
+
+def test_manual_approval_says_where_reviewers_are_configured() -> None:
+    text = text_of(full_plan())
+    assert "# approval: manual - add required reviewers to environment 'production'" in text
+    assert "# approval: auto" in text
+
+
+def test_environment_url_is_kept() -> None:
+    plan = full_plan()
+    jobs = tuple(
+        replace(j, environment=Environment(j.environment.name, j.environment.approval, "https://x.test/a?b=1"))
+        if j.environment else j
+        for j in plan.jobs
+    )
+    spec = load(replace(plan, jobs=jobs))["jobs"]["deploy-staging"]
+    assert spec["environment"] == {"name": "staging", "url": "https://x.test/a?b=1"}
+
+
+# --------------------------------------------------------------------------- shards and artifacts
+
+
+def test_sharded_job_is_a_matrix_with_shard_variables() -> None:
+    train = load(full_plan())["jobs"]["train"]
+    assert train["strategy"] == {"fail-fast": False, "matrix": {"shard": [1, 2]}}
+    assert train["env"] == {SHARD_INDEX_VAR: "${{ matrix.shard }}", SHARD_TOTAL_VAR: "2"}
+    upload = train["steps"][-1]
+    assert upload["with"]["name"] == "train-shard-${{ matrix.shard }}"
+
+
+def test_consumers_download_every_shard_merged() -> None:
+    steps = load(full_plan())["jobs"]["select"]["steps"]
+    downloads = [s["with"] for s in steps if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert downloads == [
+        {"name": "featurize", "path": "."},
+        {"pattern": "train-shard-*", "merge-multiple": True, "path": "."},
+    ]
+
+
+def test_artifact_clashing_with_a_shard_pattern_is_rejected() -> None:
+    plan = full_plan()
+    clash = Job("train-shard-x", "custom", ("true",), produces=Artifact("train-shard-x", ("x",)))
+    with pytest.raises(UnsafeValue, match="'train-shard-x' would be downloaded with the shards of 'train'"):
+        github.render(replace(plan, jobs=(*plan.jobs, clash)))
+
+
+def test_step_order_is_download_setup_commands_upload(plan: Plan) -> None:
+    for job, spec in zip(plan.jobs, load(plan)["jobs"].values()):
+        kinds = [
+            "run" if "run" in s else s["uses"].split("@")[0].removeprefix("actions/")
+            for s in spec["steps"]
+        ]
+        expected = ["checkout", "setup-python", *["download-artifact"] * len(job.consumes)]
+        expected += ["run"] * (len(plan.setup) + len(job.commands))
+        expected += ["upload-artifact"] if job.produces else []
+        assert kinds == expected, job.name
+
+
+def test_uploads_expire_fail_when_empty_and_keep_hidden_paths(plan: Plan) -> None:
+    for job, spec in zip(plan.jobs, load(plan)["jobs"].values()):
+        if not job.produces:
+            continue
+        with_ = spec["steps"][-1]["with"]
+        assert with_["retention-days"] == plan.artifact_expire_days
+        assert with_["if-no-files-found"] == "error"
+        assert with_["include-hidden-files"] is True
+        # the anchor line first keeps the artifact rooted at the workspace
+        assert with_["path"].splitlines() == [".mlgen-artifact-root", *job.produces.paths]
+
+
+def test_python_version_stays_a_string(plan: Plan) -> None:
+    setups = [s for s in all_steps(load(plan)) if s.get("uses", "").startswith("actions/setup-python@")]
+    assert {s["with"]["python-version"] for s in setups} == {plan.python}
+
+
+# --------------------------------------------------------------------------- user strings
+
+
+@pytest.mark.parametrize("command", TRICKY)
+def test_yaml_ambiguous_command_reads_back_identical(command: str) -> None:
+    plan = with_commands(minimal_plan(), (command,))
+    assert github.read(github.render(plan)) == expected_jobs(plan)
+
+
+def test_ambiguous_commands_survive_a_yaml_1_1_parser() -> None:
+    yaml11 = pytest.importorskip("yaml")  # PyYAML: YAML 1.1 rules (yes/on are booleans there)
+    plan = with_commands(minimal_plan(), TRICKY)
+    doc = yaml11.safe_load(text_of(plan))
+    runs = [s["run"] for s in doc["jobs"]["validate"]["steps"] if "run" in s]
+    assert runs == [*plan.setup, *TRICKY]
+    assert doc["on"]["push"]["branches"] == ["main"]
+
+
+def test_ambiguous_branch_env_and_names_stay_strings() -> None:
+    plan = replace(
+        minimal_plan(),
+        project="on",
+        env=(("A", "yes"), ("B", "0o17"), ("C", "a: b")),
+        triggers=Triggers(branches=("1_000", "on")),
+    )
+    doc = load(plan)
+    assert doc["name"] == "mlgen on"
+    assert doc["env"] == {"A": "yes", "B": "0o17", "C": "a: b"}
+    assert doc["on"]["push"]["branches"] == ["1_000", "on"]
+
+
+@pytest.mark.parametrize("name", ["on", "yes", "null", "no", "true"])
+def test_job_ids_that_yaml_could_type_stay_strings(name: str) -> None:
+    yaml11 = pytest.importorskip("yaml")
+    plan = minimal_plan()
+    first = replace(plan.jobs[0], name=name, produces=Artifact(name, (".mlgen/out/x",)))
+    second = replace(plan.jobs[1], needs=(name,))
+    plan = replace(plan, jobs=(first, second))
+    assert github.read(github.render(plan)) == expected_jobs(plan)
+    assert list(yaml11.safe_load(text_of(plan))["jobs"]) == [name, "train"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: with_commands(p, ("echo ${{ github.head_ref }}",)),
+        lambda p: replace(p, setup=("pip install ${{x}}",)),
+        lambda p: replace(p, env=(("X", "${{ secrets.T }}"),)),
+        lambda p: replace(p, triggers=Triggers(branches=("${{ evil }}",))),
+        lambda p: replace(p, jobs=(replace(p.jobs[0], produces=Artifact("validate", ("${{ x }}",))),)),
+    ],
+)
+def test_expressions_in_user_strings_are_rejected(change: Any) -> None:
+    with pytest.raises(UnsafeValue, match=r"contains '\$\{\{'"):
+        github.render(change(minimal_plan()))
+
+
+@pytest.mark.parametrize("name", ["1job", "a.b", "a b", ""])
+def test_job_names_that_are_not_job_ids_are_rejected(name: str) -> None:
+    job = Job(name, "custom", ("true",))
+    with pytest.raises(UnsafeValue, match="not a valid GitHub Actions job id"):
+        github.render(replace(minimal_plan(), jobs=(job,)))
+
+
+@pytest.mark.parametrize("path", ["!x", "#x", "a\nb", " x", ""])
+def test_artifact_paths_that_change_glob_meaning_are_rejected(path: str) -> None:
+    job = replace(minimal_plan().jobs[0], produces=Artifact("validate", (path,)))
+    with pytest.raises(UnsafeValue, match="artifact path"):
+        github.render(replace(minimal_plan(), jobs=(job,)))

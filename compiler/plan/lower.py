@@ -56,12 +56,6 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
     return set()
 
 
-def _makes_data(spec: Spec, outs: list[str]) -> bool:
-    """Does a custom stage produce a data file the built-in stages read?"""
-    data = [spec.data.path, spec.data.reference, spec.monitor.data if spec.monitor else None]
-    return any(p is not None and jobgraph.produces(outs, p) for p in data)
-
-
 def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, ...] | None = None) -> Plan:
     """Build the plan for `spec`; `spec_path` is how outputs name the spec (relative, POSIX)."""
     graph = jobgraph.edges(spec)
@@ -86,8 +80,10 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             timeout = st.timeout_minutes or spec.ci.timeout_minutes
         else:
             kind, commands, produces, env = _builtin_job(spec, name)
+            reads = jobgraph.data_reads(spec).get(name, [])
             consumes = _builtin_consumes(spec, name) | {
-                a for a in ancestors if a in stages and a in with_artifact and _makes_data(spec, stages[a].outs)
+                a for a in ancestors
+                if a in stages and a in with_artifact and any(jobgraph.produces(stages[a].outs, f) for f in reads)
             }
             deploy_like = deploy_like or kind == "deploy"
             timeout = spec.ci.timeout_minutes

@@ -70,7 +70,21 @@ def edges(spec: Spec) -> dict[str, set[str]]:
             for j in resolve(st.before, builtin, first=True):
                 if j in g:
                     g[j].add(st.name)
+    # DVC-style wiring: a built-in job waits for the stages that write the data it reads
+    for job, files in data_reads(spec).items():
+        if job in g:
+            g[job].update(st.name for st in spec.stages if any(produces(st.outs, f) for f in files))
     return g
+
+
+def data_reads(spec: Spec) -> dict[str, list[str]]:
+    """Built-in job -> the data files it reads."""
+    ref = [spec.data.reference] if spec.data.reference else []
+    train = [spec.data.path]
+    reads = {"validate": train + ref, "train": train, "select": train, "evaluate": train}
+    if spec.monitor:
+        reads["monitor"] = [spec.monitor.data] + (ref or train)
+    return reads
 
 
 def find_cycle(g: dict[str, set[str]]) -> list[str] | None:

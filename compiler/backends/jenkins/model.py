@@ -26,10 +26,7 @@ BUILDS_TO_KEEP = 30
 ARTIFACT_BUILDS_TO_KEEP = 10
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-NOTES = (
-    "Runs as a multibranch pipeline (branch/changeRequest conditions need it); plugins used:",
-    "Docker Pipeline (stage agents), Lockable Resources (deploy locks), Pipeline: Input Step.",
-)
+MULTIBRANCH_NOTE = "Use it as a multibranch pipeline: the branch and changeRequest conditions need one."
 
 
 # --------------------------------------------------------------------------- view types
@@ -240,13 +237,21 @@ def check_env(env: tuple[tuple[str, str], ...]) -> None:
             raise ValueError(f"environment variable {key}: Jenkins would expand '$' or '\\' in {value!r}")
 
 
+def plugin_note(plan: Plan) -> str:
+    """Which plugins the file needs beyond a standard Pipeline install, for whoever sets up Jenkins."""
+    plugins = ["Docker Pipeline (stage agents)"]
+    if any(j.environment is not None for j in plan.jobs):
+        plugins.append("Lockable Resources (deploy locks)")
+    return "Plugins: " + ", ".join(plugins) + "."
+
+
 def pipeline(plan: Plan) -> Pipeline:
     stages = tuple(job_stage(j, plan) for j in plan.jobs)
     check_unique_names(stages)
     check_env(plan.env)
     schedules = plan.triggers.schedules
     return Pipeline(
-        header=(*header_lines(plan), *NOTES),
+        header=(*header_lines(plan), MULTIBRANCH_NOTE, plugin_note(plan)),
         timeout_minutes=plan.timeout_minutes,
         builds_to_keep=str(BUILDS_TO_KEEP),
         artifact_builds_to_keep=str(ARTIFACT_BUILDS_TO_KEEP),

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job on the bundled example:  ./scripts/demo.sh
+#   1. .venv/ with mlgen installed (editable, with the runtime extras)
+#   2. mlgen compile on the root mlproject.toml (pipelines for GitHub, GitLab and Jenkins)
+#   3. the job graph, and the demo data written from scikit-learn's bundled breast-cancer set
+# Environment: PYTHON (default python3, >= 3.11).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "demo.sh: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp="$(sha256sum < pyproject.toml | cut -d" " -f1)-runtime"
+if [ "$(cat .venv/.mlgen-demo-stamp 2>/dev/null)" != "$stamp" ]; then
+  echo "demo.sh: pip install -e '.[runtime]'"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input -e '.[runtime]'
+  printf '%s\n' "$stamp" > .venv/.mlgen-demo-stamp
+fi
+
+echo "== mlgen compile"
+.venv/bin/mlgen compile
+echo "== mlgen compile --check (the committed files are current)"
+.venv/bin/mlgen compile --check
+echo "== mlgen graph"
+.venv/bin/mlgen graph
+echo "== get-data stage: $(grep -m1 '^cmd' mlproject.toml)"
+.venv/bin/python demo/make_data.py data

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlgen import backends
+from mlgen.errors import Diagnostic, SpecError
 from mlgen.plan.ir import PLAN_PATH, Plan
 from mlgen.plan.lower import lower
 from mlgen.plan.serialize import plan_json
@@ -38,7 +39,13 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
     plan = build_plan(spec_file, out_dir, providers)
     files: dict[str, str] = {PLAN_PATH: plan_json(plan)}
     for provider in plan.providers:
-        files.update(backends.render(provider, plan))
+        try:
+            files.update(backends.render(provider, plan))
+        except ValueError as exc:
+            # Backends re-check what they write; the spec checks should have caught it first.
+            diag = Diagnostic(plan.spec_path, 1, 1, "E300", "", f"cannot write the {provider} pipeline: {exc}",
+                              "please report this: the spec checks should have rejected it")
+            raise SpecError([diag]) from None
     return Compiled(plan, dict(sorted(files.items())))
 
 

@@ -115,7 +115,7 @@ _PATTERN_TEXT = {
         "for example `churn-model`",
     ),
     m.PATH_PATTERN: (
-        "must be a relative path inside the repository (letters, digits, `._@+=,/-`; no `..`, no leading `/`)",
+        "must be a relative path inside the repository (letters, digits, `._@+=/-`; no `..`, no leading `/`)",
         "for example `data/train.csv`",
     ),
     m.BRANCH_PATTERN: ("is not a valid branch name", "use letters, digits and `._/-`, for example `main`"),

@@ -13,7 +13,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 # Relative POSIX paths inside the repository, in characters no CI provider expands or splits.
-PATH_PATTERN = r"^[A-Za-z0-9_.@+=,-][A-Za-z0-9_.@+=,/-]*$"
+# No `,` (Jenkins stash patterns split on it), no `$` (GitLab expands it in artifact paths).
+PATH_PATTERN = r"^[A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*$"
 BRANCH_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9._/-]{0,98}[A-Za-z0-9_])?$"
 DOTTED_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 CRON_PATTERN = r"^\S+( \S+){4}$"

@@ -45,6 +45,8 @@ RESERVED_JOB_NAMES = frozenset(
 def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
     taken = dict.fromkeys(jobgraph.builtin_edges(spec), "a built-in job")
     taken.update(dict.fromkeys(RESERVED_JOB_NAMES, "a CI keyword"))
+    if spec.train.search and spec.train.search.shards > 1:  # Jenkins names the shard stages train-<i>
+        taken.update(dict.fromkeys((f"train-{i}" for i in range(1, spec.train.search.shards + 1)), "a training shard"))
     taken[jobgraph.DEPLOY_ALIAS] = "the deploy jobs"
     envs: set[str] = set()
     for i, env in enumerate(spec.deploy.environments if spec.deploy else []):

@@ -144,24 +144,23 @@ def _toml_type(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[KeyPath, Any, bool]:
-    """Keep the parts of a pydantic location that exist in the data (drop union member tags).
+def _data_path(loc: tuple[Any, ...], data: Any, absent_key: bool) -> tuple[KeyPath, Any]:
+    """Keep the parts of a pydantic location that exist in the data, dropping union member tags
+    (e.g. "bool", "list[...]"); for missing/extra keys (`absent_key`) the last part is kept.
 
-    Returns (path, value at path, whether the full location was found)."""
+    Returns (path, value at path)."""
     path: list[str | int] = []
     node = data
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(node, dict) and isinstance(part, str) and part in node:
             node = node[part]
             path.append(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(part)
-        elif isinstance(part, str) and (isinstance(node, dict) or part == loc[-1]):
-            # a missing or extra key: keep it as the last element
-            if isinstance(node, dict):
-                return tuple(path) + (part,), None, False
-    return tuple(path), node, True
+        elif absent_key and i == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
+            return tuple(path) + (part,), None
+    return tuple(path), node
 
 
 def _fields_at(path: KeyPath) -> list[str]:
@@ -203,11 +202,25 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _pydantic_issues(exc: ValidationError, data: Any) -> list[Issue]:
-    issues = []
+    issues: list[Issue] = []
+    union_types: dict[KeyPath, list[str]] = {}  # a union value fails once per member type
     for err in exc.errors(include_url=False):
-        path, value, _ = _data_path(tuple(err["loc"]), data)
-        issues.append(_issue_for(err, path, value))
-    return issues
+        path, value = _data_path(tuple(err["loc"]), data, err["type"] in ("missing", "extra_forbidden"))
+        if err["type"] in _TYPE_NAMES and path in union_types:
+            union_types[path].append(_TYPE_NAMES[err["type"]])
+            continue
+        issue = _issue_for(err, path, value)
+        if err["type"] in _TYPE_NAMES:
+            union_types[path] = [_TYPE_NAMES[err["type"]]]
+        issues.append(issue)
+    return [_merge_union(i, union_types.get(i.path, [])) for i in issues]
+
+
+def _merge_union(issue: Issue, kinds: list[str]) -> Issue:
+    if issue.code != "E105" or len(kinds) < 2:
+        return issue
+    got = issue.message.split(", got ", 1)[1]
+    return Issue(issue.path, issue.code, f"expected {', '.join(sorted(set(kinds)))}, got {got}", issue.hint)
 
 
 def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:

@@ -28,6 +28,26 @@ def _err(text: str) -> None:
     sys.stderr.write(text.rstrip("\n") + "\n")
 
 
+def _print_diagnostics(exc: SpecError) -> None:
+    """Plain text for pipes and tests; colours (rich) on a terminal unless NO_COLOR is set."""
+    import os
+
+    if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
+        _err(str(exc))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for d in exc.diagnostics:
+        line = Text(f"{d.file}:{d.line}:{d.col}: ", style="bold")
+        line.append(f"error[{d.code}]", style="bold red")
+        line.append(f": {d.path + ': ' if d.path else ''}{d.message}")
+        console.print(line)
+        if d.hint:
+            console.print(Text(f"  hint: {d.hint}", style="cyan"))
+
+
 def _spec_path(spec: Path | None) -> Path:
     from mlgen.compile import find_spec
 
@@ -141,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         # with standalone_mode=False click returns typer.Exit's code instead of raising it
         rc = app(args=argv, prog_name="mlgen", standalone_mode=False)
     except SpecError as exc:
-        _err(str(exc))
+        _print_diagnostics(exc)
         n = len(exc.diagnostics)
         _err(f"mlgen: {n} error{'s' if n != 1 else ''}; nothing written")
         return EXIT_BAD_INPUT

@@ -1,0 +1,3 @@
+from mlgen_runtime.cli import main
+
+raise SystemExit(main())

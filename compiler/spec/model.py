@@ -89,7 +89,12 @@ class Drift(_Strict):
 class Validate(_Strict):
     min_rows: Annotated[int, Field(ge=0)] = 1
     max_null_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_duplicate_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+    max_duplicate_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.05, description="Largest share of fully duplicated rows in the training data."
+    )
+    max_overlap_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="Largest share of held-out rows that also occur in the training split (leakage)."
+    )
     drift: Drift | None = None
 
 

@@ -63,6 +63,7 @@ def compile_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: the spec's folder).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if generated files are stale.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that mlgen did not generate.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Validate the spec and write the pipelines, .mlgen/plan.json and the schema."""
     from mlgen import backends
@@ -99,6 +100,8 @@ def compile_cmd(
     written = [c for c in changes if c.state != "unchanged"]
     for c in written:
         write_atomic(out_dir / c.path, files[c.path])
+    if quiet:
+        return
     for c in written:
         typer.echo(f"{c.state:>9}  {(out_dir / c.path).as_posix()}")
     typer.echo(f"mlgen: {len(written)} written, {len(changes) - len(written)} unchanged")
@@ -153,6 +156,66 @@ def graph_cmd(
     spec_file = _spec_path(spec)
     plan = build_plan(spec_file, spec_file.parent)
     sys.stdout.write(as_mermaid(plan) if mermaid else as_text(plan))
+
+
+@app.command("run")
+def run_cmd(
+    stages: Annotated[Optional[list[str]], typer.Argument(help="Jobs or stage kinds to run (with what they need); default: what a push runs.")] = None,
+    spec: SpecOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun jobs even when their inputs are unchanged.")] = False,
+    approve: Annotated[
+        Optional[list[str]], typer.Option("--approve", help="Approve a manual environment (repeatable).")
+    ] = None,
+) -> None:
+    """Compile, then run the plan locally with the bundled runtime (unchanged jobs are skipped)."""
+    from mlgen.localrun import run_plan
+    from mlgen.runview import print_start, print_summary
+
+    spec_file = _spec_path(spec)
+    compile_cmd(spec=spec_file, provider=None, out=None, check=False, force=False, quiet=True)
+    try:
+        outcomes = run_plan(spec_file.parent, stages or (), force=force, approve=approve or (), on_start=print_start)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print_summary(outcomes)
+    failed = [o.code for o in outcomes if o.status == "failed"]
+    raise typer.Exit(max(failed) if failed else EXIT_OK)
+
+
+@app.command("registry")
+def registry_cmd(
+    action: Annotated[str, typer.Argument(help="list | promote | rollback")],
+    env: Annotated[Optional[str], typer.Option("--env", help="Environment (promote, rollback).")] = None,
+    version: Annotated[Optional[int], typer.Option("--version", help="Version to promote.")] = None,
+    to: Annotated[Optional[int], typer.Option("--to", help="Rollback target (default: the previous one).")] = None,
+    spec: SpecOpt = None,
+) -> None:
+    """Look at and move the model registry (runs the bundled runtime)."""
+    import subprocess
+
+    from mlgen.plan.ir import PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE
+
+    root = _spec_path(spec).parent
+    if action not in ("list", "promote", "rollback"):
+        raise UsageError(f"unknown registry action `{action}`; expected list, promote or rollback")
+    if not (root / PLAN_PATH).exists():
+        raise UsageError(f"{(root / PLAN_PATH).as_posix()} not found; run `mlgen compile` first")
+    args = ["registry", "list"] if action == "list" else [action]
+    if action in ("promote", "rollback"):
+        if not env:
+            raise UsageError(f"`mlgen registry {action}` needs --env")
+        args += ["--env", env]
+    if action == "promote":
+        if version is None:
+            raise UsageError("`mlgen registry promote` needs --version")
+        args += ["--version", str(version)]
+    if action == "rollback" and to is not None:
+        args += ["--to", str(to)]
+    import os
+
+    env_vars = {**os.environ, "PYTHONPATH": RUNTIME_DIR}
+    cmd = [sys.executable, "-m", RUNTIME_MODULE, args[0], "--plan", PLAN_PATH, *args[1:]]
+    raise typer.Exit(subprocess.run(cmd, cwd=root, env=env_vars).returncode)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -34,16 +35,22 @@ def test_wheel_contains_templates_schemas_and_pins(wheel: Path) -> None:
         "mlgen/backends/jenkins/Jenkinsfile.j2",
         "mlgen/backends/github/pins.json",
         "mlgen/cli.py",
+        "mlgen_runtime/cli.py",
+        "mlgen_runtime/requirements.txt",
     ):
         assert needed in names, needed
 
 
 def test_wheel_installs_and_compiles_outside_the_repo(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    # system site-packages provide the dependencies (no network in tests); mlgen itself comes
-    # from the wheel, which the venv's own site-packages put ahead of any editable install
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # The dependencies come from this interpreter's site-packages through a .pth line (no network
+    # in tests). A path listed in a .pth is not itself scanned for .pth files, so the editable
+    # install of mlgen there is invisible: mlgen can only come from the wheel.
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
+    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "_mlgen_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
     work = tmp_path / "project"
     work.mkdir()
@@ -57,6 +64,7 @@ def test_wheel_installs_and_compiles_outside_the_repo(wheel: Path, tmp_path: Pat
     assert res.returncode == 0, res.stderr
     for rel, data in golden.expected("full").items():
         assert (work / rel).read_bytes() == data, rel
+    assert (work / ".mlgen/runtime/MANIFEST.json").is_file(), "the runtime bundle comes from the wheel"
     init_dir = tmp_path / "fresh"
     init_dir.mkdir()
     assert subprocess.run([mlgen, "init"], cwd=init_dir, env=env).returncode == 0

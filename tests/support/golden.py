@@ -31,12 +31,17 @@ def copy_inputs(case: str, dest: Path) -> Path:
     return dest / spec_name(case)
 
 
+# The bundled runtime is the same for every case; tests/test_bundle.py checks it once instead of
+# nine copies in the golden folders.
+BUNDLE = ".mlgen/runtime/"
+
+
 def tree(root: Path, exclude: set[str] = frozenset()) -> dict[str, bytes]:  # type: ignore[assignment]
-    """Every file under `root` as {posix relative path: bytes}."""
+    """Every file under `root` as {posix relative path: bytes}, without the runtime bundle."""
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
+        rel: p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).as_posix() not in exclude
+        if p.is_file() and (rel := p.relative_to(root).as_posix()) not in exclude and not rel.startswith(BUNDLE)
     }
 
 

@@ -1,0 +1,228 @@
+"""`mlgen run`: execute the compiled plan on this machine, in plan order, with the bundled
+runtime, skipping jobs whose inputs did not change since their last successful run.
+
+A job's cache key hashes: the job as written in the plan, the plan's settings (the spec), the
+runtime manifest, the files it reads (data, custom-stage deps) and the artifacts it consumes.
+Files are re-hashed only when their size or mtime changed (a stat cache), so a no-op run costs
+a few `os.stat` calls. Deploy and monitor jobs always run (their effect is outside the repo).
+No heavy imports here: the ML work happens in subprocesses of the bundled runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgen.plan.ir import PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR, SHARD_TOTAL_VAR
+
+CACHE_FILE = ".mlgen/cache/run.json"
+NEVER_CACHED = ("deploy", "monitor")
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # ran | cached | failed | waiting (approval) | blocked (a need failed or waits)
+    seconds: float = 0.0
+    code: int = 0
+    note: str = ""
+
+
+@dataclass
+class StatCache:
+    """path -> (size, mtime_ns, sha256): rehash a file only when its stat changed."""
+
+    entries: dict[str, list[Any]] = field(default_factory=dict)
+
+    def file_hash(self, path: Path) -> str:
+        st = path.stat()
+        key = path.as_posix()
+        hit = self.entries.get(key)
+        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return str(hit[2])
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        digest = h.hexdigest()
+        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        return digest
+
+    def tree_hash(self, root: Path, rel: str) -> str:
+        """Hash of a file or of every file under a folder ("missing" when absent)."""
+        path = root / rel
+        if path.is_file():
+            return self.file_hash(path)
+        if not path.is_dir():
+            return "missing"
+        h = hashlib.sha256()
+        for p in sorted(q for q in path.rglob("*") if q.is_file()):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + self.file_hash(p).encode() + b"\0")
+        return h.hexdigest()
+
+
+def _reads(plan: dict[str, Any], job: dict[str, Any]) -> list[str]:
+    """Repository files a job reads besides consumed artifacts."""
+    s = plan["settings"]
+    data = s["data"]
+    ref = [data["reference"]] if data.get("reference") else []
+    if job["kind"] == "custom":
+        stage = next(st for st in s.get("stages", []) if st["name"] == job["name"])
+        return list(stage.get("deps", []))
+    if job["kind"] == "monitor":
+        return [s["monitor"]["data"]] + (ref or [data["path"]])
+    if job["kind"] in ("validate", "train", "select", "evaluate"):
+        return [data["path"]] + (ref if job["kind"] == "validate" else [])
+    return []
+
+
+def _produced(plan: dict[str, Any], name: str) -> list[str]:
+    job = next(j for j in plan["jobs"] if j["name"] == name)
+    return list(job["produces"]["paths"]) if job.get("produces") else []
+
+
+def cache_key(root: Path, plan: dict[str, Any], job: dict[str, Any], stats: StatCache) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(job, sort_keys=True).encode())
+    h.update(json.dumps(plan["settings"], sort_keys=True).encode())
+    manifest = root / RUNTIME_DIR / "MANIFEST.json"
+    h.update(stats.file_hash(manifest).encode() if manifest.exists() else b"no-bundle")
+    for rel in _reads(plan, job):
+        h.update(f"in:{rel}:{stats.tree_hash(root, rel)}".encode())
+    for producer in job["consumes"]:
+        for rel in _produced(plan, producer):
+            h.update(f"art:{rel}:{stats.tree_hash(root, rel)}".encode())
+    return h.hexdigest()
+
+
+def select_jobs(plan: dict[str, Any], wanted: Iterable[str]) -> list[dict[str, Any]]:
+    """The jobs to run: by name or kind plus everything they need; by default what a push to
+    the default branch runs (everything but the scheduled monitor)."""
+    jobs = plan["jobs"]
+    wanted = list(wanted)
+    if not wanted:
+        return [j for j in jobs if "push" in j["events"]]
+    by_name = {j["name"]: j for j in jobs}
+    chosen: set[str] = set()
+    for w in wanted:
+        hits = [j["name"] for j in jobs if j["name"] == w or j["kind"] == w]
+        if not hits:
+            known = sorted(set(by_name) | {j["kind"] for j in jobs})
+            raise ValueError(f"unknown job or stage `{w}`; known: {', '.join(known)}")
+        todo = list(hits)
+        while todo:
+            n = todo.pop()
+            if n not in chosen:
+                chosen.add(n)
+                todo.extend(by_name[n]["needs"])
+    return [j for j in jobs if j["name"] in chosen]
+
+
+def _shell() -> list[str]:
+    # CI runs steps with bash -eo pipefail (GitHub defaults.run.shell: bash); do the same here
+    bash = shutil.which("bash")
+    return [bash, "-eo", "pipefail", "-c"] if bash else ["/bin/sh", "-ec"]
+
+
+def _env(plan: dict[str, Any], extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    # `python` in the plan's commands means the interpreter running mlgen (its venv), as the
+    # job's setup step would make it in CI
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    for key, value in plan["env"]:
+        env[key] = value
+    env.update(extra or {})
+    return env
+
+
+def _run_commands(root: Path, plan: dict[str, Any], job: dict[str, Any], extra_env: dict[str, str] | None) -> int:
+    for cmd in job["commands"]:
+        rc = subprocess.run([*_shell(), cmd], cwd=root, env=_env(plan, extra_env)).returncode
+        if rc != 0:
+            return rc
+    return 0
+
+
+def execute(root: Path, plan: dict[str, Any], job: dict[str, Any]) -> int:
+    """Run a job's commands; shards run as parallel processes like the CI fan-out."""
+    n = int(job["shards"])
+    if n <= 1:
+        return _run_commands(root, plan, job, None)
+    with ThreadPoolExecutor(max_workers=min(n, os.cpu_count() or 1)) as pool:
+        codes = list(pool.map(
+            lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n)}),
+            range(1, n + 1),
+        ))
+    return max(codes)
+
+
+def run_plan(
+    root: Path,
+    wanted: Iterable[str] = (),
+    *,
+    force: bool = False,
+    approve: Iterable[str] = (),
+    on_start: Callable[[dict[str, Any]], None] = lambda job: None,
+) -> list[Outcome]:
+    """Run the selected jobs in plan order; stop dependents of a failed job."""
+    plan = json.loads((root / PLAN_PATH).read_text(encoding="utf-8"))
+    cache_path = root / CACHE_FILE
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    stats = StatCache(cache.get("stat", {}))
+    keys: dict[str, str] = cache.get("keys", {})
+    approved = set(approve)
+    outcomes: dict[str, Outcome] = {}
+    for job in select_jobs(plan, wanted):
+        name = job["name"]
+        bad = [n for n in job["needs"] if n in outcomes and outcomes[n].status not in ("ran", "cached")]
+        if bad:
+            outcomes[name] = Outcome(name, "blocked", note=f"{bad[0]} did not succeed")
+            continue
+        env = job.get("environment")
+        if env and env["approval"] == "manual" and env["name"] not in approved:
+            outcomes[name] = Outcome(name, "waiting", note=f"needs approval: --approve {env['name']}")
+            continue
+        cacheable = job["kind"] not in NEVER_CACHED and not env
+        key = cache_key(root, plan, job, stats) if cacheable else ""
+        outputs_ok = all((root / p).exists() for p in _produced(plan, name))
+        if cacheable and not force and keys.get(name) == key and outputs_ok and _outputs_unchanged(root, plan, name, cache, stats):
+            outcomes[name] = Outcome(name, "cached", note="inputs unchanged")
+            continue
+        on_start(job)
+        t0 = time.perf_counter()
+        code = execute(root, plan, job)
+        seconds = time.perf_counter() - t0
+        if code == 0:
+            outcomes[name] = Outcome(name, "ran", seconds)
+            if cacheable:
+                keys[name] = key
+                cache.setdefault("outputs", {})[name] = {p: stats.tree_hash(root, p) for p in _produced(plan, name)}
+        else:
+            keys.pop(name, None)
+            outcomes[name] = Outcome(name, "failed", seconds, code)
+        _save(cache_path, keys, stats, cache)
+    _save(cache_path, keys, stats, cache)
+    return list(outcomes.values())
+
+
+def _outputs_unchanged(root: Path, plan: dict[str, Any], name: str, cache: dict[str, Any], stats: StatCache) -> bool:
+    recorded = cache.get("outputs", {}).get(name, {})
+    return all(recorded.get(p) == stats.tree_hash(root, p) for p in _produced(plan, name))
+
+
+def _save(path: Path, keys: dict[str, str], stats: StatCache, cache: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"keys": keys, "stat": stats.entries, "outputs": cache.get("outputs", {})}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True))
+    os.replace(tmp, path)

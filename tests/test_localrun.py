@@ -1,0 +1,113 @@
+"""`mlgen run` mechanics on custom stages (no ML needed): order, cache, failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlgen.cli import main
+from mlgen.localrun import run_plan, select_jobs
+
+SPEC = """
+[project]
+name = "local"
+
+[data]
+path = "data/train.csv"
+target = "y"
+task = "regression"
+allow_extra = true
+
+[train]
+estimator = "sklearn.linear_model.Ridge"
+
+[evaluate]
+metrics = ["r2"]
+
+[[stages]]
+name = "gen"
+cmd = "mkdir -p gen && cat src.txt src.txt > gen/out.txt && echo ran >> log.txt"
+deps = ["src.txt"]
+outs = ["gen"]
+
+[[stages]]
+name = "use"
+cmd = "wc -l < gen/out.txt > count.txt && echo used >> log.txt"
+deps = ["gen/out.txt"]
+outs = ["count.txt"]
+
+[[stages]]
+name = "boom"
+cmd = "exit 3"
+needs = ["use"]
+
+[[stages]]
+name = "after-boom"
+cmd = "echo never"
+needs = ["boom"]
+"""
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "mlproject.toml").write_text(SPEC)
+    (tmp_path / "src.txt").write_text("a\nb\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", "-q"]) == 0
+    return tmp_path
+
+
+def statuses(root: Path, *wanted: str, force: bool = False) -> dict[str, str]:
+    return {o.name: o.status for o in run_plan(root, wanted, force=force)}
+
+
+def log(root: Path) -> list[str]:
+    return (root / "log.txt").read_text().split()
+
+
+def test_runs_in_order_then_caches(proj: Path) -> None:
+    assert statuses(proj, "use") == {"gen": "ran", "use": "ran"}
+    assert (proj / "count.txt").read_text().strip() == "4"
+    assert statuses(proj, "use") == {"gen": "cached", "use": "cached"}
+    assert log(proj) == ["ran", "used"]
+
+
+def test_changed_dep_reruns_only_what_depends_on_it(proj: Path) -> None:
+    statuses(proj, "use")
+    (proj / "src.txt").write_text("a\nb\nc\n")
+    assert statuses(proj, "use") == {"gen": "ran", "use": "ran"}
+    assert (proj / "count.txt").read_text().strip() == "6"
+
+
+def test_deleted_or_edited_output_reruns(proj: Path) -> None:
+    statuses(proj, "use")
+    (proj / "count.txt").unlink()
+    assert statuses(proj, "use") == {"gen": "cached", "use": "ran"}
+    (proj / "count.txt").write_text("tampered\n")
+    assert statuses(proj, "use") == {"gen": "cached", "use": "ran"}
+
+
+def test_force_reruns_everything(proj: Path) -> None:
+    statuses(proj, "use")
+    assert statuses(proj, "use", force=True) == {"gen": "ran", "use": "ran"}
+
+
+def test_failure_stops_dependents(proj: Path) -> None:
+    out = {o.name: o for o in run_plan(proj, ["after-boom"])}
+    assert out["boom"].status == "failed" and out["boom"].code == 3
+    assert out["after-boom"].status == "blocked"
+    assert statuses(proj, "use") == {"gen": "cached", "use": "cached"}, "successful jobs stay cached"
+
+
+def test_cli_exit_code_is_the_failing_jobs(proj: Path) -> None:
+    assert main(["run", "boom"]) == 3
+    assert main(["run", "nonsense"]) == 2
+
+
+def test_default_selection_is_what_a_push_runs(proj: Path) -> None:
+    import json
+
+    plan = json.loads((proj / ".mlgen/plan.json").read_text())
+    names = [j["name"] for j in select_jobs(plan, [])]
+    assert "validate" in names and "evaluate" in names and "monitor" not in names

@@ -158,9 +158,13 @@ def execute(root: Path, plan: dict[str, Any], job: dict[str, Any]) -> int:
     n = int(job["shards"])
     if n <= 1:
         return _run_commands(root, plan, job, None)
-    with ThreadPoolExecutor(max_workers=min(n, os.cpu_count() or 1)) as pool:
+    cpus = os.cpu_count() or 1
+    # each shard gets its share of the cores, so parallel shards do not oversubscribe OpenMP/BLAS
+    threads = str(max(1, cpus // n))
+    limits = {v: threads for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    with ThreadPoolExecutor(max_workers=min(n, cpus)) as pool:
         codes = list(pool.map(
-            lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n)}),
+            lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n), **limits}),
             range(1, n + 1),
         ))
     return max(codes)

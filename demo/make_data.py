@@ -3,7 +3,8 @@
 data/train.csv      the labelled training data (the first 80 % of a seeded shuffle)
 data/reference.csv  the same population, for drift checks
 data/live.csv       the held-back 20 %, standing in for production traffic
-A `size` category column is derived from `mean area` so the demo has a slice to report on.
+All 30 measurements are kept; a `size` category column is derived from `mean area` so the demo
+has a slice to report on.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_breast_cancer
 
-COLUMNS = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
-
-
 def main(out: Path) -> None:
     frame = load_breast_cancer(as_frame=True).frame
     # sklearn codes 0 = malignant; the demo predicts "malignant" as the positive class
-    frame = frame[COLUMNS].assign(malignant=(frame["target"] == 0).astype(int))
-    frame.insert(5, "size", np.where(frame["mean area"] < 500, "small", np.where(frame["mean area"] < 1000, "medium", "large")))
+    frame = frame.assign(malignant=(frame.pop("target") == 0).astype(int))
+    frame.insert(0, "size", np.where(frame["mean area"] < 500, "small", np.where(frame["mean area"] < 1000, "medium", "large")))
     shuffled = frame.sample(frac=1.0, random_state=42).reset_index(drop=True)
     cut = int(len(shuffled) * 0.8)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,188 @@
+"""The model: automatic preprocessing and the user's estimator in ONE sklearn Pipeline.
+
+    Pipeline([("preprocess", ColumnTransformer([...])), ("model", <estimator>)])
+
+numeric columns      -> SimpleImputer(median) + StandardScaler
+categorical columns  -> SimpleImputer(most_frequent) + OneHotEncoder(handle_unknown="ignore")
+datetime columns     -> dropped (noted): a raw timestamp is not a feature
+
+Everything in it is a stock scikit-learn type, so skops loads it with the default trusted
+list, and the saved file serves predictions without mlgen installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlgen_runtime.errors import BadInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+MODEL_STEP = "model"
+CATEGORICAL_TYPES = frozenset({"category", "str", "bool"})
+
+
+@dataclass(frozen=True)
+class Columns:
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    dropped: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"numeric": list(self.numeric), "categorical": list(self.categorical), "dropped": list(self.dropped)}
+
+
+def columns(X: pd.DataFrame, contract: dict[str, dict[str, Any]]) -> Columns:
+    """Sort the feature columns into numeric / categorical / dropped (contract type first, then dtype)."""
+    import pandas as pd
+    from pandas.api import types as t
+
+    numeric: list[str] = []
+    categorical: list[str] = []
+    dropped: list[str] = []
+    notes: list[str] = []
+    for name in X.columns:
+        declared = (contract.get(name) or {}).get("type")
+        dtype = X[name].dtype
+        if declared == "datetime" or t.is_datetime64_any_dtype(dtype):
+            dropped.append(name)
+            notes.append(f"column `{name}` is a datetime: dropped from the features (derive numeric features from it in a custom stage)")
+        elif declared in CATEGORICAL_TYPES or isinstance(dtype, pd.CategoricalDtype) or t.is_bool_dtype(dtype) \
+                or t.is_object_dtype(dtype) or t.is_string_dtype(dtype):
+            categorical.append(name)
+        elif t.is_numeric_dtype(dtype):
+            numeric.append(name)
+        else:
+            dropped.append(name)
+            notes.append(f"column `{name}` has dtype {dtype}, which is neither numeric nor categorical: dropped")
+    return Columns(tuple(numeric), tuple(categorical), tuple(dropped), tuple(notes))
+
+
+def prepare(X: pd.DataFrame, cols: Columns) -> pd.DataFrame:
+    """Missing values as NaN everywhere, so the imputers see them.
+
+    Parquet gives None in object columns and pd.NA in nullable dtypes (Int64, boolean,
+    string); SimpleImputer recognises neither. Train and evaluate both call this first.
+    """
+    import numpy as np
+
+    out = X.copy()
+    for name in cols.categorical:
+        s = out[name]
+        out[name] = s.astype(object).where(s.notna(), np.nan)
+    for name in cols.numeric:
+        if out[name].dtype.kind not in "fiu":  # nullable extension dtypes
+            out[name] = out[name].astype("float64")
+    return out
+
+
+def estimator_class(path: str) -> type:
+    module_name, _, attr = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BadInput(
+            f"train.estimator `{path}`: cannot import module `{module_name}` ({exc}); "
+            "is its package listed in project.requirements?"
+        ) from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise BadInput(f"train.estimator `{path}`: module `{module_name}` has no `{attr}`")
+    if not isinstance(cls, type) or not hasattr(cls, "fit"):
+        raise BadInput(f"train.estimator `{path}` is not an estimator class (no `fit` method)")
+    return cls
+
+
+def make_estimator(path: str, params: dict[str, Any], task: str) -> Any:
+    from sklearn.base import is_classifier, is_regressor
+
+    cls = estimator_class(path)
+    try:
+        est = cls(**params)
+    except TypeError as exc:
+        raise BadInput(f"train.params: {path.rsplit('.', 1)[-1]} rejected the parameters: {exc}") from None
+    if task == "classification" and is_regressor(est):
+        raise BadInput(f"train.estimator `{path}` is a regressor but data.task is classification")
+    if task == "regression" and is_classifier(est):
+        raise BadInput(f"train.estimator `{path}` is a classifier but data.task is regression")
+    return est
+
+
+def preprocessor(cols: Columns) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    parts = []
+    if cols.numeric:
+        parts.append(("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                      list(cols.numeric)))
+    if cols.categorical:
+        parts.append(("categorical", Pipeline([
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]), list(cols.categorical)))
+    if not parts:
+        raise BadInput("no usable feature columns (every column is the target, a datetime or an unsupported type)")
+    # dense output: several estimators (HistGradientBoosting...) refuse sparse input
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+def build(settings: dict[str, Any], cols: Columns, extra: dict[str, Any] | None = None) -> Pipeline:
+    """The unfitted pipeline: train.params plus `extra` (a search trial) on the estimator,
+    and every random_state from the seed except those the user set explicitly."""
+    from sklearn.pipeline import Pipeline
+
+    train = settings["train"]
+    est = make_estimator(train["estimator"], dict(train.get("params") or {}), settings["data"]["task"])
+    pipe = Pipeline([("preprocess", preprocessor(cols)), (MODEL_STEP, est)])
+    if extra:
+        set_estimator_params(pipe, extra)
+    explicit = {f"{MODEL_STEP}__{k}" for k in [*(train.get("params") or {}), *(extra or {})]}
+    seed_random_states(pipe, int(settings["project"]["seed"]), keep=explicit)
+    return pipe
+
+
+def set_estimator_params(pipe: Pipeline, params: dict[str, Any]) -> None:
+    """Search params apply to the estimator step (`max_depth` -> `model__max_depth`)."""
+    try:
+        pipe.set_params(**{f"{MODEL_STEP}__{k}": v for k, v in params.items()})
+    except ValueError as exc:
+        raise BadInput(f"train.search.space: {exc}") from None
+
+
+def seed_random_states(pipe: Any, seed: int, keep: frozenset[str] | set[str] = frozenset()) -> dict[str, int]:
+    """Set every `random_state` in the (nested) pipeline to the seed; returns what was set."""
+    names = sorted(k for k in pipe.get_params(deep=True) if (k == "random_state" or k.endswith("__random_state")) and k not in keep)
+    if names:
+        pipe.set_params(**dict.fromkeys(names, seed))
+    return dict.fromkeys(names, seed)
+
+
+def fit(pipe: Pipeline, X: Any, y: Any) -> Pipeline:
+    """Fit; a parameter the estimator rejects at fit time (sklearn validates there) is BadInput."""
+    try:
+        return pipe.fit(X, y)
+    except Exception as exc:
+        if type(exc).__name__ == "InvalidParameterError":  # sklearn's param validation
+            raise BadInput(f"train: {exc}") from None
+        raise
+
+
+def json_params(est: Any) -> dict[str, Any]:
+    """The estimator's own parameters, JSON-safe (nested estimators shown by their class)."""
+    out: dict[str, Any] = {}
+    for k, v in sorted(est.get_params(deep=False).items()):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+            out[k] = list(v)
+        else:
+            out[k] = type(v).__name__ if hasattr(v, "get_params") else repr(v)
+    return out

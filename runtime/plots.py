@@ -1,0 +1,102 @@
+"""Evaluation plots as PNG files with fixed names (report.md links them by relative path).
+
+Matplotlib runs headless (Agg) and PNGs are written without the "Software" metadata, so the
+same predictions give the same bytes with the same matplotlib.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlgen_runtime.metrics import Predictions, positive_label, positive_scores
+
+DPI = 100
+TITLES = {
+    "confusion_matrix.png": "confusion matrix",
+    "roc_curve.png": "ROC curve",
+    "pr_curve.png": "precision-recall curve",
+    "residuals.png": "residuals",
+    "predicted_vs_actual.png": "predicted vs actual",
+}
+
+
+def _figure() -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # CI runners have no display
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 4), dpi=DPI)
+    return fig, fig.subplots()
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, format="png", metadata={"Software": None})
+
+
+def write(folder: Path, task: str, y_true: Any, p: Predictions) -> list[str]:
+    """Write the plots that apply to the task; return their file names in a fixed order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()  # a plot that no longer applies must not linger in the artifact
+    y = np.asarray(y_true)
+    names: list[str] = []
+    if task == "classification":
+        names.append(_confusion(folder, y, p))
+        scores = positive_scores(p)
+        if scores is not None and len(np.unique(y)) == 2:
+            names += _roc_pr(folder, y == positive_label(p.classes), scores, str(positive_label(p.classes)))
+    else:
+        names += _regression(folder, y.astype(float), p.y_pred.astype(float))
+    return names
+
+
+def _confusion(folder: Path, y: np.ndarray, p: Predictions) -> str:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = _figure()
+    labels = list(p.classes) if p.classes is not None else None
+    ConfusionMatrixDisplay.from_predictions(y, p.y_pred, labels=labels, ax=ax, colorbar=False)
+    ax.set_title("Confusion matrix (held-out split)")
+    _save(fig, folder / "confusion_matrix.png")
+    return "confusion_matrix.png"
+
+
+def _roc_pr(folder: Path, positive: np.ndarray, scores: np.ndarray, label: str) -> list[str]:
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+    fig, ax = _figure()
+    RocCurveDisplay.from_predictions(positive, scores, ax=ax, name="candidate")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set_title(f"ROC curve (positive class: {label})")
+    _save(fig, folder / "roc_curve.png")
+
+    fig, ax = _figure()
+    PrecisionRecallDisplay.from_predictions(positive, scores, ax=ax, name="candidate")
+    ax.set_title(f"Precision-recall curve (positive class: {label})")
+    _save(fig, folder / "pr_curve.png")
+    return ["roc_curve.png", "pr_curve.png"]
+
+
+def _regression(folder: Path, y: np.ndarray, pred: np.ndarray) -> list[str]:
+    fig, ax = _figure()
+    ax.scatter(pred, y - pred, s=10, alpha=0.6)
+    ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual - predicted")
+    ax.set_title("Residuals (held-out split)")
+    _save(fig, folder / "residuals.png")
+
+    fig, ax = _figure()
+    ax.scatter(y, pred, s=10, alpha=0.6)
+    lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title("Predicted vs actual (held-out split)")
+    _save(fig, folder / "predicted_vs_actual.png")
+    return ["residuals.png", "predicted_vs_actual.png"]

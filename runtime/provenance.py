@@ -1,0 +1,65 @@
+"""Where a model came from: library versions, the git commit, the data and its split.
+
+No timestamps: the same code, data and seed give the same metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")  # GitHub, GitLab, Jenkins
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+    import skops
+
+    import mlgen_runtime
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "mlgen_runtime": mlgen_runtime.__version__,
+    }
+
+
+def git_commit(root: Path, env: dict[str, str] | None = None) -> str | None:
+    """The commit being built: the CI's variable, else `git rev-parse HEAD`, else None."""
+    env = os.environ if env is None else env
+    for name in COMMIT_VARIABLES:
+        if env.get(name):
+            return env[name]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and sha else None
+
+
+def data(settings: dict[str, Any], data_sha256: str, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
+    """The data file, its hash and the hashes of both halves of the shared split."""
+    from mlgen_runtime.data import frame_hash
+
+    rel = settings["data"]["path"]
+    return {
+        "path": rel,
+        "sha256": data_sha256,
+        "rows": len(frame),
+        "seed": int(settings["project"]["seed"]),
+        "test_size": settings["data"]["test_size"],
+        "train": {"rows": len(train), "hash": frame_hash(train)},
+        "test": {"rows": len(test), "hash": frame_hash(test)},
+    }

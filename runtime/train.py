@@ -1,0 +1,182 @@
+"""`train` and `select`: fit the pipeline (after a search if the spec has one) and save it.
+
+- train, no search:          fit train.params on the train split -> .mlgen/out/model
+- train, search, 1 shard:    run every trial, refit the best      -> .mlgen/out/model
+- train --shard i/n:         run trials with index % n == i - 1   -> .mlgen/out/trials/shard-i-of-n.json
+- select:                    merge all shard files, refit the best -> .mlgen/out/model
+CV only ever sees the train split of the shared split; the held-out rows are evaluate's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlgen_runtime import data, modelio, pipeline, provenance, search
+from mlgen_runtime.cli import shard_of
+from mlgen_runtime.context import Context
+from mlgen_runtime.errors import BadInput
+from mlgen_runtime.fsutil import sha256_file, write_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+META_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Training:
+    """The data as training sees it."""
+
+    frame: pd.DataFrame
+    train: pd.DataFrame
+    test: pd.DataFrame
+    X: pd.DataFrame
+    y: pd.Series
+    cols: pipeline.Columns
+    data_sha256: str
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    if args.stage == "select":
+        return select(ctx)
+    return train(ctx, args)
+
+
+def plan_shards(ctx: Context) -> int:
+    job = ctx.job("train")
+    return int(job.get("shards", 1)) if job else 1
+
+
+def load(ctx: Context) -> Training:
+    settings = ctx.settings
+    frame = data.training_frame(settings, ctx.root)
+    train_part, test_part = data.split(frame, settings)
+    X, y = data.features(train_part, settings)
+    cols = pipeline.columns(X, settings["data"].get("columns") or {})
+    for note in cols.notes:
+        print(f"note: {note}", flush=True)
+    return Training(frame, train_part, test_part, pipeline.prepare(X, cols), y, cols,
+                    sha256_file(ctx.path(settings["data"]["path"])))
+
+
+def train(ctx: Context, args: argparse.Namespace) -> int:
+    settings = ctx.settings
+    space = settings["train"].get("search")
+    shards = plan_shards(ctx)
+    shard = shard_of(args)
+    if shard is None and shards > 1:
+        raise BadInput(f"the plan splits the search into {shards} train jobs: run with --shard i/{shards} "
+                       "for each i, or use select to merge their results")
+    if shard is not None:
+        if not space:
+            raise BadInput(f"--shard {shard[0]}/{shard[1]}: the spec has no train.search, so there are no trials to shard")
+        if shard[1] != shards:
+            raise BadInput(f"--shard {shard[0]}/{shard[1]}: the plan splits the search into {shards} shard(s) "
+                           "(train.search.shards); run `mlgen compile` after changing it")
+        if shards > 1:
+            return train_shard(ctx, shard[0], shards)
+
+    t = load(ctx)
+    if not space:
+        fit_and_save(ctx, t, {}, None)
+        return 0
+    all_trials = search.trials(space, ctx.seed)
+    results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials)
+    fit_and_save(ctx, t, *_chosen(settings, results))
+    return 0
+
+
+def train_shard(ctx: Context, i: int, n: int) -> int:
+    settings = ctx.settings
+    t = load(ctx)
+    all_trials = search.trials(settings["train"]["search"], ctx.seed)
+    mine = search.shard_trials(len(all_trials), i, n)
+    results = search.run_trials(settings, t.cols, t.X, t.y, mine, all_trials, label=f" shard {i}/{n}")
+    path = search.write_shard(ctx.out("trials"), i, n, search.fingerprint(settings, t.data_sha256),
+                              search.scoring(settings), len(all_trials), results)
+    print(f"shard {i}/{n}: {len(results)} trial results -> {path.relative_to(ctx.root).as_posix()}", flush=True)
+    return 0
+
+
+def select(ctx: Context) -> int:
+    settings = ctx.settings
+    shards = plan_shards(ctx)
+    if shards <= 1 or not settings["train"].get("search"):
+        raise BadInput("select merges sharded search results, but train is not sharded in this plan "
+                       "(train.search.shards <= 1): train writes the model itself")
+    t = load(ctx)
+    all_trials = search.trials(settings["train"]["search"], ctx.seed)
+    results = search.read_shards(ctx.out("trials"), shards, all_trials, search.fingerprint(settings, t.data_sha256))
+    print(f"select: {len(results)} trial results from {shards} shards", flush=True)
+    fit_and_save(ctx, t, *_chosen(settings, results))
+    return 0
+
+
+def _chosen(settings: dict[str, Any], results: list[search.TrialResult]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(params of the best trial, the search summary for model.json)."""
+    sc = search.scoring(settings)
+    best = search.best(results, sc.greater_is_better)
+    failed = sum(1 for r in results if r.mean is None)
+    print(f"best: trial #{best.index} {best.params}: {sc.name} = {best.mean:.4f} ± {best.std:.4f}"
+          + (f" ({failed} trial(s) failed)" if failed else ""), flush=True)
+    space = settings["train"]["search"]
+    summary = {
+        "strategy": space.get("strategy", "grid"),
+        "cv": int(space.get("cv", 5)),
+        "scoring": sc.name,
+        "greater_is_better": sc.greater_is_better,
+        "shards": int(space.get("shards", 1)),
+        "trials": len(results),
+        "failed": failed,
+        "best": {"index": best.index, "params": best.params, "mean": best.mean, "std": best.std,
+                 "fold_scores": best.fold_scores},
+        "results": [{"index": r.index, "params": r.params, "mean": r.mean, "std": r.std, "error": r.error}
+                    for r in results],
+    }
+    return best.params, summary
+
+
+def fit_and_save(ctx: Context, t: Training, params: dict[str, Any], summary: dict[str, Any] | None) -> None:
+    """Refit on the whole train split and write model.skops + model.json."""
+    settings = ctx.settings
+    pipe = pipeline.build(settings, t.cols, extra=params)
+    print(f"fitting {settings['train']['estimator']} on {len(t.X)} rows, {len(t.X.columns)} columns", flush=True)
+    pipeline.fit(pipe, t.X, t.y)
+    folder = ctx.out("model")
+    sha = modelio.save_model(pipe, folder)
+    meta = metadata(ctx, t, pipe, params, summary, sha)
+    write_json(folder / modelio.META_FILE, meta)
+    print(f"model -> {(folder / modelio.MODEL_FILE).relative_to(ctx.root).as_posix()} (sha256 {sha[:12]})", flush=True)
+
+
+def metadata(ctx: Context, t: Training, pipe: Any, params: dict[str, Any], summary: dict[str, Any] | None,
+             sha: str) -> dict[str, Any]:
+    """model.json: everything needed to trust, reproduce and compare the model. No timestamps."""
+    settings = ctx.settings
+    est = pipe.named_steps[pipeline.MODEL_STEP]
+    classes = getattr(pipe, "classes_", None) if settings["data"]["task"] == "classification" else None
+    return {
+        "format_version": META_FORMAT,
+        "project": settings["project"]["name"],
+        "model_file": modelio.MODEL_FILE,
+        "sha256": sha,
+        "task": settings["data"]["task"],
+        "target": settings["data"]["target"],
+        "classes": None if classes is None else [search.plain(c) for c in classes],
+        "estimator": settings["train"]["estimator"],
+        "params": {**(settings["train"].get("params") or {}), **params},
+        "estimator_params": pipeline.json_params(est),
+        "random_states": {k: v for k, v in sorted(pipe.get_params(deep=True).items()) if k.endswith("random_state")},
+        "features": t.cols.as_dict(),
+        "notes": list(t.cols.notes),
+        "search": summary,
+        "cv": None if summary is None else {
+            "scoring": summary["scoring"], "mean": summary["best"]["mean"], "std": summary["best"]["std"],
+            "fold_scores": summary["best"]["fold_scores"],
+        },
+        "data": provenance.data(settings, t.data_sha256, t.frame, t.train, t.test),
+        "versions": provenance.versions(),
+        "git_commit": provenance.git_commit(ctx.root),
+    }

@@ -1,0 +1,488 @@
+"""The `validate` stage: checks the training data before anything is trained on it.
+
+Every check is named and gives a verdict plus a message that points at a column and a data row
+(rows are counted from 1, the header excluded). The checks are vectorized (pandas/numpy over
+whole columns, one 64-bit hash per row for duplicates and leakage), so a million rows take
+seconds. Results go to `.mlgen/out/validate/`: validation.json, report.md, junit.xml.
+
+Exit codes: 0 all checks passed; 1 a check failed; 2 the data is unusable: unreadable, no
+target, or values that are not of the type the contract declares (the reports are written first
+in that last case, so the job artifact still says which rows are wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgen_runtime import data, drift
+from mlgen_runtime.context import Context
+from mlgen_runtime.errors import BadInput, CheckFailed
+from mlgen_runtime.fsutil import write_json, write_text_atomic
+from mlgen_runtime.junit import Case, write_junit
+from mlgen_runtime.report_md import Md, bold, code, escape, inline, status, table
+
+SUITE = "mlgen.validate"
+SHOWN = 5  # problems spelled out per message; the rest are counted
+BOOL_WORDS = frozenset({"true", "false", "1", "0", "yes", "no", "t", "f", "y", "n"})
+Contract = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+    bad_input: bool = False  # failed because the data cannot be read as the contract says: exit 2
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "skipped": self.skipped, "message": self.message,
+                "details": self.details}
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def count_of(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def rows(n: int) -> str:
+    return count_of(n, "row")
+
+
+def row_of(position: int) -> str:
+    return f"data row {position + 1}"
+
+
+def first(mask: np.ndarray) -> int:
+    """Position of the first True (the caller knows there is one)."""
+    return int(np.argmax(mask))
+
+
+def show(value: object) -> str:
+    """A data value as a message shows it: strings quoted, numbers plain, long text cut."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        x = float(value)  # shortest exact spelling; 5.0 as 5
+        return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return show(str(value))
+
+
+def listing(items: list[str], sep: str = "; ") -> str:
+    more = f"{sep}... and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    return sep.join(items[:SHOWN]) + more
+
+
+def names(columns: list[str]) -> str:
+    return listing([f"`{c}`" for c in columns], ", ")
+
+
+def pct(fraction: float) -> str:
+    return f"{fraction * 100:.3g}%"
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _is_number_dtype(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+
+
+# --- data contract ----------------------------------------------------------------------------
+
+def check_columns(frame: pd.DataFrame, contract: Contract, target: str, allow_extra: bool) -> Check:
+    """Every contract column is in the data; no other column unless allow_extra (target allowed)."""
+    if not contract:
+        return Check("columns", True, "no data contract (data.columns is empty)", skipped=True)
+    missing = [c for c in contract if c not in frame.columns]
+    unknown = [] if allow_extra else [c for c in frame.columns if c not in contract and c != target]
+    problems = []
+    if missing:
+        problems.append(f"not in the data: {names(missing)}")
+    if unknown:
+        problems.append(f"not in the contract: {names(unknown)} "
+                        "(add them to data.columns or set data.allow_extra = true)")
+    details = {"missing": missing, "unknown": unknown}
+    if problems:
+        return Check("columns", False, listing(problems), details)
+    return Check("columns", True, f"all {len(contract)} contract columns present", details)
+
+
+def type_problems(series: pd.Series, ctype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(mask of present values that are not of `ctype`, values as float64 for int/float columns
+    with the bad ones as NaN)."""
+    present = series.notna().to_numpy()
+    none = np.zeros(len(series), dtype=bool)
+    is_bool = pd.api.types.is_bool_dtype(series.dtype)
+    if ctype in ("int", "float"):
+        if is_bool:
+            return present, None
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return none, _floats(series)
+        values = _floats(series) if _is_number_dtype(series) else _floats(pd.to_numeric(series, errors="coerce"))
+        bad = present & np.isnan(values)
+        if ctype == "int":  # 3.0 is an int (a CSV int column with blanks reads as float); 3.5 and inf are not
+            with np.errstate(invalid="ignore"):
+                bad |= ~np.isnan(values) & ~(np.isfinite(values) & (values == np.trunc(values)))
+        values = np.where(bad, np.nan, values)
+        return bad, values
+    if ctype == "bool":
+        if is_bool:
+            return none, None
+        if _is_number_dtype(series):
+            return present & ~np.isin(_floats(series), [0.0, 1.0]), None
+        words = series.astype("string").str.strip().str.lower()
+        return present & ~words.isin(BOOL_WORDS).fillna(False).to_numpy(dtype=bool), None
+    if ctype == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            return none, None
+        if _is_number_dtype(series) or is_bool:
+            return present, None
+        with warnings.catch_warnings():  # "could not infer format": per-element parsing, still correct
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(series, errors="coerce")
+        return present & parsed.isna().to_numpy(), None
+    return none, None  # category and str hold any value
+
+
+def check_types(frame: pd.DataFrame, contract: Contract) -> tuple[Check, dict[str, np.ndarray]]:
+    """Values of the contract type; also returns the float values of int/float columns."""
+    problems, details, numbers = [], {}, {}
+    for name, spec in contract.items():
+        if name not in frame.columns:
+            continue
+        series = frame[name]
+        bad, values = type_problems(series, spec["type"])
+        if values is not None:
+            numbers[name] = values
+        if bad.any():
+            pos = first(bad)
+            count = int(bad.sum())
+            extra = f" ({rows(count)} in all)" if count > 1 else ""
+            problems.append(f"column `{name}`: expected {spec['type']}, {row_of(pos)} has {show(series.iloc[pos])}{extra}")
+            details[name] = {"expected": spec["type"], "rows": count, "first_row": pos + 1, "value": show(series.iloc[pos])}
+    if not contract:
+        return Check("types", True, "no data contract", skipped=True), numbers
+    if problems:
+        return Check("types", False, listing(problems), details, bad_input=True), numbers
+    return Check("types", True, "every value has its contract type"), numbers
+
+
+def check_ranges(frame: pd.DataFrame, contract: Contract, numbers: Mapping[str, np.ndarray]) -> Check:
+    """min/max of int and float contract columns (values of the wrong type are left to `types`)."""
+    bounded = {n: s for n, s in contract.items() if n in numbers and (s.get("min") is not None or s.get("max") is not None)}
+    if not bounded:
+        return Check("ranges", True, "no min/max in the contract", skipped=True)
+    problems, details = [], {}
+    for name, spec in bounded.items():
+        values = numbers[name]
+        for bound, label in (("min", "below"), ("max", "above")):
+            limit = spec.get(bound)
+            if limit is None:
+                continue
+            with np.errstate(invalid="ignore"):
+                bad = values < limit if bound == "min" else values > limit
+            if bad.any():
+                pos, count = first(bad), int(bad.sum())
+                problems.append(f"column `{name}`: {rows(count)} {label} {bound} {limit:g} "
+                                f"(first: {row_of(pos)} has {show(frame[name].iloc[pos])})")
+                details.setdefault(name, {})[bound] = {"limit": limit, "rows": count, "first_row": pos + 1}
+    if problems:
+        return Check("ranges", False, listing(problems), details)
+    return Check("ranges", True, f"{count_of(len(bounded), 'column')} within min/max")
+
+
+def _allowed_mask(series: pd.Series, allowed: list[Any]) -> np.ndarray:
+    """Present values outside `allowed`; 1, 1.0 and "1" count as the same value."""
+    bad = series.notna().to_numpy() & ~series.isin(allowed).to_numpy()
+    if bad.any():  # maybe the file read them with another type: compare their text
+        keys = {drift.category_key(v) for v in allowed}
+        candidates = series[bad]
+        ok = [v for v in candidates.unique() if drift.category_key(v) in keys]
+        if ok:
+            bad[bad] = ~candidates.isin(ok).to_numpy()
+    return bad
+
+
+def check_values(frame: pd.DataFrame, contract: Contract) -> Check:
+    """Columns with `values` hold nothing else."""
+    listed = {n: s for n, s in contract.items() if n in frame.columns and s.get("values") is not None}
+    if not listed:
+        return Check("values", True, "no `values` lists in the contract", skipped=True)
+    problems, details = [], {}
+    for name, spec in listed.items():
+        series = frame[name]
+        bad = _allowed_mask(series, spec["values"])
+        if bad.any():
+            pos, count = first(bad), int(bad.sum())
+            unexpected = series[bad].value_counts().index[:SHOWN]
+            problems.append(f"column `{name}`: {rows(count)} not in the allowed values "
+                            f"(first: {row_of(pos)} has {show(series.iloc[pos])}; "
+                            f"unexpected: {', '.join(show(v) for v in unexpected)})")
+            details[name] = {"rows": count, "first_row": pos + 1, "unexpected": [show(v) for v in unexpected]}
+    if problems:
+        return Check("values", False, listing(problems), details)
+    return Check("values", True, f"{count_of(len(listed), 'column')} with only allowed values")
+
+
+# --- data quality -----------------------------------------------------------------------------
+
+def check_nulls(frame: pd.DataFrame, contract: Contract, target: str, max_fraction: float) -> Check:
+    """Null share per column <= max_null_fraction; none at all in non-nullable contract columns."""
+    counts = frame.isna().sum()
+    n = len(frame)
+    problems, details = [], {}
+    for name, count in counts.items():
+        if name == target or count == 0:
+            continue
+        count = int(count)
+        fraction = count / n
+        details[name] = {"nulls": count, "fraction": fraction}
+        strict = name in contract and not contract[name].get("nullable", False)
+        if not strict and fraction <= max_fraction:
+            continue
+        pos = first(frame[name].isna().to_numpy())
+        if strict:
+            problems.append(f"column `{name}`: {count_of(count, 'missing value')} (first: {row_of(pos)}) "
+                            "but the contract does not allow any (nullable = false)")
+        else:
+            problems.append(f"column `{name}`: {pct(fraction)} missing ({rows(count)}, first: {row_of(pos)}) "
+                            f"> max_null_fraction {pct(max_fraction)}")
+        details[name]["first_row"] = pos + 1
+    if problems:
+        return Check("nulls", False, listing(problems), details)
+    worst = max(details.items(), key=lambda kv: kv[1]["fraction"], default=None)
+    if worst is None:
+        return Check("nulls", True, "no missing values", details)
+    return Check("nulls", True, f"{count_of(len(details), 'column')} with missing values, all within limits; "
+                 f"most: `{worst[0]}` {pct(worst[1]['fraction'])}", details)
+
+
+def check_min_rows(n: int, min_rows: int) -> Check:
+    if n < min_rows:
+        return Check("min_rows", False, f"{rows(n)} < min_rows {min_rows:,}", {"rows": n, "min_rows": min_rows})
+    return Check("min_rows", True, f"{rows(n)} >= min_rows {min_rows:,}", {"rows": n, "min_rows": min_rows})
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row over all its values: equal rows, equal hashes (collisions: ~n²/2⁶⁵)."""
+    try:
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:  # lists or dicts in a Parquet column: hash their text instead
+        return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+
+
+def check_duplicates(hashes: np.ndarray, max_fraction: float) -> Check:
+    """Share of rows that repeat an earlier row <= max_duplicate_fraction."""
+    dup = pd.Series(hashes).duplicated(keep="first").to_numpy()
+    count, n = int(dup.sum()), len(hashes)
+    fraction = count / n
+    details: dict[str, Any] = {"rows": count, "fraction": fraction, "max_fraction": max_fraction}
+    where = ""
+    if count:
+        pos = first(dup)
+        original = first(hashes == hashes[pos])
+        where = f"; first: {row_of(pos)} repeats {row_of(original)}"
+        details["first_row"] = pos + 1
+    verdict = f"{count_of(count, 'duplicate row')} ({pct(fraction)})"
+    if fraction > max_fraction:
+        return Check("duplicates", False, f"{verdict} > max_duplicate_fraction {pct(max_fraction)}{where}", details)
+    return Check("duplicates", True, f"{verdict} <= max_duplicate_fraction {pct(max_fraction)}{where}", details)
+
+
+def check_target(y: pd.Series, task: str) -> Check:
+    """Classification: >= 2 classes, each with >= 2 rows. Regression: finite numbers, not constant."""
+    name = y.name
+    if task == "classification":
+        if pd.api.types.is_float_dtype(y.dtype):
+            values = _floats(y)
+            fractional = values != np.trunc(values)
+            if fractional.any():
+                pos = first(fractional)
+                return Check("target", False, f"target `{name}` has continuous values ({row_of(pos)} has "
+                             f"{show(y.iloc[pos])}); is data.task = \"regression\"?", {"task": task})
+        counts = y.value_counts(sort=True)
+        # the 100 largest classes are enough to see the balance; a float target may have thousands
+        classes = {drift.category_key(k): int(v) for k, v in counts.head(100).items()}
+        details: dict[str, Any] = {"task": task, "class_count": len(counts), "classes": classes}
+        if len(counts) < 2:
+            return Check("target", False, f"target `{name}` has a single class ({show(counts.index[0])}); "
+                         "classification needs at least 2", details)
+        rare = counts[counts < 2]
+        if len(rare):
+            items = [f"{show(k)} ({row_of(first((y == k).to_numpy()))})" for k in rare.index[:SHOWN]]
+            more = f" and {len(rare) - SHOWN} more" if len(rare) > SHOWN else ""
+            return Check("target", False, f"target `{name}`: every class needs at least 2 rows; "
+                         f"{len(rare)} {'class has' if len(rare) == 1 else 'classes have'} 1: "
+                         f"{', '.join(items)}{more}", details)
+        return Check("target", True, f"{len(counts)} classes; the smallest, {show(counts.index[-1])}, "
+                     f"has {rows(int(counts.iloc[-1]))}", details)
+    values = _floats(y) if _is_number_dtype(y) else _floats(pd.to_numeric(y, errors="coerce"))
+    bad = np.isnan(values) & y.notna().to_numpy()
+    if bad.any() or pd.api.types.is_bool_dtype(y.dtype):
+        pos = first(bad) if bad.any() else 0
+        return Check("target", False, f"target `{name}`: expected numbers for regression, {row_of(pos)} has "
+                     f"{show(y.iloc[pos])}", {"task": task})
+    infinite = np.isinf(values)
+    if infinite.any():
+        pos = first(infinite)
+        return Check("target", False, f"target `{name}`: {count_of(int(infinite.sum()), 'infinite value')} "
+                     f"(first: {row_of(pos)} has {show(values[pos])})", {"task": task})
+    lo, hi = float(values.min()), float(values.max())
+    details = {"task": task, "min": lo, "max": hi}
+    if lo == hi:
+        return Check("target", False, f"target `{name}` is constant ({show(lo)}); nothing to learn", details)
+    return Check("target", True, f"numeric, finite, from {show(lo)} to {show(hi)}", details)
+
+
+def check_leakage(y: pd.Series, hashes: np.ndarray, settings: Mapping[str, Any], max_fraction: float) -> Check:
+    """Share of held-out rows that also occur, whole, in the training split <= max_overlap_fraction."""
+    # the shared split depends only on the row count, the target and the seed: split the hashes
+    keyed = pd.DataFrame({y.name: y.to_numpy(), "__row_hash": hashes})
+    try:
+        train, test = data.split(keyed, dict(settings))
+    except ValueError as exc:
+        return Check("leakage", False, f"cannot split the data into train and test: {exc}")
+    shared = test["__row_hash"].isin(pd.Index(train["__row_hash"])).to_numpy()
+    count, n = int(shared.sum()), len(test)
+    fraction = count / n if n else 0.0
+    details: dict[str, Any] = {"rows": count, "test_rows": n, "fraction": fraction, "max_fraction": max_fraction}
+    where = ""
+    if count:
+        positions = np.sort(test.index.to_numpy()[shared])
+        pos = int(positions[0])
+        twin = int(train.index.to_numpy()[first(train["__row_hash"].to_numpy() == hashes[pos])])
+        where = f"; first: held-out {row_of(pos)} equals training {row_of(twin)}"
+        details["first_row"] = pos + 1
+    verdict = f"{count:,} of {n:,} held-out rows ({pct(fraction)}) also occur in the training split"
+    if fraction > max_fraction:
+        return Check("leakage", False, f"{verdict} > max_overlap_fraction {pct(max_fraction)}{where}", details)
+    return Check("leakage", True, f"{verdict} <= max_overlap_fraction {pct(max_fraction)}{where}", details)
+
+
+def check_drift(frame: pd.DataFrame, reference: pd.DataFrame | None, settings: Mapping[str, Any]) -> Check:
+    """No column drifted between the reference and the training data."""
+    config = settings["validate"].get("drift")
+    if config is None or reference is None:
+        return Check("drift", True, "no validate.drift in the spec", skipped=True)
+    method, threshold = drift.settings_drift(config)
+    kinds = drift.column_kinds(reference, settings["data"]["columns"])
+    columns = drift.column_drift(reference, frame, method, threshold, kinds)
+    result = drift.summary(columns, method, threshold)
+    result["reference"] = settings["data"]["reference"]
+    result["not_in_reference"] = [c for c in frame.columns if c not in reference.columns]
+    result["not_in_data"] = [c for c in reference.columns if c not in frame.columns]
+    rule = f"p < {threshold:g}" if method != "psi" else f"PSI > {threshold:g}"
+    drifted = result["drifted_columns"]
+    if drifted:
+        items = [f"`{c}` ({columns[c]['test']} {_stat(columns[c])})" for c in drifted]
+        return Check("drift", False, f"{len(drifted)} of {len(columns)} columns drifted from the reference "
+                     f"({rule}): {listing(items, ', ')}", result)
+    return Check("drift", True, f"no drift in {len(columns)} columns ({method}, drift when {rule})", result)
+
+
+def _stat(r: Mapping[str, Any]) -> str:
+    return f"PSI {r['statistic']:.3g}" if r["test"] == "psi" else f"p = {r['p_value']:.3g}"
+
+
+# --- the stage --------------------------------------------------------------------------------
+
+def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: pd.DataFrame | None = None) -> list[Check]:
+    """Every check on the training data, in report order. Pure: no I/O."""
+    d, v = settings["data"], settings["validate"]
+    contract: Contract = d.get("columns") or {}
+    target = d["target"]
+    hashes = row_hashes(frame)
+    types, numbers = check_types(frame, contract)
+    return [
+        check_columns(frame, contract, target, bool(d.get("allow_extra"))),
+        types,
+        check_ranges(frame, contract, numbers),
+        check_values(frame, contract),
+        check_nulls(frame, contract, target, float(v["max_null_fraction"])),
+        check_min_rows(len(frame), int(v["min_rows"])),
+        check_duplicates(hashes, float(v["max_duplicate_fraction"])),
+        check_target(frame[target], d["task"]),
+        check_leakage(frame[target], hashes, settings, float(v["max_overlap_fraction"])),
+        check_drift(frame, reference, settings),
+    ]
+
+
+def report(checks: list[Check], source: str, shape: tuple[int, int]) -> dict[str, Any]:
+    failed = [c.name for c in checks if not c.passed]
+    return {"passed": not failed, "failed": failed, "data": {"path": source, "rows": shape[0], "columns": shape[1]},
+            "checks": [c.to_json() for c in checks]}
+
+
+def markdown(result: Mapping[str, Any]) -> str:
+    checks = result["checks"]
+    failed = result["failed"]
+    src = result["data"]
+    head = "✅ all checks passed" if not failed else f"❌ {len(failed)} of {len(checks)} checks failed"
+    lines = ["# Data validation", "",
+             f"{bold(head)} · {code(src['path'], cell=False)} · {src['rows']:,} rows × {src['columns']} columns", "",
+             table(["Check", "Result", "Details"],
+                   [[code(c["name"]), status(c["passed"], c["skipped"]), inline(c["message"])] for c in checks], "lll")]
+    d = next(c for c in checks if c["name"] == "drift")
+    if not d["skipped"]:
+        info = d["details"]
+        lines += [f"## Drift vs {code(info['reference'], cell=False)}", "",
+                  escape(f"{info['method']}, threshold {info['threshold']:g}: "
+                         f"{len(info['drifted_columns'])} of {len(info['columns'])} columns drifted."), "",
+                  drift.markdown_table(info["columns"])]
+        for key, label in (("not_in_reference", "Not in the reference"), ("not_in_data", "Not in the data")):
+            if info[key]:
+                lines += [Md(f"{label}: " + ", ".join(code(c, cell=False) for c in info[key])), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def junit_cases(checks: list[Check]) -> list[Case]:
+    return [Case(name=c.name, classname=SUITE, passed=c.passed, message=c.message, skipped=c.skipped) for c in checks]
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    settings = ctx.settings
+    source = settings["data"]["path"]
+    frame = data.training_frame(settings, ctx.root)
+    reference = None
+    if settings["validate"].get("drift") is not None:
+        ref_path = settings["data"].get("reference")
+        if not ref_path:
+            raise BadInput("validate.drift is set but data.reference is not; run `mlgen compile`")
+        reference = data.load_frame(ctx.path(ref_path), ref_path)
+    checks = validate_frame(frame, settings, reference)
+    result = report(checks, source, frame.shape)
+
+    out = ctx.out("validate")
+    write_json(out / "validation.json", result)
+    write_text_atomic(out / "report.md", markdown(result))
+    write_junit(out / "junit.xml", SUITE, junit_cases(checks))
+
+    print(f"validate: {source}: {rows(len(frame))} x {frame.shape[1]} columns")
+    for c in checks:
+        print(f"  {'SKIP' if c.skipped else 'PASS' if c.passed else 'FAIL'}  {c.name:<10}  {c.message}")
+    failed = [c for c in checks if not c.passed]
+    print(f"validate: {len(checks) - len(failed)} of {len(checks)} checks passed in "
+          f"{time.perf_counter() - started:.1f}s; reports in {out.relative_to(ctx.root).as_posix()}/")
+    mistyped = next((c for c in failed if c.bad_input), None)
+    if mistyped:
+        raise BadInput(f"{source}: {mistyped.message}")
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(checks)} checks failed: {', '.join(c.name for c in failed)}")
+    return 0

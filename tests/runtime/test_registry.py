@@ -1,0 +1,502 @@
+"""The file-system registry: versions, aliases, history, safety of loads, and behaviour under
+concurrent and killed processes (real subprocesses, not threads)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlgen_runtime.errors import BadInput
+from mlgen_runtime.fsutil import sha256_file
+from mlgen_runtime.lock import FileLock
+from mlgen_runtime.modelio import save_model
+from mlgen_runtime.registry import Registry
+
+
+def make_model(folder: Path, c: float = 1.0) -> str:
+    """A tiny fitted LogisticRegression saved like train does; different `c`, different model."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    model = LogisticRegression(C=c).fit(x, y)
+    sha = save_model(model, folder)
+    meta = {"sha256": sha, "estimator": "sklearn.linear_model.LogisticRegression", "metrics": {"cv_f1": 0.9}}
+    (folder / "model.json").write_text(json.dumps(meta))
+    return sha
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "repo").mkdir()
+    return tmp_path / "repo"
+
+
+@pytest.fixture
+def reg(repo: Path) -> Registry:
+    return Registry(Path("models"), repo)
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> list[Path]:
+    """Three different model folders (outside the registry, like .mlgen/out/model)."""
+    folders = []
+    for i in range(3):
+        folder = tmp_path / f"model{i}"
+        folder.mkdir()
+        make_model(folder, c=0.1 * (i + 1))
+        folders.append(folder)
+    return folders
+
+
+def read_history(reg: Registry) -> list[dict]:
+    text = (reg.root / "history.jsonl").read_text()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def assert_chain(history: list[dict]) -> None:
+    """seq 1..n, and per environment each `from` is the previous `to`."""
+    assert [h["seq"] for h in history] == list(range(1, len(history) + 1))
+    last: dict[str, int | None] = {}
+    for h in history:
+        assert h["from"] == last.get(h["env"]), h
+        assert h["from"] != h["to"], h
+        last[h["env"]] = h["to"]
+
+
+# -- happy path ----------------------------------------------------------------------------------
+
+
+def test_register_promote_rollback(reg: Registry, models: list[Path]) -> None:
+    assert reg.versions() == [] and reg.aliases() == {} and reg.history() == []
+    assert [reg.register(m) for m in models] == [1, 2, 3]
+    assert [v["version"] for v in reg.versions()] == [1, 2, 3]
+    assert reg.versions()[0]["estimator"] == "sklearn.linear_model.LogisticRegression"
+
+    assert reg.promote("staging", 1) is True
+    assert reg.promote("staging", 2, reason="better f1") is True
+    assert reg.promote("production", 1) is True
+    assert reg.promote("staging", 3) is True
+    assert reg.aliases() == {"staging": 3, "production": 1}
+    assert json.loads((reg.root / "aliases.json").read_text()) == {"staging": 3, "production": 1}
+
+    assert reg.rollback("staging") == 2
+    assert reg.rollback("staging") == 1  # walks back, does not flip-flop to 3
+    with pytest.raises(BadInput, match="no earlier version"):
+        reg.rollback("staging")
+    assert reg.alias("staging") == 1 and reg.alias("nowhere") is None
+
+    history = read_history(reg)
+    assert [(h["action"], h["env"], h["from"], h["to"]) for h in history] == [
+        ("promote", "staging", None, 1),
+        ("promote", "staging", 1, 2),
+        ("promote", "production", None, 1),
+        ("promote", "staging", 2, 3),
+        ("rollback", "staging", 3, 2),
+        ("rollback", "staging", 2, 1),
+    ]
+    assert history[1]["reason"] == "better f1"
+    assert reg.history() == history
+    assert_chain(history)
+
+    model, meta = reg.load(2)
+    assert model.predict(np.zeros((1, 3))).shape == (1,)
+    assert meta["sha256"] == reg.versions()[1]["model_sha256"]
+
+
+def test_promote_twice_is_a_noop(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    assert reg.promote("staging", 1) is True
+    before = (reg.root / "history.jsonl").read_bytes()
+    assert reg.promote("staging", 1) is False
+    assert (reg.root / "history.jsonl").read_bytes() == before
+    assert len(reg.history()) == 1
+
+
+def test_register_same_model_is_the_same_version(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    assert reg.register(models[0]) == 1
+    assert reg.register(models[0]) == 1
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("model.skops", "model.json"):
+        (copy / name).write_bytes((models[0] / name).read_bytes())
+    assert reg.register(copy) == 1  # same sha256, other folder
+    assert [v["version"] for v in reg.versions()] == [1]
+
+
+def test_rollback_to(reg: Registry, models: list[Path]) -> None:
+    for m in models:
+        reg.promote("prod", reg.register(m))
+    assert reg.rollback("prod", to=1) == 1
+    assert reg.rollback("prod", to=1) == 1  # already there: nothing written
+    assert len(reg.history()) == 4
+    with pytest.raises(BadInput, match="never deployed"):
+        reg.rollback("prod", to=3)  # popped by the rollback to 1: use promote
+    with pytest.raises(BadInput, match="never promoted"):
+        reg.rollback("staging")
+
+
+def test_unknown_version_and_bad_names_refused(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    with pytest.raises(BadInput, match="version 7 is not in the registry"):
+        reg.promote("staging", 7)
+    with pytest.raises(BadInput, match="positive integer"):
+        reg.promote("staging", 0)
+    with pytest.raises(BadInput, match="environment name"):
+        reg.promote("../staging", 1)
+    assert not (reg.root / "history.jsonl").exists()
+
+
+def test_open_without_deploy_section(repo: Path) -> None:
+    class Ctx:
+        root = repo
+        settings: dict = {"deploy": None}
+
+    assert Registry.open(Ctx()) is None
+    Ctx.settings = {"deploy": {"registry": "reg", "environments": []}}
+    assert Registry.open(Ctx()).root == repo.resolve() / "reg"
+
+
+# -- immutability and integrity ------------------------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, sha256_file(p)) for p in sorted(folder.iterdir())}
+
+
+def test_versions_are_immutable(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    v1 = reg.root / "versions" / "1"
+    before = snapshot(v1)
+    assert set(before) == {"model.skops", "model.json", "version.json"}
+    record = json.loads((v1 / "version.json").read_text())
+    assert record["files"] == {n: sha256_file(v1 / n) for n in ("model.skops", "model.json")}
+    assert all((v1 / n).stat().st_mode & 0o222 == 0 for n in before)
+
+    reg.register(models[0])
+    reg.register(models[1])
+    reg.promote("staging", 1)
+    reg.promote("staging", 2)
+    reg.rollback("staging")
+    assert snapshot(v1) == before
+
+
+def test_register_refuses_hash_mismatch(reg: Registry, models: list[Path]) -> None:
+    (models[0] / "model.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(BadInput, match="does not match model.json"):
+        reg.register(models[0])
+    assert reg.versions() == []
+
+
+def test_tampered_model_refused_on_load(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    path = reg.root / "versions" / "1" / "model.skops"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    with pytest.raises(BadInput, match="sha256 mismatch"):
+        reg.load(1)
+
+
+def test_tampered_metadata_refused_on_load(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    path = reg.root / "versions" / "1" / "model.json"
+    path.chmod(0o644)
+    path.write_text(json.dumps({"sha256": "f" * 64}))
+    with pytest.raises(BadInput, match="model.json: missing or modified"):
+        reg.load(1)
+
+
+class Evil:
+    """Unpickling this creates `marker`: proof that a pickle was (wrongly) executed."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_is_never_unpickled(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(Evil(marker))
+
+    # as the model to register: refused before it enters the registry
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.skops").write_bytes(payload)
+    (bad / "model.json").write_text(json.dumps({"sha256": sha256_file(bad / "model.skops")}))
+    with pytest.raises(BadInput, match="not a skops model file"):
+        reg.register(bad)
+    assert reg.versions() == []
+
+    # planted in a version with every hash rewritten to match: refused on load
+    reg.register(models[0])
+    v1 = reg.root / "versions" / "1"
+    for name in ("model.skops", "model.json", "version.json"):
+        (v1 / name).unlink()
+    (v1 / "model.skops").write_bytes(payload)
+    sha = sha256_file(v1 / "model.skops")
+    (v1 / "model.json").write_text(json.dumps({"sha256": sha}))
+    files = {"model.skops": sha, "model.json": sha256_file(v1 / "model.json")}
+    (v1 / "version.json").write_text(json.dumps({"version": 1, "model_sha256": sha, "files": files}))
+    with pytest.raises(BadInput, match="not a skops model file"):
+        reg.load(1)
+    assert not marker.exists()
+
+
+def test_untrusted_type_refused_on_load(reg: Registry, tmp_path: Path) -> None:
+    """A real skops file holding a type outside the allow-list is not loaded."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    folder = tmp_path / "ft"
+    folder.mkdir()
+    sha = save_model(FunctionTransformer(func=os.getcwd), folder)
+    (folder / "model.json").write_text(json.dumps({"sha256": sha}))
+    reg.register(folder)
+    with pytest.raises(BadInput, match="untrusted types"):
+        reg.load(1)
+
+
+# -- paths ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("root", ["../x", "models/../../x", "."])
+def test_registry_outside_the_repo_refused(repo: Path, root: str) -> None:
+    with pytest.raises(BadInput, match="outside|not its root"):
+        Registry(Path(root), repo)
+
+
+def test_absolute_and_symlinked_roots_refused(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with pytest.raises(BadInput, match="outside"):
+        Registry(outside, repo)
+    (repo / "models").symlink_to(outside)
+    with pytest.raises(BadInput, match="outside"):
+        Registry(Path("models"), repo)
+
+
+def test_symlinked_version_refused(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    reg.register(models[0])
+    other = Registry(Path("elsewhere"), tmp_path)  # a registry outside `repo`
+    other.register(models[1])
+    (reg.root / "versions" / "2").symlink_to(other.root / "versions" / "1")
+    with pytest.raises(BadInput, match="outside"):
+        reg.load(2)
+    with pytest.raises(BadInput, match="outside"):
+        reg.promote("staging", 2)
+
+
+# -- locking and crashes -------------------------------------------------------------------------
+
+
+def test_lock_timeout(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    reg.lock_timeout = 0.2
+    with FileLock(reg.root / ".lock"):
+        started = time.monotonic()
+        with pytest.raises(BadInput, match=rf"still locked by another process after 0.2s \(pid {os.getpid()}\)"):
+            reg.promote("staging", 1)
+        assert time.monotonic() - started < 2
+    assert reg.promote("staging", 1) is True
+
+
+def run_script(tmp_path: Path, body: str, *args: str) -> subprocess.Popen:
+    script = tmp_path / f"script{time.monotonic_ns()}.py"
+    script.write_text(textwrap.dedent(body))
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+PROMOTER = """
+    import json, os, sys, time
+    from pathlib import Path
+    from mlgen_runtime.registry import Registry
+
+    root, repo, version, ready, go = sys.argv[1:6]
+    reg = Registry(Path(root), Path(repo))
+    Path(ready).touch()
+    while not os.path.exists(go):  # start together, for real contention
+        time.sleep(0.001)
+    print(json.dumps({"changed": reg.promote("staging", int(version), reason=f"pid {os.getpid()}")}))
+"""
+
+
+def test_16_concurrent_promotes(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    reg.register(models[0])
+    reg.register(models[1])
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready{i}" for i in range(16)]
+    procs = [
+        run_script(tmp_path, PROMOTER, str(reg.root), str(reg.repo_root), str(1 + i % 2), str(ready[i]), str(go))
+        for i in range(16)
+    ]
+    start_together(procs, ready, go)
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out)["changed"])
+
+    history = read_history(reg)  # every line is valid JSON, the last one complete
+    assert len(history) == sum(results) >= 1
+    assert_chain(history)
+    aliases = json.loads((reg.root / "aliases.json").read_text())
+    assert aliases == {"staging": history[-1]["to"]}
+    assert aliases["staging"] in {v["version"] for v in reg.versions()}
+    assert reg.history() == history
+    assert not list(reg.root.glob(".*.tmp"))
+
+
+REGISTERER = """
+    import json, os, sys, time
+    from pathlib import Path
+    import skops.io  # imported before the start line, so the registers really overlap
+    from mlgen_runtime.registry import Registry
+
+    root, repo, model, ready, go = sys.argv[1:6]
+    Path(ready).touch()
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    print(json.dumps(Registry(Path(root), Path(repo)).register(Path(model))))
+"""
+
+
+def start_together(procs: list[subprocess.Popen], ready: list[Path], go: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready):
+        assert all(p.poll() is None for p in procs) and time.monotonic() < deadline
+        time.sleep(0.01)
+    go.touch()
+
+
+def test_concurrent_registers_of_one_model_give_one_version(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    go, ready = tmp_path / "go", [tmp_path / f"ready{i}" for i in range(4)]
+    procs = [
+        run_script(tmp_path, REGISTERER, str(reg.root), str(reg.repo_root), str(models[0]), str(ready[i]), str(go))
+        for i in range(4)
+    ]
+    start_together(procs, ready, go)
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    assert {json.loads(o) for o, _ in outs} == {1}
+    assert [v["version"] for v in reg.versions()] == [1]
+
+
+SLOW_REGISTER = """
+    import sys, time
+    from pathlib import Path
+    import mlgen_runtime.registry as registry
+
+    root, repo, model, marker = sys.argv[1:5]
+    real_copy = registry._copy_file
+
+    def slow_copy(src, dst):
+        if src.name != "model.skops":
+            return real_copy(src, dst)
+        data = src.read_bytes()
+        with dst.open("xb") as fh:  # half the file, then hang until killed
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+        Path(marker).touch()
+        time.sleep(120)
+
+    registry._copy_file = slow_copy
+    registry.Registry(Path(root), Path(repo)).register(Path(model))
+"""
+
+
+def test_killed_mid_register_leaves_no_version(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    assert reg.register(models[0]) == 1
+    reg.promote("staging", 1)
+    marker = tmp_path / "copying"
+    proc = run_script(tmp_path, SLOW_REGISTER, str(reg.root), str(reg.repo_root), str(models[1]), str(marker))
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    half_built = list((reg.root / ".staging").iterdir())
+    assert len(half_built) == 1 and (half_built[0] / "model.skops").exists()  # it really was mid-copy
+    assert sorted(p.name for p in (reg.root / "versions").iterdir()) == ["1"]
+    assert [v["version"] for v in reg.versions()] == [1]
+    reg.load(1)
+    assert reg.aliases() == {"staging": 1}
+
+    # the kernel released the dead process's lock; the leftover is swept, the number is clean
+    reg.lock_timeout = 5
+    assert reg.register(models[1]) == 2
+    assert list((reg.root / ".staging").iterdir()) == []
+    reg.load(2)
+
+
+CRASH_BEFORE_ALIASES = """
+    import os, signal, sys
+    from pathlib import Path
+    import mlgen_runtime.registry as registry
+
+    root, repo = sys.argv[1:3]
+    real_replace = registry._replace
+
+    def crash(path, data):
+        if path.name == "aliases.json":
+            os.kill(os.getpid(), signal.SIGKILL)  # after the history line, before the alias
+        real_replace(path, data)
+
+    registry._replace = crash
+    registry.Registry(Path(root), Path(repo)).promote("staging", 2)
+"""
+
+
+def test_killed_mid_promote_is_repaired_from_history(reg: Registry, models: list[Path], tmp_path: Path) -> None:
+    reg.register(models[0])
+    reg.register(models[1])
+    reg.promote("staging", 1)
+    proc = run_script(tmp_path, CRASH_BEFORE_ALIASES, str(reg.root), str(reg.repo_root))
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert [h["to"] for h in reg.history()] == [1, 2]  # the log has it
+    assert reg.alias("staging") == 1  # the alias file does not yet
+
+    assert reg.promote("staging", 2) is False  # the next locked operation replays the log first
+    assert reg.aliases() == {"staging": 2}
+    assert_chain(read_history(reg))
+
+
+def test_torn_history_line_is_ignored_then_cut(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    reg.register(models[1])
+    reg.promote("staging", 1)
+    with (reg.root / "history.jsonl").open("ab") as fh:
+        fh.write(b'{"action": "promote", "env": "stag')  # a write cut short by a power loss
+    assert len(reg.history()) == 1
+    assert reg.promote("staging", 2) is True
+    history = read_history(reg)
+    assert [h["to"] for h in history] == [1, 2]
+    assert_chain(history)
+
+
+def test_corrupt_history_line_is_an_error(reg: Registry, models: list[Path]) -> None:
+    reg.register(models[0])
+    reg.promote("staging", 1)
+    with (reg.root / "history.jsonl").open("a") as fh:
+        fh.write("not json\n")
+    with pytest.raises(BadInput, match=r"history.jsonl:2: not a history entry"):
+        reg.history()

@@ -1,0 +1,337 @@
+"""validate: every check passes on clean data and fails, naming the column and row, on a crafted
+violation. Real data from scikit-learn; each test compiles a project and runs the runtime CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlgen_runtime import validate
+from tests.runtime.conftest import breast_cancer, diabetes, wine
+
+OUT = Path(".mlgen/out/validate")
+CHECKS = ["columns", "types", "ranges", "values", "nulls", "min_rows", "duplicates", "target", "leakage", "drift"]
+CONTRACT = {
+    "mean_radius": '{ type = "float", min = 0, max = 40 }',
+    "visits": '{ type = "int", min = 0 }',
+    "size": '{ type = "category", values = ["small", "medium", "large"] }',
+    "malignant": '{ type = "int", values = [0, 1] }',
+}
+
+
+def spec(*, target: str = "malignant", task: str = "classification", path: str = "data/train.csv",
+         columns: dict[str, str] | None = None, allow_extra: bool = True, validate: str = "",
+         reference: str | None = None) -> str:
+    cols = "".join(f"{name} = {rule}\n" for name, rule in (CONTRACT if columns is None else columns).items())
+    ref = f'reference = "{reference}"\n' if reference else ""
+    estimator = "LogisticRegression" if task == "classification" else "LinearRegression"
+    metric = "accuracy" if task == "classification" else "r2"
+    return f"""
+[project]
+name = "vt"
+seed = 42
+
+[data]
+path = "{path}"
+target = "{target}"
+task = "{task}"
+allow_extra = {str(allow_extra).lower()}
+{ref}
+[data.columns]
+{cols}
+[validate]
+{validate}
+
+[train]
+estimator = "sklearn.linear_model.{estimator}"
+
+[evaluate]
+metrics = ["{metric}"]
+"""
+
+
+def cancer() -> pd.DataFrame:
+    """Breast cancer plus a category (`size`, from mean_area) and an int column (`visits`)."""
+    frame = breast_cancer()
+    size = np.where(frame["mean_area"] < 500, "small", np.where(frame["mean_area"] < 1000, "medium", "large"))
+    return frame.assign(size=size, visits=frame["mean_texture"].round().astype(int))
+
+
+def results() -> dict[str, Any]:
+    return json.loads((OUT / "validation.json").read_text())
+
+
+def check(name: str) -> dict[str, Any]:
+    return next(c for c in results()["checks"] if c["name"] == name)
+
+
+def failed() -> list[str]:
+    return results()["failed"]
+
+
+# --- clean data -------------------------------------------------------------------------------
+
+def test_clean_classification_data_passes_every_check(project, rt, capsys):
+    frame = cancer()
+    root = project(spec(validate='min_rows = 100\ndrift = { method = "psi", threshold = 0.2 }',
+                        reference="data/reference.csv"),
+                   {"data/train.csv": frame, "data/reference.csv": frame.sample(frac=0.5, random_state=7)})
+    assert rt("validate") == 0
+    res = results()
+    assert res["passed"] is True and res["failed"] == []
+    assert [c["name"] for c in res["checks"]] == CHECKS
+    assert not any(c["skipped"] for c in res["checks"])
+    assert res["data"] == {"path": "data/train.csv", "rows": 569, "columns": 33}
+    assert check("target")["message"] == "2 classes; the smallest, 1, has 212 rows"
+    assert check("leakage")["message"] == "0 of 114 held-out rows (0%) also occur in the training split <= max_overlap_fraction 0%"
+    assert check("drift")["details"]["drifted"] is False
+    report = (root / OUT / "report.md").read_text()
+    assert report.startswith("# Data validation\n\n**✅ all checks passed** · `data/train.csv` · 569 rows × 33 columns")
+    assert "| `leakage` | ✅ pass |" in report and "## Drift vs `data/reference.csv`" in report
+    assert "| `mean_radius` | numeric | psi |" in report
+    out = capsys.readouterr().out
+    assert "PASS  ranges      2 columns within min/max" in out
+    assert "validate: 10 of 10 checks passed" in out
+
+
+def test_clean_regression_parquet_passes(project, rt):
+    frame = diabetes()
+    frame["visits"] = pd.array(np.where(np.arange(len(frame)) % 50 == 0, None, np.arange(len(frame)) % 7), dtype="Int64")
+    project(spec(target="progression", task="regression", path="data/train.parquet",
+                 columns={"visits": '{ type = "int", min = 0, max = 6, nullable = true }', "bmi": '{ type = "float" }'},
+                 validate="max_null_fraction = 0.05"),
+            {"data/train.parquet": frame})
+    assert rt("validate") == 0
+    assert check("target")["message"] == "numeric, finite, from 25 to 346"
+    assert check("nulls")["message"] == "1 column with missing values, all within limits; most: `visits` 2.04%"
+    assert check("drift")["skipped"] is True
+
+
+def test_multiclass_target_with_every_class_present(project, rt):
+    project(spec(target="cultivar", columns={}), {"data/train.csv": wine()})
+    assert rt("validate") == 0
+    assert check("target")["message"] == "3 classes; the smallest, 2, has 48 rows"
+    assert check("columns")["skipped"] is True  # no contract: nothing to hold the columns to
+
+
+# --- unusable data: exit 2 naming the file, column and row --------------------------------------
+
+def test_wrong_type_in_csv_is_bad_input_naming_column_and_row(project, rt, capsys):
+    frame = cancer().astype({"mean_radius": object, "visits": object})
+    frame.loc[16, "mean_radius"] = "abc"  # data row 17
+    frame.loc[40, "visits"] = 2.5
+    frame.loc[41, "visits"] = "many"
+    root = project(spec(), {"data/train.csv": frame})
+    assert rt("validate") == 2
+    err = capsys.readouterr().err
+    assert err == ("mlgen_runtime validate: error: data/train.csv: column `mean_radius`: expected float, "
+                   "data row 17 has 'abc'; column `visits`: expected int, data row 41 has '2.5' (2 rows in all)\n")
+    # the reports are still written, so the job artifact shows what is wrong
+    assert check("types")["details"]["mean_radius"] == {"expected": "float", "rows": 1, "first_row": 17, "value": "'abc'"}
+    assert (root / OUT / "junit.xml").is_file()
+
+
+def test_truncated_parquet_is_bad_input(project, rt, capsys, tmp_path):
+    root = project(spec(path="data/train.parquet"), {"data/train.parquet": cancer()})
+    whole = (root / "data/train.parquet").read_bytes()
+    (root / "data/train.parquet").write_bytes(whole[: len(whole) // 2])
+    assert rt("validate") == 2
+    assert capsys.readouterr().err.startswith("mlgen_runtime validate: error: data/train.parquet: cannot read it")
+    assert not (root / OUT / "validation.json").exists()
+
+
+def test_missing_target_is_bad_input(project, rt, capsys):
+    project(spec(columns={}), {"data/train.csv": cancer().drop(columns=["malignant"])})
+    assert rt("validate") == 2
+    assert capsys.readouterr().err.startswith(
+        "mlgen_runtime validate: error: data/train.csv: target column `malignant` not found; columns: mean_radius, ")
+
+
+def test_empty_file_is_bad_input(project, rt, capsys):
+    project(spec(), files={"data/train.csv": ""})
+    assert rt("validate") == 2
+    assert capsys.readouterr().err == "mlgen_runtime validate: error: data/train.csv: the file is empty\n"
+
+
+# --- each check fails on its own violation -----------------------------------------------------
+
+def test_ranges_name_the_column_bound_and_first_row(project, rt):
+    frame = cancer()
+    frame.loc[4, "mean_radius"] = -1.0  # data row 5
+    frame.loc[[9, 19], "mean_radius"] = [41.5, 50.0]
+    project(spec(), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["ranges"]
+    assert check("ranges")["message"] == ("column `mean_radius`: 1 row below min 0 (first: data row 5 has -1); "
+                                          "column `mean_radius`: 2 rows above max 40 (first: data row 10 has 41.5)")
+
+
+def test_values_name_the_unexpected_category_and_row(project, rt):
+    frame = cancer()
+    frame.loc[11, "size"] = "gigantic"
+    project(spec(), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["values"]
+    assert check("values")["message"] == ("column `size`: 1 row not in the allowed values "
+                                           "(first: data row 12 has 'gigantic'; unexpected: 'gigantic')")
+
+
+def test_columns_missing_from_the_data_and_not_in_the_contract(project, rt):
+    columns = {**CONTRACT, "age": '{ type = "int" }'}
+    frame = cancer()[["mean_radius", "visits", "size", "malignant", "mean_texture"]]
+    project(spec(columns=columns, allow_extra=False), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["columns"]
+    assert check("columns")["message"] == (
+        "not in the data: `age`; not in the contract: `mean_texture` "
+        "(add them to data.columns or set data.allow_extra = true)")
+    assert check("columns")["details"] == {"missing": ["age"], "unknown": ["mean_texture"]}
+
+
+def test_nulls_in_a_non_nullable_column_and_over_the_limit(project, rt):
+    frame = cancer()
+    frame.loc[7, "mean_radius"] = None  # data row 8, contract column (not nullable)
+    frame.loc[frame.index[::10], "mean_texture"] = None  # 57 rows, 10 %; not in the contract
+    frame.loc[frame.index[::100], "mean_area"] = None  # 6 rows, 1 %: within the limit
+    project(spec(validate="max_null_fraction = 0.05"), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["nulls"]
+    assert check("nulls")["message"] == (
+        "column `mean_radius`: 1 missing value (first: data row 8) but the contract does not allow any "
+        "(nullable = false); column `mean_texture`: 10% missing (57 rows, first: data row 1) > max_null_fraction 5%")
+
+
+def test_min_rows(project, rt):
+    project(spec(validate="min_rows = 1000"), {"data/train.csv": cancer()})
+    assert rt("validate") == 1
+    assert failed() == ["min_rows"]
+    assert check("min_rows")["message"] == "569 rows < min_rows 1,000"
+
+
+def test_duplicates_name_the_first_repeat_and_its_original(project, rt):
+    frame = cancer()
+    frame = pd.concat([frame, frame.iloc[[2] * 20]], ignore_index=True)  # rows 570..589 repeat row 3
+    project(spec(validate="max_duplicate_fraction = 0.01\nmax_overlap_fraction = 1.0"), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["duplicates"]
+    assert check("duplicates")["message"] == ("20 duplicate rows (3.4%) > max_duplicate_fraction 1%; "
+                                              "first: data row 570 repeats data row 3")
+
+
+def test_leakage_names_a_held_out_row_and_its_training_twin(project, rt):
+    frame = cancer()
+    frame = pd.concat([frame, frame.iloc[:60]], ignore_index=True)  # 60 rows twice: many straddle the split
+    root = project(spec(validate="max_duplicate_fraction = 0.2"), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["leakage"]
+    message = check("leakage")["message"]
+    m = re.fullmatch(r"(\d+) of 126 held-out rows \(([\d.]+)%\) also occur in the training split > "
+                     r"max_overlap_fraction 0%; first: held-out data row (\d+) equals training data row (\d+)", message)
+    assert m, message
+    test_row, train_row = int(m[3]), int(m[4])
+    on_disk = pd.read_csv(root / "data/train.csv")
+    assert test_row != train_row
+    assert on_disk.iloc[test_row - 1].equals(on_disk.iloc[train_row - 1])
+    assert check("leakage")["details"]["rows"] == int(m[1]) > 0
+
+
+def test_classification_target_needs_two_rows_per_class(project, rt):
+    frame = wine()
+    frame.loc[99, "cultivar"] = 7  # data row 100
+    project(spec(target="cultivar", columns={}), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert "target" in failed()
+    assert check("target")["message"] == ("target `cultivar`: every class needs at least 2 rows; "
+                                          "1 class has 1: 7 (data row 100)")
+
+
+def test_classification_target_needs_two_classes(project, rt):
+    frame = cancer().assign(malignant=1)
+    project(spec(), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert check("target")["message"] == "target `malignant` has a single class (1); classification needs at least 2"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (np.inf, "target `progression`: 1 infinite value (first: data row 9 has inf)"),
+    ("abc", "target `progression`: expected numbers for regression, data row 9 has 'abc'"),
+])
+def test_regression_target_is_finite_numbers(project, rt, value, message):
+    frame = diabetes().astype({"progression": object})
+    frame.loc[8, "progression"] = value
+    project(spec(target="progression", task="regression", columns={}), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert check("target")["message"] == message
+
+
+def test_drift_against_the_reference(project, rt):
+    frame = cancer()
+    live = frame.assign(mean_radius=frame["mean_radius"] * 1.3)
+    root = project(spec(validate='drift = { method = "ks", threshold = 0.001 }', reference="data/reference.csv"),
+                   {"data/train.csv": live, "data/reference.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["drift"]
+    msg = check("drift")["message"]
+    assert msg.startswith("1 of 33 columns drifted from the reference (p < 0.001): `mean_radius` (ks p = ")
+    details = check("drift")["details"]
+    assert details["drifted_columns"] == ["mean_radius"]
+    assert details["columns"]["size"]["test"] == "chi2"  # ks asked; a category column gets chi2
+    assert "| `mean_radius` | numeric | ks |" in (root / OUT / "report.md").read_text()
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+def test_junit_has_one_case_per_check(project, rt):
+    frame = cancer()
+    frame.loc[4, "mean_radius"] = -1.0
+    root = project(spec(validate="min_rows = 1000"), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    suite = ET.parse(root / OUT / "junit.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == CHECKS
+    assert {c.get("classname") for c in cases} == {"mlgen.validate"}
+    failures = {c.get("name"): c.find("failure").get("message") for c in cases if c.find("failure") is not None}
+    assert failures == {"ranges": check("ranges")["message"], "min_rows": "569 rows < min_rows 1,000"}
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("10", "2", "1")  # drift: skipped
+    report = (root / OUT / "report.md").read_text()
+    assert "**❌ 2 of 10 checks failed**" in report
+    assert "| `min_rows` | ❌ fail | 569 rows &lt; min\\_rows 1,000 |" in report
+
+
+# --- type rules, without the CLI ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("values", "ctype", "bad_rows"), [
+    ([1, 2, 3], "int", []),
+    ([1.0, None, 3.0], "int", []),  # a CSV int column with a blank reads as float
+    ([1.0, 2.5, np.inf], "int", [2, 3]),
+    ([True, False, True], "int", [1, 2, 3]),
+    (["1.5", "x", None], "float", [2]),
+    ([True, False, None], "bool", []),
+    (["yes", "No", "maybe"], "bool", [3]),
+    ([0, 1, 2], "bool", [3]),
+    (["2024-01-05", "2024-02-30", None], "datetime", [2]),
+    ([20240105, 1, 2], "datetime", [1, 2, 3]),
+    (["anything", 3, None], "str", []),
+])
+def test_type_rules(values, ctype, bad_rows):
+    series = pd.Series(values, dtype=object if any(isinstance(v, str) for v in values) else None)
+    bad, _ = validate.type_problems(series, ctype)
+    assert [int(i) + 1 for i in np.flatnonzero(bad)] == bad_rows
+
+
+def test_report_keeps_hostile_names_and_values_inert(project, rt):
+    """Column names and values reach a PR comment: no table breaks, links, HTML or @mentions."""
+    frame = cancer().assign(**{"tier|<b>x</b>": np.where(np.arange(569) % 2 == 0, "ok", "@team [x](http://e)")})
+    columns = {**CONTRACT, '"tier|<b>x</b>"': '{ type = "category", values = ["ok"] }'}
+    root = project(spec(columns=columns), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    row = next(line for line in (root / OUT / "report.md").read_text().splitlines() if line.startswith("| `values`"))
+    assert row == ("| `values` | ❌ fail | column `tier\\|<b>x</b>`: 284 rows not in the allowed values "
+                   "(first: data row 2 has '@\u2060team \\[x\\](http://e)'; unexpected: '@\u2060team \\[x\\](http://e)') |")

@@ -41,7 +41,8 @@ def deploy(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
     check_same_model(evaluation, sha)
     # hashes and trusted types checked before the model enters the registry
     load_model(model_dir / MODEL_FILE, sha, trusted_extra(ctx))
-    version = registry.register(model_dir)
+    scores = evaluation.get("metrics")
+    version = registry.register(model_dir, scores if isinstance(scores, dict) else None)
     print(f"deploy {env}: model sha256 {sha[:12]} is registry version {version}")
     before = registry.alias(env)
     changed = registry.promote(env, version, reason=f"deploy --env {env}")

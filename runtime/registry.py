@@ -209,15 +209,16 @@ class Registry:
         if raw and not raw.endswith(b"\n"):
             os.truncate(self.history_path, raw.rfind(b"\n") + 1)
 
-    def register(self, model_dir: Path) -> int:
-        """Copy model.skops + model.json into a new version; the same model gives the same version."""
+    def register(self, model_dir: Path, metrics: dict[str, Any] | None = None) -> int:
+        """Copy model.skops + model.json into a new version; the same model gives the same version.
+        `metrics` (from evaluate) are recorded with a new version for `registry list`."""
         sha = check_model_dir(Path(model_dir))
         with self._locked():
             existing = self._find(sha)
             if existing is not None:
                 return existing
             version = self._next_number()
-            self._build(version, Path(model_dir), sha)
+            self._build(version, Path(model_dir), sha, metrics)
         return version
 
     def _find(self, sha: str) -> int | None:
@@ -230,14 +231,14 @@ class Registry:
             seen.update(v for v in (line.get("from"), line.get("to")) if isinstance(v, int))
         return max(seen, default=0) + 1
 
-    def _build(self, version: int, model_dir: Path, sha: str) -> None:
+    def _build(self, version: int, model_dir: Path, sha: str, metrics: dict[str, Any] | None = None) -> None:
         staging = self.root / STAGING_DIR
         staging.mkdir(exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=staging))
         try:
             files = {name: _copy_file(model_dir / name, tmp / name) for name in (MODEL_FILE, META_FILE)}
             meta = _checked_copy(tmp, files, sha)
-            record = version_record(version, files, meta)
+            record = version_record(version, files, meta, metrics)
             _write_new(tmp / VERSION_FILE, dumps(record).encode())
             for path in tmp.iterdir():
                 path.chmod(0o444)  # a hint to people and tools: never edit a version in place
@@ -354,13 +355,17 @@ def check_skops(path: Path) -> None:
         raise BadInput(f"{path}: not a skops model file ({type(exc).__name__}); refusing to register") from None
 
 
-def version_record(version: int, files: dict[str, str], meta: dict[str, Any]) -> dict[str, Any]:
+def version_record(
+    version: int, files: dict[str, str], meta: dict[str, Any], metrics: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    if metrics is None and isinstance(meta.get("metrics"), dict):
+        metrics = meta["metrics"]
     return {
         "version": version,
         "model_sha256": files[MODEL_FILE],
         "files": files,
         "estimator": meta.get("estimator"),
-        "metrics": meta.get("metrics") if isinstance(meta.get("metrics"), dict) else None,
+        "metrics": metrics,
         "commit": env_value(COMMIT_VARS),
     }
 

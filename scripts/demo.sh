@@ -2,7 +2,8 @@
 # The main job on the bundled example:  ./scripts/demo.sh
 #   1. .venv/ with mlgen installed (editable, with the runtime extras)
 #   2. mlgen compile on the root mlproject.toml (pipelines for GitHub, GitLab and Jenkins)
-#   3. the job graph, and the demo data written from scikit-learn's bundled breast-cancer set
+#   3. mlgen run: the whole pipeline locally (data from scikit-learn's bundled breast-cancer set),
+#      then again (cached), the monitor job, and the model registry
 # Environment: PYTHON (default python3, >= 3.11).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,5 +27,12 @@ echo "== mlgen compile --check (the committed files are current)"
 .venv/bin/mlgen compile --check
 echo "== mlgen graph"
 .venv/bin/mlgen graph
-echo "== get-data stage: $(grep -m1 '^cmd' mlproject.toml)"
-.venv/bin/python demo/make_data.py data
+echo "== mlgen run --approve production (get-data, validate, 2 training shards in parallel, select, evaluate, deploy)"
+.venv/bin/mlgen run --approve production
+echo "== mlgen run again: every job's inputs are unchanged, so it is skipped (deploys are no-ops)"
+.venv/bin/mlgen run --approve production
+echo "== mlgen run monitor (the scheduled drift check)"
+.venv/bin/mlgen run monitor
+echo "== mlgen registry list"
+.venv/bin/mlgen registry list
+echo "demo.sh: done. Reports: .mlgen/out/validate/report.md, .mlgen/out/evaluate/report.md (+ plots/); registry: models/"

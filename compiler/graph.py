@@ -13,6 +13,8 @@ def as_text(plan: Plan) -> str:
             extra.append(f"x{job.shards} shards")
         if job.environment:
             extra.append(f"env {job.environment.name}, {job.environment.approval} approval")
+        if job.on_drift:
+            extra.append("retrains on drift")
         if job.events != ("manual", "pull_request", "push"):
             extra.append("on " + "/".join(job.events))
         needs = f" <- {', '.join(job.needs)}" if job.needs else ""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgen.plan.ir import PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR, SHARD_TOTAL_VAR
+from mlgen.plan.ir import MONITOR_JOB, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR, SHARD_TOTAL_VAR
 
 CACHE_FILE = ".mlgen/cache/run.json"
 NEVER_CACHED = ("deploy", "monitor")
@@ -124,7 +124,9 @@ def select_jobs(plan: dict[str, Any], wanted: Iterable[str]) -> list[dict[str, A
             n = todo.pop()
             if n not in chosen:
                 chosen.add(n)
-                todo.extend(by_name[n]["needs"])
+                job = by_name[n]
+                # the monitor edge of a retraining job only matters in scheduled runs
+                todo.extend(d for d in job["needs"] if not (job.get("on_drift") and d == MONITOR_JOB))
     return [j for j in jobs if j["name"] in chosen]
 
 

@@ -15,8 +15,10 @@ FORMAT_VERSION = 1
 # Events a job can run on. Providers map them: push -> push / push pipeline / branch build;
 # pull_request -> pull_request / merge_request_event / changeRequest(); schedule -> cron;
 # manual -> workflow_dispatch / web pipeline / a build started by a user.
-Event = Literal["manual", "pull_request", "push", "schedule"]
-EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push", "schedule")
+# rollback -> a person asks to move an environment back (GitHub: the rollback workflow's
+# dispatch; GitLab: a manual job; Jenkins: the MLGEN_ROLLBACK build parameter).
+Event = Literal["manual", "pull_request", "push", "rollback", "schedule"]
+EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push", "rollback", "schedule")
 
 Approval = Literal["auto", "manual"]
 
@@ -28,6 +30,11 @@ RUNTIME_DIR = ".mlgen/runtime"
 # Sharded jobs read their slice from these variables; each backend sets them from its own
 # fan-out mechanism (GitHub matrix, GitLab parallel, Jenkins parallel stages), so the
 # commands themselves are identical on every provider. Index is 1-based.
+MONITOR_JOB = "monitor"
+MONITOR_RESULT = ".mlgen/out/monitor/drifted"  # "true" or "false"
+CACHE_DIR = ".mlgen/cache"
+ROLLBACK_PREFIX = "rollback-"
+
 SHARD_INDEX_VAR = "MLGEN_SHARD_INDEX"
 SHARD_TOTAL_VAR = "MLGEN_SHARD_TOTAL"
 
@@ -64,6 +71,15 @@ class Job:
     environment: Environment | None = None
     shards: int = 1  # > 1: fan out; each shard sees SHARD_INDEX_VAR / SHARD_TOTAL_VAR
     timeout_minutes: int = 30
+    # Retraining: in scheduled pipelines this job runs only when the monitor job reported drift
+    # (its result file MONITOR_RESULT says "true"). Such a job lists the monitor job in `needs`;
+    # on events where the monitor does not run, that need counts as satisfied.
+    on_drift: bool = False
+    reports: tuple[str, ...] = ()  # JUnit XML files the job writes (shown as test results)
+    summary: str | None = None  # a Markdown report for reviewers (step summary, PR/MR comment)
+    # The runtime skips the stage when its inputs are unchanged, restoring outputs from
+    # CACHE_DIR/<cache>; providers persist that folder between pipelines (never for deploys).
+    cache: str | None = None
 
 
 @dataclass(frozen=True)

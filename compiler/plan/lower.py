@@ -6,6 +6,8 @@ import hashlib
 
 from mlgen.plan.ir import (
     FORMAT_VERSION,
+    MONITOR_JOB,
+    ROLLBACK_PREFIX,
     PLAN_PATH,
     RUNTIME_DIR,
     RUNTIME_MODULE,
@@ -20,6 +22,8 @@ from mlgen.spec import jobgraph
 from mlgen.spec.model import Spec
 
 OUT = ".mlgen/out"
+REPORTING = ("validate", "evaluate", "monitor")  # kinds that write junit.xml + report.md
+CACHED = ("validate", "train", "select", "evaluate")  # runtime stages safe to skip when unchanged
 BUILD_EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push")
 DEPLOY_EVENTS: tuple[Event, ...] = ("manual", "push")
 MONITOR_EVENTS: tuple[Event, ...] = ("manual", "schedule")
@@ -59,6 +63,9 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
 def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, ...] | None = None) -> Plan:
     """Build the plan for `spec`; `spec_path` is how outputs name the spec (relative, POSIX)."""
     graph = jobgraph.edges(spec)
+    drift_gated = _retrain_chain(spec, graph)
+    for name in drift_gated:  # on schedules they wait for the monitor's verdict
+        graph[name] = graph[name] | {MONITOR_JOB}
     order = jobgraph.topological(graph)
     stages = {s.name: s for s in spec.stages}
     with_artifact: set[str] = set()
@@ -107,6 +114,10 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             environment=env,
             shards=spec.train.search.shards if name == "train" and spec.train.search else 1,
             timeout_minutes=timeout,
+            on_drift=name in drift_gated,
+            reports=(f"{OUT}/{kind}/junit.xml",) if kind in REPORTING else (),
+            summary=f"{OUT}/{kind}/report.md" if kind in REPORTING else None,
+            cache=name if kind in CACHED else None,
         )
 
     # A custom stage that a scheduled job needs must run on schedules too.
@@ -117,6 +128,19 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             missing = tuple(sorted(set(job.events) - set(d.events)))
             if d.kind == "custom" and missing:
                 jobs[dep] = _with_events(d, tuple(sorted(set(d.events) | set(missing))))
+
+    for env in spec.deploy.environments if spec.deploy else []:
+        name = f"{ROLLBACK_PREFIX}{env.name}"
+        jobs[name] = Job(
+            name=name,
+            kind="rollback",
+            commands=(runtime_command("rollback", "--env", env.name),),
+            events=("rollback",),
+            default_branch_only=True,
+            environment=Environment(env.name, env.approval, env.url),
+            timeout_minutes=spec.ci.timeout_minutes,
+        )
+        order.append(name)
 
     setup = " ".join(
         ["python", "-m", "pip", "install", "-r", f"{RUNTIME_DIR}/requirements.txt"]
@@ -142,6 +166,17 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
         artifact_expire_days=spec.ci.artifact_expire_days,
         settings=spec.model_dump(mode="json", by_alias=True),
     )
+
+
+def _retrain_chain(spec: Spec, graph: dict[str, set[str]]) -> set[str]:
+    """Jobs a scheduled pipeline runs when the monitor finds drift: validate through deploy, and
+    the custom stages they need that the monitor does not already need."""
+    if not spec.monitor:
+        return set()
+    chain = {n for n in graph if n in ("validate", "train", "select", "evaluate") or n.startswith("deploy-")}
+    for n in list(chain):
+        chain |= jobgraph.ancestors(graph, n)
+    return chain - jobgraph.ancestors(graph, MONITOR_JOB) - {MONITOR_JOB}
 
 
 def _with_events(job: Job, events: tuple[Event, ...]) -> Job:

@@ -48,6 +48,8 @@ def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
     if spec.train.search and spec.train.search.shards > 1:  # Jenkins names the shard stages train-<i>
         taken.update(dict.fromkeys((f"train-{i}" for i in range(1, spec.train.search.shards + 1)), "a training shard"))
     taken[jobgraph.DEPLOY_ALIAS] = "the deploy jobs"
+    for env in spec.deploy.environments if spec.deploy else []:
+        taken[f"rollback-{env.name}"] = "a rollback job"
     envs: set[str] = set()
     for i, env in enumerate(spec.deploy.environments if spec.deploy else []):
         if env.name in envs:
@@ -56,6 +58,8 @@ def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
     for i, st in enumerate(spec.stages):
         if st.name[0].isdigit():  # GitHub job ids must start with a letter or `_`
             yield Issue(("stages", i, "name"), "E207", f"stage name `{st.name}` starts with a digit", "stage names become job ids; start it with a letter")
+        if st.name.lower().startswith("mlgen"):  # backends name their helper jobs mlgen-*
+            yield Issue(("stages", i, "name"), "E203", f"stage name `{st.name}` starts with `mlgen`, which is reserved", "rename the stage")
         if st.name in taken:
             yield Issue(("stages", i, "name"), "E203", f"stage name `{st.name}` is already used by {taken[st.name]}", "rename the stage")
         taken.setdefault(st.name, f"stage #{i + 1}")

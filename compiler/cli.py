@@ -166,9 +166,17 @@ def run_cmd(
     approve: Annotated[
         Optional[list[str]], typer.Option("--approve", help="Approve a manual environment (repeatable).")
     ] = None,
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Run as a scheduled pipeline: the monitor, then retraining if it drifted.")
+    ] = False,
 ) -> None:
     """Compile, then run the plan locally with the bundled runtime (unchanged jobs are skipped)."""
-    from mlgen.localrun import run_plan
+    from mlgen.localrun import SCHEDULE, run_plan
+
+    if schedule:
+        if stages:
+            raise UsageError("--schedule runs the scheduled pipeline; do not name jobs with it")
+        stages = [SCHEDULE]
     from mlgen.runview import print_start, print_summary
 
     spec_file = _spec_path(spec)

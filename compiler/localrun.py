@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgen.plan.ir import MONITOR_JOB, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR, SHARD_TOTAL_VAR
+from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR, SHARD_TOTAL_VAR
 
 CACHE_FILE = ".mlgen/cache/run.json"
+SCHEDULE = "@schedule"  # pseudo target: run the plan as a scheduled pipeline would
 NEVER_CACHED = ("deploy", "monitor")
 
 
 @dataclass
 class Outcome:
     name: str
-    status: str  # ran | cached | failed | waiting (approval) | blocked (a need failed or waits)
+    status: str  # ran | cached | failed | waiting (approval) | blocked (a need failed) | skipped
     seconds: float = 0.0
     code: int = 0
     note: str = ""
@@ -81,6 +82,10 @@ def _reads(plan: dict[str, Any], job: dict[str, Any]) -> list[str]:
         return list(stage.get("deps", []))
     if job["kind"] == "monitor":
         return [s["monitor"]["data"]] + (ref or [data["path"]])
+    if job["kind"] == "evaluate" and s.get("deploy"):
+        # the champion is an input of evaluate: which versions the registry's aliases point at
+        registry = os.environ.get("MLGEN_REGISTRY") or s["deploy"]["registry"]
+        return [data["path"], f"{registry}/aliases.json"]
     if job["kind"] in ("validate", "train", "select", "evaluate"):
         return [data["path"]] + (ref if job["kind"] == "validate" else [])
     return []
@@ -112,6 +117,8 @@ def select_jobs(plan: dict[str, Any], wanted: Iterable[str]) -> list[dict[str, A
     wanted = list(wanted)
     if not wanted:
         return [j for j in jobs if "push" in j["events"]]
+    if list(wanted) == [SCHEDULE]:  # what a scheduled pipeline runs: monitor, then maybe retraining
+        return [j for j in jobs if "schedule" in j["events"] or j.get("on_drift")]
     by_name = {j["name"]: j for j in jobs}
     chosen: set[str] = set()
     for w in wanted:
@@ -155,18 +162,19 @@ def _run_commands(root: Path, plan: dict[str, Any], job: dict[str, Any], extra_e
     return 0
 
 
-def execute(root: Path, plan: dict[str, Any], job: dict[str, Any]) -> int:
+def execute(root: Path, plan: dict[str, Any], job: dict[str, Any], force: bool = False) -> int:
     """Run a job's commands; shards run as parallel processes like the CI fan-out."""
     n = int(job["shards"])
+    base = {"MLGEN_NO_CACHE": "1"} if force else {}  # --force bypasses the runtime's cache too
     if n <= 1:
-        return _run_commands(root, plan, job, None)
+        return _run_commands(root, plan, job, base)
     cpus = os.cpu_count() or 1
     # each shard gets its share of the cores, so parallel shards do not oversubscribe OpenMP/BLAS
     threads = str(max(1, cpus // n))
     limits = {v: threads for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     with ThreadPoolExecutor(max_workers=min(n, cpus)) as pool:
         codes = list(pool.map(
-            lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n), **limits}),
+            lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n), **limits, **base}),
             range(1, n + 1),
         ))
     return max(codes)
@@ -187,12 +195,16 @@ def run_plan(
     stats = StatCache(cache.get("stat", {}))
     keys: dict[str, str] = cache.get("keys", {})
     approved = set(approve)
+    wanted = list(wanted)
     outcomes: dict[str, Outcome] = {}
     for job in select_jobs(plan, wanted):
         name = job["name"]
-        bad = [n for n in job["needs"] if n in outcomes and outcomes[n].status not in ("ran", "cached")]
+        bad = [n for n in job["needs"] if n in outcomes and outcomes[n].status not in ("ran", "cached", "skipped")]
         if bad:
             outcomes[name] = Outcome(name, "blocked", note=f"{bad[0]} did not succeed")
+            continue
+        if job.get("on_drift") and wanted == [SCHEDULE] and not _drifted(root):
+            outcomes[name] = Outcome(name, "skipped", note="no drift: nothing to retrain")
             continue
         env = job.get("environment")
         if env and env["approval"] == "manual" and env["name"] not in approved:
@@ -206,7 +218,7 @@ def run_plan(
             continue
         on_start(job)
         t0 = time.perf_counter()
-        code = execute(root, plan, job)
+        code = execute(root, plan, job, force)
         seconds = time.perf_counter() - t0
         if code == 0:
             outcomes[name] = Outcome(name, "ran", seconds)
@@ -219,6 +231,11 @@ def run_plan(
         _save(cache_path, keys, stats, cache)
     _save(cache_path, keys, stats, cache)
     return list(outcomes.values())
+
+
+def _drifted(root: Path) -> bool:
+    result = root / MONITOR_RESULT
+    return result.is_file() and result.read_text().strip() == "true"
 
 
 def _outputs_unchanged(root: Path, plan: dict[str, Any], name: str, cache: dict[str, Any], stats: StatCache) -> bool:

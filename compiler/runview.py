@@ -6,7 +6,7 @@ from typing import Any
 
 from mlgen.localrun import Outcome
 
-STYLE = {"ran": "green", "cached": "cyan", "failed": "bold red", "waiting": "yellow", "blocked": "dim"}
+STYLE = {"ran": "green", "cached": "cyan", "failed": "bold red", "waiting": "yellow", "blocked": "dim", "skipped": "dim"}
 
 
 def _console() -> Any:

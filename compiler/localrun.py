@@ -41,22 +41,25 @@ class Outcome:
 
 @dataclass
 class StatCache:
-    """path -> (size, mtime_ns, sha256): rehash a file only when its stat changed."""
+    """path -> (size, mtime_ns, inode, ctime_ns, sha256): rehash a file only when its stat changed."""
 
     entries: dict[str, list[Any]] = field(default_factory=dict)
 
     def file_hash(self, path: Path) -> str:
         st = path.stat()
-        key = path.as_posix()
+        key = path.resolve().as_posix()
+        # inode and ctime too: a file replaced by rename (atomic writes) or restored by copy2
+        # (which keeps the old mtime) is a new inode, so same size+mtime cannot fool the cache
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
         hit = self.entries.get(key)
-        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-            return str(hit[2])
+        if hit and hit[:4] == stamp:
+            return str(hit[4])
         h = hashlib.sha256()
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
         digest = h.hexdigest()
-        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.entries[key] = [*stamp, digest]
         return digest
 
     def tree_hash(self, root: Path, rel: str) -> str:
@@ -82,10 +85,6 @@ def _reads(plan: dict[str, Any], job: dict[str, Any]) -> list[str]:
         return list(stage.get("deps", []))
     if job["kind"] == "monitor":
         return [s["monitor"]["data"]] + (ref or [data["path"]])
-    if job["kind"] == "evaluate" and s.get("deploy"):
-        # the champion is an input of evaluate: which versions the registry's aliases point at
-        registry = os.environ.get("MLGEN_REGISTRY") or s["deploy"]["registry"]
-        return [data["path"], f"{registry}/aliases.json"]
     if job["kind"] in ("validate", "train", "select", "evaluate"):
         return [data["path"]] + (ref if job["kind"] == "validate" else [])
     return []
@@ -107,7 +106,23 @@ def cache_key(root: Path, plan: dict[str, Any], job: dict[str, Any], stats: Stat
     for producer in job["consumes"]:
         for rel in _produced(plan, producer):
             h.update(f"art:{rel}:{stats.tree_hash(root, rel)}".encode())
+    if job["kind"] == "evaluate":
+        h.update(f"champion:{_champion(root, plan)}".encode())
     return h.hexdigest()
+
+
+def _champion(root: Path, plan: dict[str, Any]) -> str:
+    """The version deployed to the last environment: evaluate compares against it."""
+    deploy = plan["settings"].get("deploy") or {}
+    if not deploy.get("environments"):
+        return "none"
+    registry = Path(os.environ.get("MLGEN_REGISTRY") or root / deploy["registry"])
+    try:
+        aliases = json.loads((registry / "aliases.json").read_text())
+    except (OSError, ValueError):
+        return "none"
+    version = aliases.get(deploy["environments"][-1]["name"])
+    return "none" if version is None else str(version)
 
 
 def select_jobs(plan: dict[str, Any], wanted: Iterable[str]) -> list[dict[str, Any]]:

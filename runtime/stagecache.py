@@ -48,14 +48,15 @@ def _reads(ctx: Context, job: dict[str, Any]) -> list[str]:
 
 
 def _registry_state(ctx: Context) -> str:
-    """Which models are deployed: evaluate compares with the champion, so it is an input."""
+    """The champion (the last environment's version): evaluate compares with it, so it is an input."""
     from mlgen_runtime.registry import Registry
 
     try:
         reg = Registry.open(ctx)
     except Exception as exc:  # an unusable registry makes evaluate fail on its own, loudly
         return f"unusable:{type(exc).__name__}"
-    return json.dumps(reg.aliases(), sort_keys=True) if reg else "none"
+    envs = ctx.settings["deploy"]["environments"] if reg else []
+    return str(reg.alias(envs[-1]["name"])) if reg and envs else "none"
 
 
 def stage_key(ctx: Context, job: dict[str, Any], extra: str = "") -> str:

@@ -104,7 +104,7 @@ def test_out_dir_and_relative_spec_path(tmp_path: Path, monkeypatch: pytest.Monk
 def test_graph_text_and_mermaid(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph"]) == 0
     text = capsys.readouterr().out
-    assert "train <- featurize, validate  [x2 shards]" in text
+    assert "train <- featurize, monitor, validate  [x2 shards; retrains on drift]" in text
     assert "deploy-production <- deploy-staging" in text
     assert main(["graph", "--mermaid"]) == 0
     mer = capsys.readouterr().out

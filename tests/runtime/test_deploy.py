@@ -76,7 +76,8 @@ def test_deploy_promote_rollback_list(root: Path, rt: Rt, capsys: pytest.Capture
     assert rt("registry", "list") == 0
     text = capsys.readouterr().out
     assert "registry models: 2 version(s)" in text
-    assert "sklearn.linear_model.LogisticRegression  cv_f1=0.9  production" in text
+    # the version records the held-out metrics evaluate judged (not the CV score in model.json)
+    assert "sklearn.linear_model.LogisticRegression  roc_auc=0.97  production" in text
     assert "aliases: production -> 1, staging -> 2" in text
     assert "history (last 5 of 5):" in text
     assert "#5 rollback production: 2 -> 1" in text

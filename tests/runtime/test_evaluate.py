@@ -15,6 +15,13 @@ from tests.runtime.conftest import CLASSIFICATION_SPEC, breast_cancer, diabetes,
 OUT = Path(".mlgen/out/evaluate")
 
 
+
+@pytest.fixture(autouse=True)
+def _no_stage_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests swap the champion in-process; the stage cache (tested in test_stagecache.py)
+    keys on the registry and would rightly restore the earlier result."""
+    monkeypatch.setenv("MLGEN_NO_CACHE", "1")
+
 def results(root: Path) -> dict:
     return json.loads((root / OUT / "metrics.json").read_text())
 

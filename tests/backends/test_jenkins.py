@@ -1,4 +1,6 @@
-"""Jenkins backend: deterministic output, round trip, Groovy-safe strings, deploy guards."""
+"""Jenkins backend: deterministic output, round trip, Groovy-safe strings, deploy guards,
+rollback parameters, retraining on drift and reports. (What the conditions *do* for each kind of
+build is executed in tests/test_exec_jenkins.py.)"""
 
 from __future__ import annotations
 
@@ -10,11 +12,36 @@ import pytest
 from mlgen.backends import jenkins
 from mlgen.backends.common import GENERATED_MARKER, ReadJob
 from mlgen.backends.jenkins.groovy import groovy_comment, groovy_sq, groovy_sq_lines, parse, unescape_sq
-from mlgen.plan.ir import Artifact, Environment, Job, Plan, Triggers
+from mlgen.plan.ir import MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
 from tests.support.sample_plans import full_plan, minimal_plan
 
 OUT = "Jenkinsfile"
-PLANS = {"full": full_plan, "minimal": minimal_plan}
+RETRAIN = ("validate", "train", "select", "evaluate", "deploy-staging", "deploy-production")
+REPORTING = ("validate", "evaluate", "monitor")
+
+
+def loop_plan() -> Plan:
+    """full_plan with the issue-4 loop: drift-gated retraining, reports, caches, rollback jobs."""
+    plan = full_plan()
+    jobs = []
+    for j in plan.jobs:
+        if j.name in RETRAIN:
+            j = replace(j, on_drift=True, needs=tuple(sorted({*j.needs, "monitor"})))
+        if j.kind in REPORTING:
+            j = replace(j, reports=(f".mlgen/out/{j.kind}/junit.xml",), summary=f".mlgen/out/{j.kind}/report.md")
+        if j.kind in ("validate", "train", "select", "evaluate"):
+            j = replace(j, cache=j.name)
+        jobs.append(j)
+    monitor = next(j for j in jobs if j.name == "monitor")
+    jobs = [monitor, *(j for j in jobs if j.name != "monitor")]  # the monitor decides first
+    for env in ("staging", "production"):
+        jobs.append(Job(f"rollback-{env}", "rollback", (f"python -m mlgen_runtime rollback --plan .mlgen/plan.json --env {env}",),
+                        events=("rollback",), default_branch_only=True,
+                        environment=Environment(env, "manual" if env == "production" else "auto")))
+    return replace(plan, jobs=tuple(jobs))
+
+
+PLANS = {"full": full_plan, "minimal": minimal_plan, "loop": loop_plan}
 HOSTILE = (
     "echo 'single'",
     "echo back\\slash",
@@ -295,3 +322,175 @@ def test_hostile_names_and_environment_reach_the_file_as_literals() -> None:
     assert "stage('it\\'s\\\\odd') {" in src
     assert "lock(resource: 'mlgen-deploy-pro\\'d')" in src
     assert jenkins.read({OUT: src})[0].name == "it's\\odd"
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def test_rollback_is_a_parameterized_build() -> None:
+    src = text(loop_plan())
+    params = re.search(r"\n    parameters \{\n(.*?)\n    \}\n", src, re.S)
+    assert params is not None
+    lines = [ln.strip() for ln in params.group(1).splitlines()]
+    assert lines[0].startswith("choice(name: 'MLGEN_ROLLBACK', choices: ['', 'staging', 'production'], description: '")
+    assert lines[1].startswith("string(name: 'MLGEN_ROLLBACK_TO', defaultValue: '', description: '")
+    assert len(lines) == 2
+
+
+def test_no_parameters_without_rollback_jobs() -> None:
+    for plan in (minimal_plan(), full_plan()):
+        src = text(plan)
+        assert "parameters {" not in src and "params." not in src
+
+
+def test_rollback_stages_run_only_for_their_environment() -> None:
+    src = text(loop_plan())
+    for env in ("staging", "production"):
+        block = stage_block(src, f"rollback-{env}")
+        assert f"expression {{ params.MLGEN_ROLLBACK == '{env}' }}" in block
+        assert "!params.MLGEN_ROLLBACK" not in block
+        assert f"lock(resource: 'mlgen-deploy-{env}')" in block
+        assert "branch pattern: 'main', comparator: 'EQUALS'" in block
+        assert "not { changeRequest() }" in block
+        assert "beforeOptions true" in block
+    production = stage_block(src, "rollback-production")
+    assert re.search(r"input \{\n\s+message 'Roll churn back in production\?'\n\s+ok 'Roll back'\n\s+\}", production)
+    assert "beforeInput true" in production
+    assert "input {" not in stage_block(src, "rollback-staging")
+
+
+def test_every_other_stage_is_skipped_in_a_rollback_build() -> None:
+    plan = loop_plan()
+    src = text(plan)
+    for job in plan.jobs:
+        block = stage_block(src, job.name)
+        guarded = "expression { !params.MLGEN_ROLLBACK }" in block
+        assert guarded == ("rollback" not in job.events), job.name
+
+
+def test_rollback_environment_names_stay_literals() -> None:
+    plan = loop_plan()
+    odd = Environment("pro'd\\x", "manual")
+    jobs = tuple(replace(j, environment=odd) if j.name == "rollback-production" else j for j in plan.jobs)
+    src = text(replace(plan, jobs=jobs))
+    assert "expression { params.MLGEN_ROLLBACK == 'pro\\'d\\\\x' }" in src
+    assert "choices: ['', 'staging', 'pro\\'d\\\\x']" in src
+    assert '"' not in code_outside_literals(src)
+
+
+def test_rollback_job_without_environment_is_refused() -> None:
+    plan = loop_plan()
+    jobs = tuple(replace(j, environment=None) if j.name == "rollback-staging" else j for j in plan.jobs)
+    with pytest.raises(ValueError, match="no environment"):
+        jenkins.render(replace(plan, jobs=jobs))
+    twice = tuple(replace(j, environment=Environment("staging")) if j.name == "rollback-production" else j
+                  for j in plan.jobs)
+    with pytest.raises(ValueError, match="two rollback jobs"):
+        jenkins.render(replace(plan, jobs=twice))
+
+
+# --------------------------------------------------------------------------- retraining on drift
+
+
+def test_monitor_reads_its_verdict_into_a_build_variable() -> None:
+    block = stage_block(text(loop_plan()), "monitor")
+    steps = block[block.index("steps {") :]
+    script = f"script {{\n                    env.MLGEN_DRIFTED = readFile('{MONITOR_RESULT}').trim()\n                }}"
+    assert script in steps
+    # after the monitor's commands, before its stash; and not an `sh` (parity counts those)
+    assert steps.rindex("\n                sh '") < steps.index("script {") < steps.index("stash name: 'monitor'")
+
+
+def test_only_the_monitor_reads_the_verdict() -> None:
+    src = text(loop_plan())
+    assert src.count("readFile(") == 1
+    assert "MLGEN_DRIFTED" not in text(full_plan())  # a monitor, but nothing waits for its verdict
+
+
+def test_drift_gated_stages_run_in_cron_builds_only_after_drift() -> None:
+    plan = loop_plan()
+    src = text(plan)
+    drift = (
+        "// schedule: retrain when the monitor stage found drift\n"
+        "{i}allOf {{\n"
+        "{i}    branch pattern: 'main', comparator: 'EQUALS'\n"
+        "{i}    triggeredBy 'TimerTrigger'\n"
+        "{i}    expression {{ env.MLGEN_DRIFTED == 'true' }}\n"
+        "{i}}}"
+    )
+    for job in plan.jobs:
+        block = stage_block(src, job.name)
+        gated = "env.MLGEN_DRIFTED == 'true'" in block
+        assert gated == job.on_drift, job.name
+        if job.on_drift:
+            indent = re.search(r"\n( +)// schedule: retrain", block).group(1)  # type: ignore[union-attr]
+            assert drift.format(i=indent) in block
+            # every other build: the usual events, and never a cron build
+            assert "// builds other than cron" in block and "not { triggeredBy 'TimerTrigger' }" in block
+
+
+def test_drift_gating_needs_a_monitor_job() -> None:
+    plan = loop_plan()
+    with pytest.raises(ValueError, match="no 'monitor' job"):
+        jenkins.render(replace(plan, jobs=tuple(j for j in plan.jobs if j.name != "monitor")))
+
+
+def test_negated_expression_reads_back() -> None:
+    (node,) = parse("expression { !params.MLGEN_ROLLBACK }\n")
+    (inner,) = node.body or []
+    assert inner.name == "!" and [t.text for t in inner.args] == ["params", ".", "MLGEN_ROLLBACK"]
+
+
+# --------------------------------------------------------------------------- reports and cache
+
+
+def test_stages_with_reports_record_junit_and_archive_always() -> None:
+    plan = loop_plan()
+    src = text(plan)
+    for job in plan.jobs:
+        block = stage_block(src, job.name)
+        if job.kind in REPORTING:
+            k = job.kind
+            assert re.search(
+                r"\n            post \{\n                always \{\n"
+                rf"                    junit allowEmptyResults: true, testResults: '\.mlgen/out/{k}/junit\.xml'\n"
+                rf"                    archiveArtifacts artifacts: '\.mlgen/out/{k}/report\.md,\.mlgen/out/{k}/junit\.xml', "
+                r"allowEmptyArchive: true, fingerprint: false\n",
+                block,
+            ), job.name
+        else:
+            assert "post {" not in block, job.name
+
+
+def test_a_summary_without_junit_is_archived_only() -> None:
+    plan = minimal_plan()
+    jobs = (replace(plan.jobs[0], summary="out/report.md"), *plan.jobs[1:])
+    block = stage_block(text(replace(plan, jobs=jobs)), "validate")
+    assert "archiveArtifacts artifacts: 'out/report.md'," in block and "junit " not in block
+
+
+def test_sharded_stages_record_reports_per_shard() -> None:
+    plan = loop_plan()
+    jobs = tuple(replace(j, reports=("r/junit.xml",)) if j.name == "train" else j for j in plan.jobs)
+    block = stage_block(text(replace(plan, jobs=jobs)), "train")
+    assert block.count("junit allowEmptyResults: true, testResults: 'r/junit.xml'") == 2
+
+
+def test_comma_in_a_report_path_is_refused() -> None:
+    plan = minimal_plan()
+    jobs = (replace(plan.jobs[0], reports=("a,b.xml",)), *plan.jobs[1:])
+    with pytest.raises(ValueError, match="','"):
+        jenkins.render(replace(plan, jobs=jobs))
+
+
+def test_header_says_jenkins_has_no_cross_build_cache() -> None:
+    src = text(loop_plan())
+    header = " ".join(ln[3:] for ln in src[: src.index("\npipeline {")].splitlines() if ln.startswith("// "))
+    assert "Jenkins has no built-in cross-build cache" in header
+    assert "the runtime's own .mlgen/cache/ only helps when an agent reuses the workspace" in header
+    assert "cross-build cache" not in text(full_plan())  # no job asks for a cache
+
+
+def test_plugins_note_names_junit_when_reports_exist() -> None:
+    assert "JUnit (test results)" in text(loop_plan())
+    assert "JUnit" not in text(full_plan())

@@ -1,4 +1,5 @@
-"""GitLab CI backend: one `.gitlab-ci.yml` (see ../CONTRACT.md)."""
+"""GitLab CI backend: `.gitlab-ci.yml`, plus `.mlgen/gitlab/retrain.yml` and `no-retrain.yml`
+(the child pipelines of scheduled retraining) when the plan has a monitor (see ../CONTRACT.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`.gitlab-ci.yml` -> ReadJob per plan job (the inverse used by the parity tests)."""
+"""`.gitlab-ci.yml` -> ReadJob per plan job (the inverse used by the parity tests).
+
+The helper jobs the backend adds for retraining (`mlgen-*`) are not plan jobs and are skipped;
+the child pipeline files repeat plan jobs and are not read (the parent file has every job)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import io
 from typing import Any
 
 from mlgen.backends.common import ReadJob
-from mlgen.backends.gitlab.render import OUTPUT, RESERVED_NAMES
+from mlgen.backends.gitlab.render import HELPER_PREFIX, OUTPUT, RESERVED_NAMES
 
 
 def read(files: dict[str, str]) -> list[ReadJob]:
@@ -29,6 +32,7 @@ def is_job(name: Any, body: Any) -> bool:
         isinstance(name, str)
         and name not in RESERVED_NAMES
         and not name.startswith(".")
+        and not name.startswith(HELPER_PREFIX)
         and isinstance(body, dict)
         and "script" in body
     )

@@ -151,7 +151,7 @@ def _block(tokens: list[Token], pos: int, *, top: bool) -> tuple[list[Node], int
             if top:
                 raise ValueError(f"Jenkinsfile:{tok.line}: unbalanced '}}'")
             return nodes, pos + 1
-        elif tok.kind == "word":
+        elif tok.kind == "word" or tok.text == "!":  # `!` opens a negated `expression { }` body
             node, pos = _statement(tokens, pos)
             nodes.append(node)
         else:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, replace
 
 from mlgen.backends.common import header_lines
-from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
+from mlgen.backends.jenkins.groovy import groovy_sq
+from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
 
 # --------------------------------------------------------------------------- tables
 
@@ -27,6 +28,21 @@ ARTIFACT_BUILDS_TO_KEEP = 10
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 MULTIBRANCH_NOTE = "Use it as a multibranch pipeline: the branch and changeRequest conditions need one."
+CACHE_NOTE = (
+    "Jenkins has no built-in cross-build cache: every stage starts in a fresh docker workspace,",
+    "so the runtime's own .mlgen/cache/ only helps when an agent reuses the workspace.",
+)
+
+# Rollback is a parameterized build: a person picks the environment (and optionally a version).
+ROLLBACK_PARAM = "MLGEN_ROLLBACK"
+ROLLBACK_TO_PARAM = "MLGEN_ROLLBACK_TO"  # Jenkins exposes it to `sh` as an environment variable
+ROLLBACK_DESCRIPTION = (
+    "Roll this environment back to its previous model version and run nothing else "
+    "(empty: a normal build)."
+)
+ROLLBACK_TO_DESCRIPTION = f"With {ROLLBACK_PARAM}: the registry version to go back to (empty: the one before)."
+# Retraining: the monitor stage reads its verdict into this build-wide variable.
+DRIFT_VAR = "MLGEN_DRIFTED"
 
 
 # --------------------------------------------------------------------------- view types
@@ -35,12 +51,15 @@ MULTIBRANCH_NOTE = "Use it as a multibranch pipeline: the branch and changeReque
 @dataclass(frozen=True)
 class Cond:
     """A `when` condition. A leaf is `op` with arguments (`(key, value)`; key "" = positional;
-    none at all renders `op()`); `not` / `allOf` / `anyOf` have `children` instead."""
+    none at all renders `op()`); `not` / `allOf` / `anyOf` have `children` instead; `expression`
+    holds `expr`, a Groovy boolean built by the functions below (never from a user string
+    except through `groovy_sq`)."""
 
     op: str
     args: tuple[tuple[str, str], ...] = ()
     children: tuple[Cond, ...] | None = None
     note: str | None = None  # rendered as a `//` comment above the condition
+    expr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,14 @@ class Stash:
 
 
 @dataclass(frozen=True)
+class Archive:
+    """Stage `post { always { ... } }`: JUnit results and files kept with the build."""
+
+    junit: str | None  # comma-separated Ant patterns
+    artifacts: str | None
+
+
+@dataclass(frozen=True)
 class Stage:
     name: str
     image: str | None = None  # docker agent image; None for a parallel parent
@@ -64,11 +91,23 @@ class Stage:
     timeout_minutes: int | None = None
     lock: str | None = None
     input_message: str | None = None
+    input_ok: str = "Deploy"
     when: When | None = None
     unstash: tuple[str, ...] = ()
     sh: tuple[str, ...] = ()
+    read_env: tuple[tuple[str, str], ...] = ()  # after the shell lines: env.NAME = readFile(path).trim()
     stash: Stash | None = None
+    post: Archive | None = None
     parallel: tuple[Stage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: str  # choice | string
+    name: str
+    description: str
+    choices: tuple[str, ...] = ()  # choice: the first is the default
+    default: str = ""  # string
 
 
 @dataclass(frozen=True)
@@ -81,6 +120,7 @@ class Pipeline:
     cron_branch: str | None  # cron runs only in this branch's job; None = no triggers
     cron_lines: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
+    params: tuple[Param, ...]
     stages: tuple[Stage, ...]
 
 
@@ -103,9 +143,20 @@ def any_of(*cs: Cond) -> Cond:
     return cs[0] if len(cs) == 1 else Cond("anyOf", children=cs)
 
 
+def expression(expr: str) -> Cond:
+    return Cond("expression", expr=expr)
+
+
 TIMER = leaf("triggeredBy", ("", TIMER_CAUSE))
 BY_USER = leaf("triggeredBy", ("cause", USER_CAUSE))
 CHANGE_REQUEST = leaf("changeRequest")
+# Groovy truth: an unset parameter (null, before the first build registered it) or '' is false.
+NOT_ROLLBACK = expression(f"!params.{ROLLBACK_PARAM}")
+DRIFTED = expression(f"env.{DRIFT_VAR} == {groovy_sq('true')}")
+
+
+def rollback_of(env: str) -> Cond:
+    return expression(f"params.{ROLLBACK_PARAM} == {groovy_sq(env)}")
 
 
 def on_branches(branches: tuple[str, ...]) -> Cond:
@@ -116,11 +167,26 @@ def targeting(branches: tuple[str, ...]) -> Cond:
     return any_of(*(leaf("changeRequest", ("target", b), ("comparator", EXACT)) for b in branches))
 
 
+def rollback_jobs(plan: Plan) -> tuple[Job, ...]:
+    jobs = tuple(j for j in plan.jobs if "rollback" in j.events)
+    seen: set[str] = set()
+    for j in jobs:
+        if j.environment is None:
+            raise ValueError(f"job {j.name!r} runs on rollback but has no environment to roll back")
+        if j.environment.name in seen:
+            raise ValueError(f"two rollback jobs for environment {j.environment.name!r}")
+        seen.add(j.environment.name)
+    return jobs
+
+
 def event_conditions(job: Job, plan: Plan) -> tuple[Cond, ...]:
     """One alternative per event the job runs on; a build runs the stage if any holds."""
     t = plan.triggers
     branches = (t.default_branch,) if job.default_branch_only else t.branches
     alts: list[Cond] = []
+    if "rollback" in job.events and job.environment is not None:
+        rollback = all_of(on_branches((t.default_branch,)), not_(CHANGE_REQUEST), rollback_of(job.environment.name))
+        alts.append(replace(rollback, note=f"rollback: a build with {ROLLBACK_PARAM} = this environment"))
     if "push" in job.events:
         push = all_of(on_branches(branches), not_(CHANGE_REQUEST), not_(BY_USER))
         alts.append(replace(push, note="push: a branch build started by the SCM"))
@@ -139,11 +205,32 @@ def event_conditions(job: Job, plan: Plan) -> tuple[Cond, ...]:
     return tuple(alts)
 
 
+def drift_condition(plan: Plan) -> Cond:
+    """A cron build of the default branch in which the monitor stage reported drift."""
+    if not any(j.name == MONITOR_JOB for j in plan.jobs):
+        raise ValueError(f"jobs retrain on drift but the plan has no {MONITOR_JOB!r} job")
+    drift = all_of(on_branches((plan.triggers.default_branch,)), TIMER, DRIFTED)
+    return replace(drift, note="schedule: retrain when the monitor stage found drift")
+
+
 def when_for(job: Job, plan: Plan, *, has_agent: bool) -> When:
     conditions: list[Cond] = []
-    if "schedule" not in job.events:
-        conditions.append(replace(not_(TIMER), note="cron builds run only the scheduled jobs"))
-    conditions.append(any_of(*event_conditions(job, plan)))
+    if rollback_jobs(plan) and "rollback" not in job.events:
+        conditions.append(replace(NOT_ROLLBACK, note="a rollback build runs only its rollback stage"))
+    not_timer = replace(not_(TIMER), note="cron builds run only the scheduled jobs")
+    if job.on_drift:
+        # In cron builds the job waits for the monitor's verdict (a `schedule` event, if listed,
+        # is replaced by it); every other build runs it on its events as usual.
+        others = replace(job, events=tuple(e for e in job.events if e != "schedule"))
+        alts = [drift_condition(plan)]
+        if others.events:
+            usual = all_of(not_timer, any_of(*event_conditions(others, plan)))
+            alts.insert(0, replace(usual, note="builds other than cron"))
+        conditions.append(any_of(*alts))
+    else:
+        if "schedule" not in job.events:
+            conditions.append(not_timer)
+        conditions.append(any_of(*event_conditions(job, plan)))
     # Decide before taking the deploy lock, asking for approval or holding an executor.
     before: list[str] = []
     if job.environment is not None:
@@ -189,6 +276,9 @@ def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]
         # Per-shard stash names keep shard outputs apart until a consumer unstashes them all.
         stash_name = shard_names(job.produces.name, job.shards)[shard]
         stash = Stash(stash_name, stash_includes(job.produces.paths))
+    # The monitor's verdict becomes a build-wide variable that the drift-gated stages' `when`s
+    # read; a `script` step, not an `sh`, so every provider still runs the same shell lines.
+    reads_verdict = job.name == MONITOR_JOB and any(j.on_drift for j in plan.jobs)
     return Stage(
         name=name,
         image=f"python:{plan.python}",
@@ -196,24 +286,45 @@ def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]
         timeout_minutes=job.timeout_minutes,
         unstash=unstash_names(job, plan),
         sh=plan.setup + job.commands,
+        read_env=((DRIFT_VAR, MONITOR_RESULT),) if reads_verdict else (),
         stash=stash,
+        post=archive(job),
     )
+
+
+def patterns(paths: tuple[str, ...], what: str) -> str | None:
+    for p in paths:
+        if "," in p:
+            raise ValueError(f"{what} path {p!r} contains ',' which Jenkins patterns cannot express")
+    return ",".join(paths) or None
+
+
+def archive(job: Job) -> Archive | None:
+    """JUnit results and the report, recorded even when a check or gate failed the stage."""
+    files = (*((job.summary,) if job.summary else ()), *job.reports)
+    if not files:
+        return None
+    return Archive(junit=patterns(job.reports, "report"), artifacts=patterns(files, "report"))
 
 
 def job_stage(job: Job, plan: Plan) -> Stage:
     env = job.environment
     lock = LOCK_PREFIX + env.name if env is not None else None
-    message = f"Deploy {plan.project} to {env.name}?" if env is not None and env.approval == "manual" else None
+    message, ok = None, "Deploy"
+    if env is not None and env.approval == "manual":
+        message = f"Deploy {plan.project} to {env.name}?"
+        if "rollback" in job.events:
+            message, ok = f"Roll {plan.project} back in {env.name}?", "Roll back"
     if job.shards <= 1:
         stage = run_stage(job, plan, 0, ())
-        return replace(stage, lock=lock, input_message=message, when=when_for(job, plan, has_agent=True))
+        return replace(stage, lock=lock, input_message=message, input_ok=ok, when=when_for(job, plan, has_agent=True))
     total = str(job.shards)
     shards = tuple(
         run_stage(job, plan, i, ((SHARD_INDEX_VAR, str(i + 1)), (SHARD_TOTAL_VAR, total)))
         for i in range(job.shards)
     )
     # The parent only decides and guards; each shard takes its own agent and timeout.
-    return Stage(name=job.name, lock=lock, input_message=message,
+    return Stage(name=job.name, lock=lock, input_message=message, input_ok=ok,
                  when=when_for(job, plan, has_agent=False), parallel=shards)
 
 
@@ -242,7 +353,21 @@ def plugin_note(plan: Plan) -> str:
     plugins = ["Docker Pipeline (stage agents)"]
     if any(j.environment is not None for j in plan.jobs):
         plugins.append("Lockable Resources (deploy locks)")
+    if any(j.reports for j in plan.jobs):
+        plugins.append("JUnit (test results)")
     return "Plugins: " + ", ".join(plugins) + "."
+
+
+def params(plan: Plan) -> tuple[Param, ...]:
+    """Build parameters: the rollback entry point, when the plan has rollback jobs."""
+    jobs = rollback_jobs(plan)
+    if not jobs:
+        return ()
+    envs = tuple(j.environment.name for j in jobs if j.environment is not None)
+    return (
+        Param("choice", ROLLBACK_PARAM, ROLLBACK_DESCRIPTION, choices=("", *envs)),
+        Param("string", ROLLBACK_TO_PARAM, ROLLBACK_TO_DESCRIPTION),
+    )
 
 
 def pipeline(plan: Plan) -> Pipeline:
@@ -250,8 +375,9 @@ def pipeline(plan: Plan) -> Pipeline:
     check_unique_names(stages)
     check_env(plan.env)
     schedules = plan.triggers.schedules
+    notes = (MULTIBRANCH_NOTE, plugin_note(plan), *(CACHE_NOTE if any(j.cache for j in plan.jobs) else ()))
     return Pipeline(
-        header=(*header_lines(plan), MULTIBRANCH_NOTE, plugin_note(plan)),
+        header=(*header_lines(plan), *notes),
         timeout_minutes=plan.timeout_minutes,
         builds_to_keep=str(BUILDS_TO_KEEP),
         artifact_builds_to_keep=str(ARTIFACT_BUILDS_TO_KEEP),
@@ -259,5 +385,6 @@ def pipeline(plan: Plan) -> Pipeline:
         cron_branch=plan.triggers.default_branch if schedules else None,
         cron_lines=(CRON_TZ, *schedules) if schedules else (),
         env=plan.env,
+        params=params(plan),
         stages=stages,
     )

@@ -103,7 +103,10 @@ def cache_key(root: Path, plan: dict[str, Any], job: dict[str, Any], stats: Stat
     h.update(stats.file_hash(manifest).encode() if manifest.exists() else b"no-bundle")
     for rel in _reads(plan, job):
         h.update(f"in:{rel}:{stats.tree_hash(root, rel)}".encode())
+    kinds = {j["name"]: j["kind"] for j in plan["jobs"]}
     for producer in job["consumes"]:
+        if job["kind"] != "custom" and kinds[producer] == "custom":
+            continue  # built-in stages read only the data files (hashed above), not the whole folder
         for rel in _produced(plan, producer):
             h.update(f"art:{rel}:{stats.tree_hash(root, rel)}".encode())
     if job["kind"] == "evaluate":

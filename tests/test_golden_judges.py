@@ -24,7 +24,9 @@ def _files(rel: str) -> list[Path]:
     return found
 
 
-GITHUB = _files(".github/workflows/mlgen.yml")
+GITHUB = _files(".github/workflows/mlgen.yml") + [
+    d / ".github/workflows/mlgen-rollback.yml" for d in DIRS if (d / ".github/workflows/mlgen-rollback.yml").is_file()
+]
 GITLAB = _files(".gitlab-ci.yml")
 # the child pipelines a scheduled run starts when the monitor finds drift (or not)
 GITLAB_CHILDREN = [p for d in DIRS for p in sorted((d / ".mlgen/gitlab").glob("*.yml"))]

@@ -38,7 +38,8 @@ def check(spec: m.Spec, root: Path) -> list[Issue]:
 
 # Job names that some provider reads as a setting instead of a job (GitLab's global keywords).
 RESERVED_JOB_NAMES = frozenset(
-    "after_script before_script cache default image include pages services stages variables workflow".split()
+    "after_script before_script cache default false image include nil pages services spec stages true types"
+    " variables workflow".split()
 )
 
 

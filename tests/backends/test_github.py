@@ -15,7 +15,7 @@ from mlgen.backends import github
 from mlgen.backends.common import ReadJob, header_lines
 from mlgen.backends.github.values import UnsafeValue
 from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
-from tests.support.sample_plans import full_plan, minimal_plan
+from tests.support.sample_plans import P, RT, full_plan, minimal_plan
 
 OUT = ".github/workflows/mlgen.yml"
 PLANS = {"full": full_plan, "minimal": minimal_plan}
@@ -353,3 +353,314 @@ def test_artifact_paths_that_change_glob_meaning_are_rejected(path: str) -> None
     job = replace(minimal_plan().jobs[0], produces=Artifact("validate", (path,)))
     with pytest.raises(UnsafeValue, match="artifact path"):
         github.render(replace(minimal_plan(), jobs=(job,)))
+
+
+# --------------------------------------------------------------------------- the ML loop (issue 4)
+# A plan with what the CI/CD-for-ML loop adds: drift-gated retraining below a monitor, reports
+# and summaries, stage caches, and rollback jobs with their own workflow.
+
+ROLLBACK_OUT = ".github/workflows/mlgen-rollback.yml"
+RETRAIN = ("validate", "train", "select", "evaluate", "deploy-staging", "deploy-production")
+
+
+def loop_plan() -> Plan:
+    plan = full_plan()
+    jobs: list[Job] = []
+    for job in plan.jobs:
+        if job.name == "monitor":
+            job = replace(job, needs=("featurize",), consumes=("featurize",),
+                          reports=(".mlgen/out/monitor/junit.xml",), summary=".mlgen/out/monitor/report.md")
+        if job.name in RETRAIN:
+            job = replace(job, on_drift=True, needs=tuple(sorted({*job.needs, "monitor"})))
+        if job.kind in ("validate", "evaluate"):
+            job = replace(job, reports=(f".mlgen/out/{job.kind}/junit.xml",), summary=f".mlgen/out/{job.kind}/report.md")
+        if job.kind in ("validate", "train", "select", "evaluate"):
+            job = replace(job, cache=job.name)
+        jobs.append(job)
+    jobs.insert(1, jobs.pop())  # monitor right after featurize, before validate (topological)
+    rollbacks = tuple(
+        Job(f"rollback-{env}", "rollback", (f"{RT} rollback {P} --env {env}",), events=("rollback",),
+            default_branch_only=True, environment=Environment(env, approval), timeout_minutes=60)
+        for env, approval in (("staging", "auto"), ("production", "manual"))
+    )
+    return replace(plan, jobs=(*jobs, *rollbacks))
+
+
+def load_file(plan: Plan, path: str) -> Any:
+    return YAML(typ="safe", pure=True).load(github.render(plan)[path])
+
+
+def steps_of(job: dict[str, Any]) -> list[str]:
+    """A job's steps as short labels: action name, `run`, or the helper step's id."""
+    out = []
+    for s in job["steps"]:
+        if "uses" in s:
+            out.append(s["uses"].split("@")[0].removeprefix("actions/"))
+        else:
+            out.append(s.get("id", "run"))
+    return out
+
+
+def test_loop_plan_renders_two_deterministic_files_with_headers() -> None:
+    plan = loop_plan()
+    files = github.render(plan)
+    assert list(files) == [OUT, ROLLBACK_OUT]
+    assert files == github.render(plan)
+    head = [f"# {line}" for line in header_lines(plan)]
+    for text in files.values():
+        assert text.splitlines()[: len(head)] == head and text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_loop_plan_round_trips_every_plan_job_and_no_helper() -> None:
+    plan = loop_plan()
+    assert github.read(github.render(plan)) == expected_jobs(plan)
+
+
+def test_plans_without_rollback_jobs_have_one_workflow(plan: Plan) -> None:
+    assert list(github.render(plan)) == [OUT]
+
+
+def test_rollback_jobs_leave_the_main_workflow() -> None:
+    jobs = load_file(loop_plan(), OUT)["jobs"]
+    assert not [n for n in jobs if n.startswith("rollback-")]
+    assert list(jobs)[-1] == "mlgen-pr-comment"
+
+
+def test_rollback_workflow_is_a_dispatch_with_environment_and_version_inputs() -> None:
+    doc = load_file(loop_plan(), ROLLBACK_OUT)
+    assert doc["on"] == {"workflow_dispatch": {"inputs": {
+        "environment": {"description": "Environment to roll back", "type": "choice", "required": True,
+                        "options": ["staging", "production"]},
+        "to": {"description": "Registry version to go back to (empty: the version deployed before the current one)",
+               "type": "string", "required": False, "default": ""},
+    }}}
+    assert doc["permissions"] == {}
+    assert doc["defaults"] == {"run": {"shell": "bash"}}
+    assert list(doc["jobs"]) == ["rollback-staging", "rollback-production"]
+
+
+def test_each_rollback_job_is_protected_and_serialized_with_its_deploys() -> None:
+    plan = loop_plan()
+    main_jobs = load_file(plan, OUT)["jobs"]
+    for env in ("staging", "production"):
+        job = load_file(plan, ROLLBACK_OUT)["jobs"][f"rollback-{env}"]
+        assert job["if"] == f"inputs.environment == '{env}' && github.ref == 'refs/heads/main'"
+        assert job["environment"] == {"name": env}
+        assert job["concurrency"] == main_jobs[f"deploy-{env}"]["concurrency"] == {
+            "group": f"deploy-{env}", "cancel-in-progress": False,
+        }
+        assert job["permissions"] == {"contents": "read"}
+        assert job["env"] == {"MLGEN_ROLLBACK_TO": "${{ inputs.to }}"}  # the version never reaches run: as code
+        assert steps_of(job) == ["checkout", "setup-python", "run", "run"]
+        assert job["steps"][0]["with"]["persist-credentials"] is False
+        assert [s["run"] for s in job["steps"] if "run" in s] == [
+            *plan.setup, f"{RT} rollback {P} --env {env}",
+        ]
+    assert "# approval: manual - add required reviewers to environment 'production'" in github.render(plan)[ROLLBACK_OUT]
+
+
+def test_monitor_publishes_its_verdict_as_a_job_output() -> None:
+    monitor = load_file(loop_plan(), OUT)["jobs"]["monitor"]
+    assert monitor["outputs"] == {"drifted": "${{ steps.mlgen-drift.outputs.drifted }}"}
+    assert steps_of(monitor) == [
+        "checkout", "setup-python", "download-artifact", "run", "run", "mlgen-drift", "mlgen-summary", "upload-artifact",
+    ]
+    drift = monitor["steps"][5]
+    assert drift["run"] == 'echo "drifted=$(cat .mlgen/out/monitor/drifted)" >> "$GITHUB_OUTPUT"'
+    assert "if" not in drift  # only after the monitor command succeeded
+
+
+def test_no_monitor_output_without_retraining_jobs() -> None:
+    plan = loop_plan()
+    plain = replace(plan, jobs=tuple(replace(j, on_drift=False) for j in plan.jobs))
+    assert "outputs" not in load_file(plain, OUT)["jobs"]["monitor"]
+
+
+def test_retraining_jobs_run_on_their_events_or_on_drift_and_never_after_a_failure() -> None:
+    jobs = load_file(loop_plan(), OUT)["jobs"]
+    usual = ("github.event_name == 'workflow_dispatch' || github.event_name == 'pull_request'"
+             " || github.event_name == 'push'")
+    drift = "github.event_name == 'schedule' && needs.monitor.outputs.drifted == 'true'"
+    assert jobs["validate"]["if"] == (
+        f"!cancelled() && !failure() && needs.featurize.result == 'success' && (({usual}) || ({drift}))"
+    )
+    main = "github.ref == 'refs/heads/main'"
+    assert jobs["deploy-production"]["if"] == (
+        "!cancelled() && !failure() && needs.deploy-staging.result == 'success'"
+        " && needs.evaluate.result == 'success' && needs.select.result == 'success'"
+        f" && (((github.event_name == 'workflow_dispatch' || github.event_name == 'push') && {main})"
+        f" || ({drift} && {main}))"
+    )
+    # the monitor itself keeps its plain event condition
+    assert jobs["monitor"]["if"] == "github.event_name == 'workflow_dispatch' || github.event_name == 'schedule'"
+    assert "monitor" in jobs["validate"]["needs"]
+
+
+def test_a_job_below_the_monitor_that_does_not_retrain_states_its_needs() -> None:
+    plan = loop_plan()
+    notify = Job("notify", "custom", ("echo done",), needs=("deploy-production",), events=("manual", "push"),
+                 default_branch_only=True)
+    plan = replace(plan, jobs=(*plan.jobs, notify))
+    assert load_file(plan, OUT)["jobs"]["notify"]["if"] == (
+        "!cancelled() && !failure() && needs.deploy-production.result == 'success'"
+        " && ((github.event_name == 'workflow_dispatch' || github.event_name == 'push')"
+        " && github.ref == 'refs/heads/main')"
+    )
+
+
+def test_reports_go_to_the_step_summary_and_are_uploaded_after_failures() -> None:
+    jobs = load_file(loop_plan(), OUT)["jobs"]
+    for name in ("validate", "evaluate"):
+        steps = jobs[name]["steps"]
+        summary = next(s for s in steps if s.get("id") == "mlgen-summary")
+        assert summary["if"] == "always()"
+        assert summary["env"] == {"MLGEN_REPORT": f".mlgen/out/{name}/report.md"}
+        assert summary["run"] == 'if [ -f "$MLGEN_REPORT" ]; then cat "$MLGEN_REPORT" >> "$GITHUB_STEP_SUMMARY"; fi'
+        upload = steps[-1]
+        assert upload["uses"].startswith("actions/upload-artifact@") and upload["if"] == "always()"
+        assert steps.index(summary) == len(steps) - 2
+    # jobs without reports upload only on success (a failed training has nothing to hand on)
+    assert "if" not in jobs["train"]["steps"][-1]
+    assert not [s for s in jobs["train"]["steps"] if s.get("id", "").startswith("mlgen-")]
+
+
+def test_reports_outside_the_produced_paths_get_their_own_artifact() -> None:
+    plan = loop_plan()
+    jobs = tuple(
+        replace(j, reports=("reports/validate.xml",), summary="reports/validate.md") if j.name == "validate" else j
+        for j in plan.jobs
+    )
+    steps = load_file(replace(plan, jobs=jobs), OUT)["jobs"]["validate"]["steps"]
+    extra = steps[-1]
+    assert extra["if"] == "always()"
+    assert extra["with"]["name"] == "mlgen-reports-validate"
+    assert extra["with"]["path"].splitlines() == [".mlgen-artifact-root", "reports/validate.xml", "reports/validate.md"]
+    assert extra["with"]["if-no-files-found"] == "ignore"
+
+
+def test_pr_comment_job_posts_the_evaluation_with_a_write_grant_of_its_own() -> None:
+    plan = loop_plan()
+    text = github.render(plan)[OUT]
+    job = load_file(plan, OUT)["jobs"]["mlgen-pr-comment"]
+    assert job["if"] == (
+        "!cancelled() && github.event_name == 'pull_request'"
+        " && github.event.pull_request.head.repo.full_name == github.repository"
+        " && needs.evaluate.result != 'skipped'"
+    )
+    assert job["needs"] == ["evaluate"]
+    assert job["permissions"] == {"pull-requests": "write"}
+    assert "pull-requests: write  # create/edit the report comment" in text
+    assert text.count("pull-requests: write") == 1  # no other job can write
+    assert job["timeout-minutes"] > 0 and job["runs-on"] == "ubuntu-24.04"
+    download, comment = job["steps"]
+    assert download["with"] == {"name": "evaluate", "path": "."}
+    assert comment["id"] == "mlgen-comment"
+    assert comment["env"] == {"GH_TOKEN": "${{ github.token }}", "PR_NUMBER": "${{ github.event.pull_request.number }}"}
+    assert comment["run"] == (
+        'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" --body-file .mlgen/out/evaluate/report.md'
+        " --edit-last --create-if-none"
+    )
+    assert "pull_request_target" not in text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: replace(p, triggers=replace(p.triggers, pull_requests=False)),
+        lambda p: replace(p, jobs=tuple(replace(j, summary=None) if j.kind == "evaluate" else j for j in p.jobs)),
+    ],
+    ids=["no-pull-requests", "no-report"],
+)
+def test_no_pr_comment_job_without_pull_requests_or_report(change: Any) -> None:
+    assert "mlgen-pr-comment" not in load_file(change(loop_plan()), OUT)["jobs"]
+
+
+def test_stage_cache_is_restored_before_the_commands() -> None:
+    jobs = load_file(loop_plan(), OUT)["jobs"]
+    assert steps_of(jobs["select"]) == [
+        "checkout", "setup-python", "download-artifact", "download-artifact", "cache", "run", "run", "upload-artifact",
+    ]
+    cache = jobs["select"]["steps"][4]
+    assert cache["if"] == "${{ !startsWith(github.ref, 'refs/tags/') }}"
+    assert cache["with"] == {
+        "path": ".mlgen/cache/select",
+        "key": "mlgen-${{ runner.os }}-select-${{ github.run_id }}-${{ github.run_attempt }}",
+        "restore-keys": "mlgen-${{ runner.os }}-select-",
+    }
+    shard = next(s for s in jobs["train"]["steps"] if s.get("uses", "").startswith("actions/cache@"))
+    assert shard["with"] == {
+        "path": ".mlgen/cache/train-shard-${{ matrix.shard }}",
+        "key": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-${{ github.run_id }}-${{ github.run_attempt }}",
+        "restore-keys": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-",
+    }
+
+
+def test_no_stage_cache_for_deploys_even_if_asked() -> None:
+    plan = loop_plan()
+    jobs = tuple(replace(j, cache=j.name) if j.environment else j for j in plan.jobs)
+    files = github.render(replace(plan, jobs=jobs))
+    for path in (OUT, ROLLBACK_OUT):
+        for name, job in YAML(typ="safe", pure=True).load(files[path])["jobs"].items():
+            if name.startswith(("deploy-", "rollback-")):
+                assert "cache" not in steps_of(job), name
+
+
+@pytest.mark.parametrize("name", ["a b", "x,y", "../up", "-x"])
+def test_unsafe_cache_names_are_rejected(name: str) -> None:
+    plan = minimal_plan()
+    job = replace(plan.jobs[0], cache=name)
+    with pytest.raises(UnsafeValue, match="cache name"):
+        github.render(replace(plan, jobs=(job, *plan.jobs[1:])))
+
+
+@pytest.mark.parametrize("name", ["mlgen-x", "MLGEN", "mlgenerate"])
+def test_job_names_reserved_for_helpers_are_rejected(name: str) -> None:
+    with pytest.raises(UnsafeValue, match="reserved"):
+        github.render(replace(minimal_plan(), jobs=(Job(name, "custom", ("true",)),)))
+
+
+def test_security_rules_hold_in_both_loop_workflows() -> None:
+    files = github.render(loop_plan())
+    for path, text in files.items():
+        doc = YAML(typ="safe", pure=True).load(text)
+        assert doc["permissions"] == {}, path
+        steps = [s for job in doc["jobs"].values() for s in job["steps"]]
+        assert not [s["run"] for s in steps if "run" in s and "${{" in s["run"]], path
+        for job in doc["jobs"].values():
+            assert job["timeout-minutes"] > 0
+            assert set(job["permissions"]) <= {"contents", "pull-requests"}
+
+
+def test_release_branches_build_without_the_stage_cache() -> None:
+    """A restored cache in a release build could be poisoned (zizmor: cache-poisoning): a
+    workflow that also builds release branches restores none."""
+    plan = loop_plan()
+    plan = replace(plan, triggers=replace(plan.triggers, branches=("main", "Release/2.x")))
+    text = github.render(plan)[OUT]
+    assert "actions/cache@" not in text
+    assert "# no stage cache: this workflow also builds release branches ('Release/2.x')" in text
+
+
+@pytest.mark.parametrize("branches", [("main",), ("main", "release/1.x")], ids=["main", "release"])
+def test_judges_accept_the_loop_workflows(tmp_path: Any, branches: tuple[str, ...]) -> None:
+    from tests.support import judges
+
+    plan = loop_plan()
+    files = github.render(replace(plan, triggers=replace(plan.triggers, branches=branches)))
+    paths = []
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+        paths.append(p)
+    judges.check_jsonschema("vendor.github-workflows", paths)
+    judges.actionlint(paths)
+    judges.zizmor(paths, persona="auditor")
+
+
+def test_pr_comment_downloads_the_report_where_it_was_uploaded() -> None:
+    plan = loop_plan()
+    jobs = tuple(replace(j, summary="reports/evaluate.md") if j.name == "evaluate" else j for j in plan.jobs)
+    comment = load_file(replace(plan, jobs=jobs), OUT)["jobs"]["mlgen-pr-comment"]
+    assert comment["steps"][0]["with"] == {"name": "mlgen-reports-evaluate", "path": "."}
+    assert "--body-file reports/evaluate.md" in comment["steps"][1]["run"]

@@ -27,6 +27,9 @@ STAGES = {
 }
 
 
+CACHED_STAGES = ("validate", "train", "select", "evaluate")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlgen_runtime", description=__doc__)
     sub = p.add_subparsers(dest="stage", required=True, metavar="STAGE")
@@ -76,8 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ctx = load_context(args.plan)
         verify(ctx)
+        cache = None
+        if args.stage in CACHED_STAGES:
+            from mlgen_runtime import stagecache
+
+            cache = stagecache.for_stage(ctx, args.stage, shard_of(args) if args.stage == "train" else None)
+            if cache is not None and cache.restore():
+                print(f"mlgen_runtime {args.stage}: inputs unchanged; outputs restored from {cache.dir.relative_to(ctx.root)}")
+                return 0
         module = importlib.import_module(STAGES[args.stage])
-        return int(module.run(ctx, args))
+        rc = int(module.run(ctx, args))
+        if rc == 0 and cache is not None:
+            cache.save()
+        return rc
     except BadInput as exc:
         print(f"mlgen_runtime {args.stage}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

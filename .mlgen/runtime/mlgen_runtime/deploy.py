@@ -11,6 +11,7 @@ Approval for manual environments is given by the CI provider before the job star
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,12 @@ def promote(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
 
 def rollback(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
     env = environment(ctx, args.env)["name"]
+    if args.to is None and os.environ.get("MLGEN_ROLLBACK_TO", "").strip():
+        # CI entry points pass the optional target version through this variable
+        raw = os.environ["MLGEN_ROLLBACK_TO"].strip()
+        if not raw.isdigit():
+            raise BadInput(f"MLGEN_ROLLBACK_TO must be a version number, got {raw!r}")
+        args.to = int(raw)
     stack = deployed_stack(registry.history(), env)
     if not stack:
         raise BadInput(f"environment {env!r} was never promoted; nothing to roll back")

@@ -65,6 +65,7 @@ GITIGNORE = f"# written by mlgen: local lock and half-built versions\n{LOCK_FILE
 
 ENV_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]*$")
+REGISTRY_VAR = "MLGEN_REGISTRY"
 COMMIT_VARS = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
 ACTOR_VARS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID", "USER", "USERNAME")
 
@@ -83,10 +84,20 @@ class Registry:
 
     @classmethod
     def open(cls, ctx: Any) -> Registry | None:
-        """The registry of the spec's [deploy] section; None when the spec has none."""
+        """The registry of the spec's [deploy] section; None when the spec has none.
+
+        MLGEN_REGISTRY (an absolute path) overrides `deploy.registry`: CI runners start from a
+        fresh checkout, so a registry that must outlive the pipeline lives on a persistent
+        volume the runner operator mounts (the variable is set by them, not by the spec)."""
         deploy = ctx.settings.get("deploy")
         if not deploy:
             return None
+        override = os.environ.get(REGISTRY_VAR, "").strip()
+        if override:
+            path = Path(override)
+            if not path.is_absolute():
+                raise BadInput(f"{REGISTRY_VAR} must be an absolute path, got {override!r}")
+            return cls(path, path.parent)
         return cls(Path(deploy.get("registry") or "models"), ctx.root)
 
     # -- paths ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""GitHub Actions backend: one workflow, `.github/workflows/mlgen.yml` (see ../CONTRACT.md)."""
+"""GitHub Actions backend (see ../CONTRACT.md): the pipeline, `.github/workflows/mlgen.yml`, and,
+when the plan has rollback jobs, the dispatch-only `.github/workflows/mlgen-rollback.yml`."""
 
 from __future__ import annotations
 

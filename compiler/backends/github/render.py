@@ -1,4 +1,5 @@
-"""Plan -> `.github/workflows/mlgen.yml`, built as data and dumped with `dump_yaml`."""
+"""Plan -> `.github/workflows/mlgen.yml` (and `mlgen-rollback.yml`), built as data and dumped
+with `dump_yaml`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import re
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from mlgen.backends.common import dump_yaml, header_lines, yaml_str
-from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Environment, Job, Plan
+from mlgen.plan.ir import MONITOR_JOB, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan
 
 from . import steps
-from .triggers import job_condition, on_block
-from .values import UnsafeValue, checked, user_str
+from .triggers import DRIFT_OUTPUT, job_condition, job_events, on_block, release_branches
+from .values import UnsafeValue, checked, expression, user_str
 
 WORKFLOW_PATH = ".github/workflows/mlgen.yml"
+ROLLBACK_PATH = ".github/workflows/mlgen-rollback.yml"
 RUNNER = "ubuntu-24.04"  # a fixed image, not ubuntu-latest: the same file gives the same build
 JOB_KEY_INDENT = 4  # column of a job's keys, for full-line comments before them
+HELPER_TIMEOUT_MINUTES = 10
+PR_COMMENT_JOB = f"{steps.HELPER_PREFIX}pr-comment"
 _JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # Workflow-level concurrency: one run per workflow and ref. A newer commit cancels an outdated
@@ -28,26 +32,63 @@ WORKFLOW_CONCURRENCY = {
 
 
 def render(plan: Plan) -> dict[str, str]:
-    return {WORKFLOW_PATH: dump_yaml(workflow(plan), header_lines(plan))}
+    from .rollback import rollback_jobs, rollback_workflow
+
+    files = {WORKFLOW_PATH: dump_yaml(workflow(plan), header_lines(plan))}
+    if rollback_jobs(plan):
+        files[ROLLBACK_PATH] = dump_yaml(rollback_workflow(plan), header_lines(plan))
+    return files
+
+
+def pipeline_jobs(plan: Plan) -> tuple[Job, ...]:
+    """The jobs of the main workflow: every plan job but the rollbacks (their own workflow)."""
+    return tuple(j for j in plan.jobs if "rollback" not in j.events)
 
 
 def workflow(plan: Plan) -> CommentedMap:
     wf = CommentedMap()
     wf["name"] = user_str(f"mlgen {plan.project}", "project name")
     wf[yaml_str("on")] = on_block(plan.triggers)
-    wf["permissions"] = CommentedMap()
-    wf.yaml_add_eol_comment("none by default; each job grants only what it needs", "permissions")
-    wf["concurrency"] = CommentedMap(WORKFLOW_CONCURRENCY)
+    add_common_head(wf, plan)
     wf.yaml_set_comment_before_after_key(
         "concurrency", before="a newer commit cancels an outdated PR run; other runs queue", indent=0
     )
+    sharded = sharded_artifacts(plan)
+    jobs = CommentedMap()
+    for job in pipeline_jobs(plan):
+        jobs[yaml_str(job_id(job.name))] = job_block(job, plan, sharded)
+    comment = pr_comment_job(plan)
+    if comment is not None:
+        jobs[PR_COMMENT_JOB] = comment
+        jobs.yaml_set_comment_before_after_key(
+            PR_COMMENT_JOB,
+            before="the evaluation report as one PR comment, updated in place on every push;\n"
+            "pull requests from forks get the job summary only (their token cannot comment)",
+            indent=2,
+        )
+    wf["jobs"] = jobs
+    releases = release_branches(plan.triggers)
+    if releases and any(j.cache and not j.environment for j in plan.jobs):
+        # One workflow serves every branch, and a restored cache in a release build is a
+        # cache-poisoning risk: with release branches in the triggers, no job restores a cache.
+        wf.yaml_set_comment_before_after_key(
+            "jobs",
+            before=f"no stage cache: this workflow also builds release branches ({', '.join(map(repr, releases))}), "
+            "which must start clean",
+            indent=0,
+        )
+    return wf
+
+
+def add_common_head(wf: CommentedMap, plan: Plan, concurrency: bool = True) -> None:
+    wf["permissions"] = CommentedMap()
+    wf.yaml_add_eol_comment("none by default; each job grants only what it needs", "permissions")
+    if concurrency:
+        wf["concurrency"] = CommentedMap(WORKFLOW_CONCURRENCY)
     # `shell: bash` runs every line with `-eo pipefail`, as GitLab's runner does.
     wf["defaults"] = CommentedMap(run=CommentedMap(shell="bash"))
     if plan.env:
         wf["env"] = env_block(plan.env)
-    sharded = sharded_artifacts(plan)
-    wf["jobs"] = CommentedMap((yaml_str(job_id(j.name)), job_block(j, plan, sharded)) for j in plan.jobs)
-    return wf
 
 
 def sharded_artifacts(plan: Plan) -> dict[str, bool]:
@@ -74,21 +115,28 @@ def job_id(name: str) -> str:
             f"job name {name!r} is not a valid GitHub Actions job id "
             "(a letter or _, then letters, digits, - or _)"
         )
+    if name.lower().startswith("mlgen"):
+        raise UnsafeValue(f"job name {name!r} starts with 'mlgen', which is reserved for mlgen's helper jobs")
     return name
+
+
+def job_head(block: CommentedMap, job: Job) -> None:
+    """Runner, timeout and the read-only token every plan job gets (checkout)."""
+    block["runs-on"] = RUNNER
+    block["timeout-minutes"] = job.timeout_minutes
+    block["permissions"] = CommentedMap(contents="read")
+    block["permissions"].yaml_add_eol_comment("checkout", "contents")
 
 
 def job_block(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedMap:
     block = CommentedMap()
     block["name"] = yaml_str(job.name)  # a named job reads better in the UI (and auditors ask)
-    condition = job_condition(job, plan.triggers)
+    condition = job_condition(job, plan)
     if condition is not None:
-        block["if"] = condition
+        block["if"] = expression(condition) if isinstance(condition, str) else condition
     if job.needs:
         block["needs"] = CommentedSeq(yaml_str(job_id(n)) for n in job.needs)
-    block["runs-on"] = RUNNER
-    block["timeout-minutes"] = job.timeout_minutes
-    block["permissions"] = CommentedMap(contents="read")
-    block["permissions"].yaml_add_eol_comment("checkout", "contents")
+    job_head(block, job)
     if job.environment:
         add_environment(block, job.environment)
     if job.shards > 1:
@@ -96,8 +144,17 @@ def job_block(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedMap:
         block["env"] = CommentedMap(
             [(SHARD_INDEX_VAR, "${{ matrix.shard }}"), (SHARD_TOTAL_VAR, yaml_str(str(job.shards)))]
         )
+    if publishes_drift(job, plan):
+        block["outputs"] = CommentedMap({DRIFT_OUTPUT: f"${{{{ steps.{steps.DRIFT_STEP}.outputs.{DRIFT_OUTPUT} }}}}"})
+        block.yaml_set_comment_before_after_key(
+            "outputs", before="read by the retraining jobs of scheduled runs", indent=JOB_KEY_INDENT
+        )
     block["steps"] = job_steps(job, plan, sharded)
     return block
+
+
+def publishes_drift(job: Job, plan: Plan) -> bool:
+    return job.name == MONITOR_JOB and any(j.on_drift for j in plan.jobs)
 
 
 def add_environment(block: CommentedMap, env: Environment) -> None:
@@ -113,12 +170,18 @@ def add_environment(block: CommentedMap, env: Environment) -> None:
         note = "approval: auto - no required reviewers on this environment"
     block.yaml_set_comment_before_after_key("environment", before=note, indent=JOB_KEY_INDENT)
     block["concurrency"] = CommentedMap(
-        [("group", user_str(f"deploy-{env.name}", "environment name")), ("cancel-in-progress", False)]
+        [("group", deploy_group(env)), ("cancel-in-progress", False)]
     )
     block.yaml_set_comment_before_after_key(
-        "concurrency", before="deploys to one environment run one at a time and are never cancelled",
+        "concurrency",
+        before="deploys to (and rollbacks of) one environment run one at a time and are never cancelled",
         indent=JOB_KEY_INDENT,
     )
+
+
+def deploy_group(env: Environment) -> str:
+    """Concurrency group of an environment; shared by its deploy and its rollback workflow."""
+    return user_str(f"deploy-{env.name}", "environment name")
 
 
 def matrix(shards: int) -> CommentedMap:
@@ -128,10 +191,72 @@ def matrix(shards: int) -> CommentedMap:
     )
 
 
+def covered(path: str, artifact: Artifact | None) -> bool:
+    """Whether `path` lies inside one of the artifact's paths (and so travels with it)."""
+    if artifact is None:
+        return False
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in artifact.paths)
+
+
+def report_paths(job: Job) -> tuple[str, ...]:
+    """Reports and summary of a job, in order, without duplicates."""
+    return tuple(dict.fromkeys((*job.reports, *((job.summary,) if job.summary else ()))))
+
+
+def reports_artifact(job: Job) -> Artifact | None:
+    """The reports a job writes outside its produced paths, uploaded on their own."""
+    loose = tuple(p for p in report_paths(job) if not covered(p, job.produces))
+    return Artifact(steps.REPORTS_ARTIFACT + job.name, loose) if loose else None
+
+
 def job_steps(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedSeq:
     out = CommentedSeq([steps.checkout(), steps.setup_python(plan.python)])
     out.extend(steps.download(name, sharded.get(name, False)) for name in job.consumes)
+    if job.cache and not job.environment and not release_branches(plan.triggers):  # never for deploys
+        out.append(steps.stage_cache(job.cache, job.shards > 1))
     out.extend(steps.run(line) for line in (*plan.setup, *job.commands))
+    if publishes_drift(job, plan):
+        out.append(steps.drift_output())
+    if job.summary:
+        out.append(steps.summary(job.summary))
+    # A failed check or gate still publishes what it wrote (reviewers need the report most then).
+    reporting = bool(job.reports or job.summary)
     if job.produces:
-        out.append(steps.upload(job.produces, job.shards, plan.artifact_expire_days))
+        out.append(steps.upload(job.produces, job.shards, plan.artifact_expire_days, always=reporting))
+    loose = reports_artifact(job)
+    if loose is not None:
+        out.append(steps.upload(loose, job.shards, plan.artifact_expire_days, always=True, required=False))
     return out
+
+
+def pr_comment_job(plan: Plan) -> CommentedMap | None:
+    """`mlgen-pr-comment`: posts the evaluation report on same-repository pull requests.
+
+    A job of its own so that `pull-requests: write` is granted to nothing that runs plan
+    commands; it only downloads the report and hands it to `gh`.
+    """
+    evaluate = next((j for j in pipeline_jobs(plan) if j.kind == "evaluate" and j.summary), None)
+    if evaluate is None or evaluate.summary is None or "pull_request" not in job_events(evaluate, plan.triggers):
+        return None
+    if evaluate.shards > 1:
+        raise UnsafeValue(f"the report of the sharded job {evaluate.name!r} cannot be posted as one comment")
+    source = evaluate.produces if covered(evaluate.summary, evaluate.produces) else reports_artifact(evaluate)
+    assert source is not None  # the summary is in the produced artifact or in the reports one
+    name = job_id(evaluate.name)
+    block = CommentedMap()
+    block["name"] = PR_COMMENT_JOB
+    # !cancelled(), not always(): a run superseded by a newer push must not post its stale report.
+    block["if"] = expression(
+        "!cancelled() && github.event_name == 'pull_request'"
+        " && github.event.pull_request.head.repo.full_name == github.repository"
+        f" && needs.{name}.result != 'skipped'"
+    )
+    block["needs"] = CommentedSeq([yaml_str(name)])
+    block["runs-on"] = RUNNER
+    block["timeout-minutes"] = HELPER_TIMEOUT_MINUTES
+    block["permissions"] = CommentedMap({"pull-requests": "write"})
+    block["permissions"].yaml_add_eol_comment(
+        "create/edit the report comment; the only write grant, in this job only", "pull-requests"
+    )
+    block["steps"] = CommentedSeq([steps.download(source.name, False), steps.pr_comment(evaluate.summary)])
+    return block

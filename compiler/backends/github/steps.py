@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from mlgen.backends.common import yaml_str
-from mlgen.plan.ir import Artifact
+from mlgen.plan.ir import CACHE_DIR, MONITOR_RESULT, Artifact
 
 from .pins import pin
-from .values import UnsafeValue, checked, user_str
+from .values import UnsafeValue, checked, expression, user_str
 
 # Column of a key inside a step's `with:` (jobs 2, job keys 4, "- " 6, step keys 8, with 10);
 # full-line comments before such a key are indented to match.
@@ -26,13 +27,29 @@ ARTIFACT_ROOT_ANCHOR = ".mlgen-artifact-root"
 # Characters upload-artifact refuses in artifact names.
 _BAD_ARTIFACT_NAME = re.compile(r'["\':<>|*?\\/\r\n]')
 
+# Steps and jobs the backend adds around the plan's commands (provider mechanics, not plan
+# jobs) have ids starting with this; plan job names never do, so the reader can skip them.
+HELPER_PREFIX = "mlgen-"
+DRIFT_STEP = f"{HELPER_PREFIX}drift"
+SUMMARY_STEP = f"{HELPER_PREFIX}summary"
+COMMENT_STEP = f"{HELPER_PREFIX}comment"
+REPORTS_ARTIFACT = f"{HELPER_PREFIX}reports-"  # + job name: reports outside the produced paths
 
-def action(name: str, with_: CommentedMap | None = None, title: str | None = None) -> CommentedMap:
+ALWAYS = "always()"
+# Cache names become part of cache keys and paths.
+_CACHE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def action(
+    name: str, with_: CommentedMap | None = None, title: str | None = None, if_: str | None = None
+) -> CommentedMap:
     """A `uses:` step pinned to a full commit SHA, the release as a comment."""
     p = pin(name)
     step = CommentedMap()
     if title:
         step["name"] = yaml_str(title)
+    if if_:
+        step["if"] = expression(if_)
     step["uses"] = p.ref
     step.yaml_add_eol_comment(p.version, "uses")
     if with_:
@@ -87,7 +104,10 @@ def _path_line(path: str) -> str:
     return path
 
 
-def upload(artifact: Artifact, shards: int, expire_days: int) -> CommentedMap:
+def upload(
+    artifact: Artifact, shards: int, expire_days: int, *, always: bool = False, required: bool = True
+) -> CommentedMap:
+    """Upload the artifact; `always` also after a failed command (a failed gate keeps its report)."""
     name = artifact_name(artifact.name)
     lines = [ARTIFACT_ROOT_ANCHOR, *(_path_line(p) for p in artifact.paths)]
     with_ = CommentedMap()
@@ -100,6 +120,78 @@ def upload(artifact: Artifact, shards: int, expire_days: int) -> CommentedMap:
         indent=WITH_KEY_INDENT,
     )
     with_["retention-days"] = expire_days
-    with_["if-no-files-found"] = "error"
+    with_["if-no-files-found"] = "error" if required else "ignore"
     with_["include-hidden-files"] = True  # the paths live under .mlgen/
-    return action("actions/upload-artifact", with_, title=f"Upload {name}")
+    return action("actions/upload-artifact", with_, title=f"Upload {name}", if_=ALWAYS if always else None)
+
+
+def helper_run(step_id: str, title: str, script: str, env: CommentedMap | None = None,
+               if_: str | None = None) -> CommentedMap:
+    """A shell step the backend adds (not a plan command): its id starts with HELPER_PREFIX."""
+    assert step_id.startswith(HELPER_PREFIX), step_id
+    step = CommentedMap()
+    step["name"] = yaml_str(title)
+    step["id"] = step_id
+    if if_:
+        step["if"] = expression(if_)
+    if env:
+        step["env"] = env
+    step["run"] = script  # a constant of this module: ruamel picks a style that reads back the same
+    return step
+
+
+def drift_output() -> CommentedMap:
+    """Publish the monitor's verdict file as a step output (the job's `drifted` output)."""
+    script = f'echo "drifted=$(cat {shlex.quote(checked(MONITOR_RESULT, "monitor result"))})" >> "$GITHUB_OUTPUT"'
+    return helper_run(DRIFT_STEP, "Publish the drift verdict", script)
+
+
+def summary(path: str) -> CommentedMap:
+    """Append the job's Markdown report to the run's summary page, also after a failure."""
+    env = CommentedMap(MLGEN_REPORT=user_str(path, "report path"))
+    script = 'if [ -f "$MLGEN_REPORT" ]; then cat "$MLGEN_REPORT" >> "$GITHUB_STEP_SUMMARY"; fi'
+    return helper_run(SUMMARY_STEP, "Add the report to the job summary", script, env, if_=ALWAYS)
+
+
+def cache_name(name: str) -> str:
+    if not _CACHE_NAME.fullmatch(checked(name, "cache name")):
+        raise UnsafeValue(f"cache name {name!r} must be letters, digits, '.', '_' or '-'")
+    return name
+
+
+def stage_cache(name: str, sharded: bool) -> CommentedMap:
+    """actions/cache around `.mlgen/cache/<name>`: storage only, the runtime decides validity.
+
+    Every run saves under a new key (run id + attempt) and restores the newest entry with the
+    same prefix; the runtime compares its own hash of the stage's inputs with the one saved in
+    the folder, so an entry saved for other inputs is never used. GitHub lets a run restore
+    only entries of its own ref and of the default branch (a pull request cannot write what
+    main restores). Never for tags; workflows that build release branches get no cache at all
+    (see render.job_steps): release builds start clean.
+    """
+    slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
+    prefix = f"mlgen-${{{{ runner.os }}}}-{slot}-"
+    with_ = CommentedMap()
+    with_["path"] = f"{CACHE_DIR}/{slot}"
+    with_["key"] = prefix + "${{ github.run_id }}-${{ github.run_attempt }}"
+    with_["restore-keys"] = prefix
+    return action(
+        "actions/cache", with_, title=f"Stage cache {name}",
+        if_="${{ !startsWith(github.ref, 'refs/tags/') }}",
+    )
+
+
+def pr_comment(report: str) -> CommentedMap:
+    """Post the report as one pull-request comment, edited in place on every later push.
+
+    `--edit-last` edits the token user's (github-actions) last comment on the PR and
+    `--create-if-none` creates it the first time, so the PR keeps a single mlgen comment.
+    """
+    env = CommentedMap()
+    env["GH_TOKEN"] = "${{ github.token }}"
+    env["PR_NUMBER"] = "${{ github.event.pull_request.number }}"
+    script = (
+        'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" '
+        f"--body-file {shlex.quote(checked(report, 'report path'))} --edit-last --create-if-none"
+    )
+    return helper_run(COMMENT_STEP, "Comment on the pull request", script, env)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from mlgen.plan.ir import Event, Job, Triggers
+from mlgen.plan.ir import MONITOR_JOB, Event, Job, Plan, Triggers
 
 from .values import checked, user_str
 
 # Plan event -> `github.event_name`. pull_request (never pull_request_target: that runs
-# with a write token and secrets on code from forks).
+# with a write token and secrets on code from forks). "rollback" has no event here: those jobs
+# live in their own workflow (see rollback.py), started by a person through workflow_dispatch.
 EVENT_NAMES: dict[Event, str] = {
     "manual": "workflow_dispatch",
     "pull_request": "pull_request",
     "push": "push",
     "schedule": "schedule",
 }
+
+# The monitor job's output that says whether the scheduled drift check found drift.
+DRIFT_OUTPUT = "drifted"
 
 
 def configured_events(triggers: Triggers) -> tuple[Event, ...]:
@@ -49,9 +53,19 @@ def on_block(triggers: Triggers) -> CommentedMap:
     return on
 
 
-def _quote(s: str) -> str:
+def release_branches(triggers: Triggers) -> tuple[str, ...]:
+    """Branches whose pushes are release builds by the usual convention (and zizmor's
+    cache-poisoning audit): their name contains "release". Release builds start clean."""
+    return tuple(b for b in triggers.branches if "release" in b.lower())
+
+
+def quote(s: str) -> str:
     """A string literal in a GitHub expression: single quotes, doubled inside."""
     return "'" + s.replace("'", "''") + "'"
+
+
+def default_branch_ref(triggers: Triggers) -> str:
+    return f"github.ref == {quote('refs/heads/' + checked(triggers.default_branch, 'branch'))}"
 
 
 def job_events(job: Job, triggers: Triggers) -> tuple[Event, ...]:
@@ -63,21 +77,76 @@ def job_events(job: Job, triggers: Triggers) -> tuple[Event, ...]:
     )
 
 
-def job_condition(job: Job, triggers: Triggers) -> str | bool | None:
-    """The job's `if:`, or None when it runs on every configured event on every branch.
+def event_condition(job: Job, triggers: Triggers) -> str | bool | None:
+    """The job's usual condition: its events (and the default branch for deploys).
 
-    Written without `${{ }}` (GitHub's `if:` is an expression already); it starts with `github.`
-    or `(`, so it never reads as a YAML boolean or number.
+    None when it runs on every configured event on every branch, False when on none.
     """
     events = job_events(job, triggers)
     if not events:
         return False  # none of its events is configured: the job never runs
     clauses: list[str] = []
     if set(events) != set(configured_events(triggers)):
-        checks = [f"github.event_name == {_quote(EVENT_NAMES[e])}" for e in events]
+        checks = [f"github.event_name == {quote(EVENT_NAMES[e])}" for e in events]
         either = " || ".join(checks)
         clauses.append(f"({either})" if len(checks) > 1 and job.default_branch_only else either)
     if job.default_branch_only:
-        ref = "refs/heads/" + checked(triggers.default_branch, "branch")
-        clauses.append(f"github.ref == {_quote(ref)}")
+        clauses.append(default_branch_ref(triggers))
     return " && ".join(clauses) or None
+
+
+def ancestors(plan: Plan, name: str) -> set[str]:
+    needs = {j.name: j.needs for j in plan.jobs}
+    seen: set[str] = set()
+    todo = list(needs.get(name, ()))
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(needs.get(n, ()))
+    return seen
+
+
+def drift_clause(job: Job, triggers: Triggers) -> str:
+    """Scheduled pipelines run a retraining job only when the monitor reported drift."""
+    clause = f"github.event_name == 'schedule' && needs.{MONITOR_JOB}.outputs.{DRIFT_OUTPUT} == 'true'"
+    if job.default_branch_only:
+        clause += " && " + default_branch_ref(triggers)
+    return clause
+
+
+def job_condition(job: Job, plan: Plan) -> str | bool | None:
+    """The job's `if:`, or None when it runs on every configured event on every branch.
+
+    Written without `${{ }}` (GitHub's `if:` is an expression already); it starts with `github.`,
+    `(` or `!` and goes through `yaml_str`, so it never reads as a YAML boolean, number or tag.
+
+    A job below the monitor cannot keep GitHub's implicit `success()`: the monitor is skipped
+    on pushes and pull requests, and a skipped ancestor skips everything under it. Such a job
+    states instead what must hold: the run was not cancelled, no ancestor failed (`failure()`
+    looks at every ancestor), each job it needs succeeded (the monitor aside for a retraining
+    job, which only reads its verdict), and its events - or, for a retraining job, a scheduled
+    run whose monitor found drift.
+    """
+    usual = event_condition(job, plan.triggers)
+    has_monitor = any(j.name == MONITOR_JOB for j in plan.jobs)
+    if not has_monitor or job.name == MONITOR_JOB or MONITOR_JOB not in ancestors(plan, job.name):
+        return usual
+    when: str | bool | None = usual
+    if job.on_drift and MONITOR_JOB in job.needs:
+        drift = drift_clause(job, plan.triggers)
+        if usual is None:
+            when = None  # it runs on every event anyway
+        elif usual is False:
+            when = drift
+        else:
+            when = f"({usual}) || ({drift})"
+    if when is False:
+        return False
+    clauses = ["!cancelled()", "!failure()"]
+    clauses += [
+        f"needs.{n}.result == 'success'" for n in job.needs if not (job.on_drift and n == MONITOR_JOB)
+    ]
+    if when is not None:
+        clauses.append(f"({when})")
+    return " && ".join(clauses)

@@ -27,3 +27,11 @@ def checked(s: str, where: str) -> str:
 def user_str(s: str, where: str) -> Any:
     """A checked user string as a YAML scalar that every parser reads back unchanged."""
     return yaml_str(checked(s, where))
+
+
+def expression(s: str) -> Any:
+    """An `if:` expression as a YAML scalar: plain where YAML allows (ruamel quotes otherwise),
+    double-quoted when it starts with `!` (a tag indicator), which keeps the inner '' readable."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    return DoubleQuotedScalarString(s) if s.startswith("!") else s

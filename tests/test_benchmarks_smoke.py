@@ -1,0 +1,55 @@
+"""The benchmark entry command runs at its small size without the peers (no network) and prints
+the whole table. Structure only: timings are never asserted (a shared machine makes them noise)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+
+# one row per measure of issue 5's table (and the skops cost), in the order printed
+ROWS = [
+    "`mlgen compile`, full DESIGN.md spec",
+    "`mlgen compile` scaling, chained custom stages",
+    "no-op `mlgen run` (",
+    "one changed stage reruns only that stage",
+    "full `mlgen run`, 5,000 × 20",
+    "peak memory of the full run",
+    "validation, 20,000 × 20, same checks [",
+    "validation, 20,000 × 20, same checks, vs direct numpy",
+    "drift, 5,000 vs 5,000 × 20, PSI > 0.2",
+    "drift, 5,000 vs 5,000 × 20, KS / chi² p < 0.05",
+    "skops vs joblib",
+]
+
+
+@pytest.mark.slow
+def test_small_run_prints_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--size", "small", "--no-peers", "--mlgen-venv", sys.prefix, "--output", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    text = proc.stdout
+    assert out.read_text(encoding="utf-8") == text
+
+    assert "| Machine | |" in text and "| uname -a |" in text and "| peers | not installed (--no-peers)" in text
+    header = "| Measure | mlgen | Compared with (same run) | Ratio (mlgen ÷ other) | Goal | Met |"
+    assert header in text
+    table = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]  # after the --- line
+    measures = [line.split(" | ")[0] for line in table]
+    assert len(table) == len(ROWS), "\n".join(table)
+    for expected, got in zip(ROWS, measures):
+        assert expected in got, f"expected a row for {expected!r}, got {got!r}"
+    for line in table:
+        assert line.startswith("| ") and line.endswith(" |") and line.count(" | ") == 5, line
+        assert "FAILED" not in line
+    # the peer columns are skipped, not faked
+    assert "dvc: skipped (--no-peers)" in text and "pandera: skipped" in text and "Evidently: skipped" in text
+    assert "Goals missed:" in text

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgen_runtime.errors import BadInput
-from mlgen_runtime.fsutil import CHUNK, dumps, read_json, sha256_file
+from mlgen_runtime.fsutil import CHUNK, dumps, fsync_dir, read_json, sha256_file, write_bytes_atomic
 from mlgen_runtime.lock import DEFAULT_TIMEOUT, FileLock
 from mlgen_runtime.modelio import META_FILE, MODEL_FILE, load_model
 
@@ -191,7 +191,7 @@ class Registry:
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(self.root / LOCK_FILE, self.lock_timeout):
             if not (self.root / ".gitignore").exists():
-                _replace(self.root / ".gitignore", GITIGNORE.encode())
+                write_bytes_atomic(self.root / ".gitignore", GITIGNORE.encode())
             self._recover()
             yield
 
@@ -207,7 +207,7 @@ class Registry:
         expected = fold_aliases(self.history())
         if self._aliases_or_none() != expected:
             print(f"registry: {ALIASES_FILE} did not match {HISTORY_FILE}; rewritten from the history", file=sys.stderr)
-            _replace(self.aliases_path, dumps(expected).encode())
+            write_bytes_atomic(self.aliases_path, dumps(expected).encode())
 
     def _aliases_or_none(self) -> dict[str, int] | None:
         try:
@@ -254,7 +254,7 @@ class Registry:
             for path in tmp.iterdir():
                 path.chmod(0o444)  # a hint to people and tools: never edit a version in place
             tmp.chmod(0o755)
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             self._publish(tmp, version)
         except BaseException:
             _remove(tmp)
@@ -267,7 +267,7 @@ class Registry:
         if dest.exists() or dest.is_symlink():
             raise BadInput(f"{dest} already exists; versions are never overwritten")
         os.rename(tmp, dest)
-        _fsync_dir(self.versions_dir)
+        fsync_dir(self.versions_dir)
 
     def promote(self, env: str, version: int, reason: str = "") -> bool:
         """Point `env` at `version`. False (and no history line) when it already points there."""
@@ -300,7 +300,7 @@ class Registry:
         """Log first (the record of truth), then the alias file (its fold)."""
         history = self.history()
         self._append(history_line(len(history) + 1, action, env, old, new, reason))
-        _replace(self.aliases_path, dumps({**fold_aliases(history), env: new}).encode())
+        write_bytes_atomic(self.aliases_path, dumps({**fold_aliases(history), env: new}).encode())
 
     def _append(self, entry: dict[str, Any]) -> None:
         data = (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -314,7 +314,7 @@ class Registry:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
 
 
 # -- pure helpers --------------------------------------------------------------------------------
@@ -473,35 +473,11 @@ def _checked_copy(folder: Path, files: dict[str, str], sha: str) -> dict[str, An
     return meta
 
 
-def _replace(path: Path, data: bytes) -> None:
-    """Atomic replace (temp file in the same folder, fsync, rename), world-readable like git files."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _write_new(path: Path, data: bytes) -> None:
     with path.open("xb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:

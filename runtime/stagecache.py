@@ -69,6 +69,8 @@ def stage_key(ctx: Context, job: dict[str, Any], extra: str = "") -> str:
         h.update(f"in:{rel}:{_tree(ctx.root, rel)}".encode())
     jobs = {j["name"]: j for j in ctx.plan["jobs"]}
     for producer in job["consumes"]:
+        if jobs[producer]["kind"] == "custom":
+            continue  # a custom stage's artifact only brings data files, hashed above by name
         for rel in (jobs[producer].get("produces") or {}).get("paths", []):
             h.update(f"art:{rel}:{_tree(ctx.root, rel)}".encode())
     if job["kind"] == "evaluate":

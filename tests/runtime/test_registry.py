@@ -453,14 +453,14 @@ CRASH_BEFORE_ALIASES = """
     import mlgen_runtime.registry as registry
 
     root, repo = sys.argv[1:3]
-    real_replace = registry._replace
+    real_replace = registry.write_bytes_atomic
 
     def crash(path, data):
         if path.name == "aliases.json":
             os.kill(os.getpid(), signal.SIGKILL)  # after the history line, before the alias
         real_replace(path, data)
 
-    registry._replace = crash
+    registry.write_bytes_atomic = crash
     registry.Registry(Path(root), Path(repo)).promote("staging", 2)
 """
 

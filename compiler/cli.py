@@ -129,19 +129,34 @@ def schema_cmd() -> None:
 @app.command("init")
 def init_cmd(
     directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing mlproject.toml.")] = False,
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template", "-t",
+            help="Starter: classification (default; breast cancer), regression (diabetes) or "
+            "custom-stages (wine, with get-data and featurize stages).",
+        ),
+    ] = "classification",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing mlproject.toml and example scripts.")
+    ] = False,
 ) -> None:
-    """Write a starter mlproject.toml (with a #:schema line for editors) and its schema."""
-    from mlgen.init import init_files
+    """Write a starter project that runs as written: mlproject.toml (with a #:schema line for
+    editors), its schema, and the script that makes its example data (`mlgen run` next)."""
+    from mlgen.init import TEMPLATES, init_files, unknown_template_message, user_files
     from mlgen.writer import write_atomic
 
-    files = init_files(directory)
-    target = directory / "mlproject.toml"
-    if target.exists() and not force:
-        raise UsageError(f"{target.as_posix()} already exists; pass --force to replace it")
+    if template not in TEMPLATES:
+        raise UsageError(unknown_template_message(template))
+    files = init_files(directory, template)
+    existing = [(directory / rel).as_posix() for rel in user_files(files) if (directory / rel).exists()]
+    if existing and not force:
+        raise UsageError(f"already exists: {', '.join(existing)}; pass --force to replace")
     for rel, text in files.items():
         write_atomic(directory / rel, text)
         typer.echo(f"wrote {(directory / rel).as_posix()}")
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory.as_posix()} && "
+    typer.echo(f"next: {where}mlgen run   (makes the example data, then validates, trains, evaluates, deploys)")
 
 
 @app.command("graph")

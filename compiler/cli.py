@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# pydantic looks up plugins through package metadata on first use (tens of ms); mlgen uses none
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 from typing import Annotated, Optional
 
 import typer

@@ -59,13 +59,14 @@ def edges(spec: Spec) -> dict[str, set[str]]:
     (the semantic checks report them)."""
     g = builtin_edges(spec)
     builtin = dict(g)
+    writers = _writers(spec)
     for st in spec.stages:
         g[st.name] = set()
     for st in spec.stages:
         for target in st.needs:
             g[st.name].update(j for j in resolve(target, builtin, first=False) if j in g)
         for dep in st.deps:
-            g[st.name].update(o.name for o in spec.stages if o.name != st.name and produces(o.outs, dep))
+            g[st.name].update(w for w in producers(writers, dep) if w != st.name)
         if st.before:
             for j in resolve(st.before, builtin, first=True):
                 if j in g:
@@ -73,8 +74,26 @@ def edges(spec: Spec) -> dict[str, set[str]]:
     # DVC-style wiring: a built-in job waits for the stages that write the data it reads
     for job, files in data_reads(spec).items():
         if job in g:
-            g[job].update(st.name for st in spec.stages if any(produces(st.outs, f) for f in files))
+            g[job].update(w for f in files for w in producers(writers, f))
     return g
+
+
+def _writers(spec: Spec) -> dict[str, set[str]]:
+    """out path -> the stages that declare it (a map, so wiring is not quadratic in stages)."""
+    writers: dict[str, set[str]] = {}
+    for st in spec.stages:
+        for out in st.outs:
+            writers.setdefault(out.rstrip("/"), set()).add(st.name)
+    return writers
+
+
+def producers(writers: dict[str, set[str]], path: str) -> set[str]:
+    """Stages whose outs are `path` itself or a folder above it (same rule as `produces`)."""
+    found: set[str] = set()
+    parts = path.split("/")
+    for i in range(len(parts), 0, -1):
+        found |= writers.get("/".join(parts[:i]), set())
+    return found
 
 
 def data_reads(spec: Spec) -> dict[str, list[str]]:

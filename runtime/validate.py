@@ -126,8 +126,10 @@ def check_columns(frame: pd.DataFrame, contract: Contract, target: str, allow_ex
 def type_problems(series: pd.Series, ctype: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(mask of present values that are not of `ctype`, values as float64 for int/float columns
     with the bad ones as NaN)."""
-    present = series.notna().to_numpy()
     none = np.zeros(len(series), dtype=bool)
+    if ctype not in ("int", "float", "bool", "datetime"):
+        return none, None  # category and str hold any value (no null scan: it is the costly part)
+    present = series.notna().to_numpy()
     is_bool = pd.api.types.is_bool_dtype(series.dtype)
     if ctype in ("int", "float"):
         if is_bool:
@@ -209,7 +211,9 @@ def check_ranges(frame: pd.DataFrame, contract: Contract, numbers: Mapping[str, 
 
 def _allowed_mask(series: pd.Series, allowed: list[Any]) -> np.ndarray:
     """Present values outside `allowed`; 1, 1.0 and "1" count as the same value."""
-    bad = series.notna().to_numpy() & ~series.isin(allowed).to_numpy()
+    bad = ~series.isin(allowed).to_numpy()
+    if bad.any():  # nulls are not "outside": scan only the rows isin rejected
+        bad[bad] = series[bad].notna().to_numpy()
     if bad.any():  # maybe the file read them with another type: compare their text
         keys = {drift.category_key(v) for v in allowed}
         candidates = series[bad]

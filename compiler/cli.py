@@ -34,8 +34,6 @@ def _err(text: str) -> None:
 
 def _print_diagnostics(exc: SpecError) -> None:
     """Plain text for pipes and tests; colours (rich) on a terminal unless NO_COLOR is set."""
-    import os
-
     if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
         _err(str(exc))
         return
@@ -115,11 +113,11 @@ def compile_cmd(
 def validate_cmd(spec: SpecOpt = None) -> None:
     """Check the spec only; write nothing."""
     from mlgen.spec.load import load_spec
-    from mlgen.compile import _shown
+    from mlgen.compile import shown_path
 
     spec_file = _spec_path(spec)
-    load_spec(spec_file, display=_shown(spec_file))
-    typer.echo(f"{_shown(spec_file)}: ok")
+    load_spec(spec_file, display=shown_path(spec_file))
+    typer.echo(f"{shown_path(spec_file)}: ok")
 
 
 @app.command("schema")
@@ -238,8 +236,6 @@ def registry_cmd(
         args += ["--version", str(version)]
     if action == "rollback" and to is not None:
         args += ["--to", str(to)]
-    import os
-
     env_vars = {**os.environ, "PYTHONPATH": RUNTIME_DIR}
     cmd = [sys.executable, "-m", RUNTIME_MODULE, args[0], "--plan", PLAN_PATH, *args[1:]]
     raise typer.Exit(subprocess.run(cmd, cwd=root, env=env_vars).returncode)

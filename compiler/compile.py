@@ -36,7 +36,7 @@ def spec_display_path(spec: Path, out_dir: Path) -> str:
 
 
 def build_plan(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Plan:
-    loaded = load_spec(spec_file, display=_shown(spec_file))
+    loaded = load_spec(spec_file, display=shown_path(spec_file))
     return lower(loaded.spec, spec_display_path(spec_file, out_dir), loaded.raw, providers)
 
 
@@ -57,7 +57,7 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
     return Compiled(plan, dict(sorted(files.items())))
 
 
-def _shown(spec_file: Path) -> str:
+def shown_path(spec_file: Path) -> str:
     """Path used in error messages: as the user typed it, relative to the cwd when possible."""
     try:
         return Path(os.path.relpath(spec_file)).as_posix()

@@ -66,6 +66,20 @@ def test_stages_run_in_fresh_workspaces_and_only_stashes_travel(tmp_path: Path) 
     assert result.stages["a"].workspace != result.stages["b"].workspace
 
 
+def test_credentials_bind_secret_text_and_a_missing_id_fails_the_stage(tmp_path: Path) -> None:
+    env = "environment {\nTOKEN = credentials('TOKEN')\n}\n"
+    text = "\n".join([stage("a", "sh 'test \"$TOKEN\" = s3cret'", more=env), stage("b", "sh 'true'")])
+    project = tmp_path / "project"
+    project.mkdir()
+    jf = f"pipeline {{\n    agent none\n    stages {{\n{text}\n    }}\n}}\n"
+    ok = JenkinsExecutor(jf, project, tmp_path / "w1", python_bin=PYTHON_BIN, credentials={"TOKEN": "s3cret"}).run(Build())
+    assert ok.result == "SUCCESS", ok.summary()
+    missing = JenkinsExecutor(jf, project, tmp_path / "w2", python_bin=PYTHON_BIN).run(Build())
+    assert missing.result == "FAILURE"
+    assert "Could not find credentials entry with ID 'TOKEN'" in missing.stages["a"].reason
+    assert missing.stages["a"].commands == [] and missing.stages["b"].status == "SKIPPED"
+
+
 def test_a_failing_sh_fails_the_build_and_skips_what_follows(tmp_path: Path) -> None:
     ex = tiny(tmp_path, "\n".join([
         stage("a", "sh 'echo x | cat'\nsh 'exit 3'\nsh 'echo never'",

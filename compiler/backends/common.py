@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
+from mlgen.backends import yamlout
+from mlgen.backends.yamlout import SQ
 from mlgen.plan.ir import Plan
 
 # Every generated file carries this marker near the top; the writer refuses to overwrite a
@@ -22,6 +25,29 @@ def header_lines(plan: Plan) -> list[str]:
         "Change the spec and run `mlgen compile` instead.",
         f"spec sha256: {plan.spec_sha256}",
     ]
+
+
+_R = TypeVar("_R")
+
+
+def per_plan(fn: Callable[[Plan], _R]) -> Callable[[Plan], _R]:
+    """Memoize a function of the (immutable) plan: backends ask the same question of the plan
+    once per job, which made rendering quadratic in the number of jobs. The cache holds the
+    plan itself, so an id is never reused while its entry lives."""
+    cache: dict[int, tuple[Plan, _R]] = {}
+
+    @wraps(fn)
+    def wrapper(plan: Plan) -> _R:
+        hit = cache.get(id(plan))
+        if hit is not None and hit[0] is plan:
+            return hit[1]
+        if len(cache) >= 8:
+            cache.clear()
+        result = fn(plan)
+        cache[id(plan)] = (plan, result)
+        return result
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -45,22 +71,21 @@ _YAML_WORDS = frozenset(
 
 
 def yaml_str(s: str) -> Any:
-    """Return `s` as a ruamel scalar that every YAML parser reads back as the same string."""
-    from ruamel.yaml.scalarstring import SingleQuotedScalarString
-
+    """Return `s` as a scalar that every YAML parser reads back as the same string: plain, or
+    single-quoted (`yamlout.SQ`)."""
     if _PLAIN_OK.fullmatch(s) and s.lower() not in _YAML_WORDS and not s.endswith(" "):
         return s
-    return SingleQuotedScalarString(s)
+    return SQ(s)
 
 
 def dump_yaml(data: Any, header: list[str]) -> str:
-    """Dump `data` (built from dicts/lists, insertion-ordered) as YAML with a comment header."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt", pure=True)
-    yaml.width = 1_000_000  # never fold long commands over lines
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    buf = io.StringIO()
-    yaml.dump(data, buf)
+    """Dump `data` (built from dicts/lists and yamlout's Map/Seq, insertion-ordered) as YAML
+    with a comment header: ruamel's round-trip layout (block style, mapping indent 2, sequence
+    indent 4 offset 2, no folding), written by yamlout's emitter, or by ruamel itself for the
+    rare document that emitter has no exact rule for."""
+    try:
+        body = yamlout.emit(data)
+    except yamlout.Unsupported:
+        body = yamlout.ruamel_dump(data)
     head = "".join(f"# {line}\n" if line else "#\n" for line in header)
-    return head + buf.getvalue()
+    return head + body

@@ -80,6 +80,19 @@ class Job:
     # The runtime skips the stage when its inputs are unchanged, restoring outputs from
     # CACHE_DIR/<cache>; providers persist that folder between pipelines (never for deploys).
     cache: str | None = None
+    # CI secrets each command reads from environment variables of the same name: () when none,
+    # else one sorted tuple per command. Providers bind them from their secret stores as narrowly
+    # as they can (GitHub: that step only; GitLab / Jenkins: the job), never to the setup step
+    # where the provider allows it.
+    command_secrets: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret some command of the job reads, sorted."""
+        return tuple(sorted({s for names in self.command_secrets for s in names}))
+
+    def secrets_of(self, index: int) -> tuple[str, ...]:
+        return self.command_secrets[index] if self.command_secrets else ()
 
 
 @dataclass(frozen=True)
@@ -108,9 +121,21 @@ class Plan:
     providers: tuple[str, ...]  # sorted
     timeout_minutes: int  # whole-pipeline bound
     artifact_expire_days: int
+    # Where a provider scopes secrets by environment (GitHub), the environment of jobs that read
+    # secrets but deploy nothing.
+    secrets_environment: str | None = None
     # The normalized spec, for the runtime (its only input besides the data). JSON-ready and
     # treated as read-only; backends never look inside it.
     settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def review_job(self) -> Job | None:
+        """The job whose summary reviewers see as the PR/MR comment: the scan when there is one
+        (its report extends evaluate's), else evaluate."""
+        for kind in ("scan", "evaluate"):
+            for j in self.jobs:
+                if j.kind == kind and j.summary:
+                    return j
+        return None
 
     def job(self, name: str) -> Job:
         for j in self.jobs:

@@ -19,10 +19,10 @@ from mlgen.plan.ir import (
     Triggers,
 )
 from mlgen.spec import jobgraph
-from mlgen.spec.model import Spec
+from mlgen.spec.model import Spec, is_mlflow
 
 OUT = ".mlgen/out"
-REPORTING = ("validate", "evaluate", "monitor")  # kinds that write junit.xml + report.md
+REPORTING = ("validate", "evaluate", "scan", "monitor")  # kinds that write junit.xml + report.md
 CACHED = ("validate", "train", "select", "evaluate")  # runtime stages safe to skip when unchanged
 BUILD_EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push")
 DEPLOY_EVENTS: tuple[Event, ...] = ("manual", "push")
@@ -43,6 +43,7 @@ def _builtin_job(spec: Spec, name: str) -> tuple[str, tuple[str, ...], Artifact 
         "train": f"{OUT}/trials" if jobgraph.sharded(spec) else f"{OUT}/model",
         "select": f"{OUT}/model",
         "evaluate": f"{OUT}/evaluate",
+        "scan": f"{OUT}/scan",
         "monitor": f"{OUT}/monitor",
     }
     return name, (runtime_command(name),), Artifact(name, (outs[name],)), None
@@ -55,8 +56,10 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
         return {"train"}
     if name == "evaluate":
         return {model}
-    if name.startswith("deploy-"):
+    if name == "scan":  # its report extends evaluate's, so reviewers get one report
         return {model, "evaluate"}
+    if name.startswith("deploy-"):  # deploy re-checks the gates and the scan verdict
+        return {model, "evaluate"} | ({"scan"} if spec.scan is not None else set())
     return set()
 
 
@@ -85,9 +88,14 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             consumes = {d for d in graph[name] if d in with_artifact}
             deploy_like = deploy_like or env is not None
             timeout = st.timeout_minutes or spec.ci.timeout_minutes
+            secrets: tuple[tuple[str, ...], ...] = ()
         else:
             kind, commands, produces, env = _builtin_job(spec, name)
             reads = jobgraph.data_reads(spec).get(name, [])
+            pulls = _dvc_pulls(spec, reads)
+            if pulls:
+                commands = (" ".join(("dvc", "pull", *pulls)), *commands)
+            secrets = _secrets(spec, kind, len(commands), bool(pulls))
             consumes = _builtin_consumes(spec, name) | {
                 a for a in ancestors
                 if a in stages and a in with_artifact and any(jobgraph.produces(stages[a].outs, f) for f in reads)
@@ -118,6 +126,7 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             reports=(f"{OUT}/{kind}/junit.xml",) if kind in REPORTING else (),
             summary=f"{OUT}/{kind}/report.md" if kind in REPORTING else None,
             cache=name if kind in CACHED else None,
+            command_secrets=secrets,
         )
 
     # A custom stage that a scheduled job needs must run on schedules too.
@@ -139,11 +148,13 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
             default_branch_only=True,
             environment=Environment(env.name, env.approval, env.url),
             timeout_minutes=spec.ci.timeout_minutes,
+            command_secrets=_secrets(spec, "rollback", 1, False),
         )
         order.append(name)
 
     setup = " ".join(
         ["python", "-m", "pip", "install", "-r", f"{RUNTIME_DIR}/requirements.txt"]
+        + list(_tools(spec))
         + [f"-r {r}" for r in spec.project.requirements]
     )
     return Plan(
@@ -164,6 +175,7 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
         providers=tuple(sorted(providers if providers is not None else spec.ci.providers)),
         timeout_minutes=spec.ci.pipeline_timeout_minutes,
         artifact_expire_days=spec.ci.artifact_expire_days,
+        secrets_environment=spec.ci.secrets_environment if any(jobs[n].command_secrets for n in order) else None,
         settings=spec.model_dump(mode="json", by_alias=True),
     )
 
@@ -173,7 +185,7 @@ def _retrain_chain(spec: Spec, graph: dict[str, set[str]]) -> set[str]:
     the custom stages they need that the monitor does not already need."""
     if not spec.monitor:
         return set()
-    chain = {n for n in graph if n in ("validate", "train", "select", "evaluate") or n.startswith("deploy-")}
+    chain = {n for n in graph if n in ("validate", "train", "select", "evaluate", "scan") or n.startswith("deploy-")}
     for n in list(chain):
         chain |= jobgraph.ancestors(graph, n)
     return chain - jobgraph.ancestors(graph, MONITOR_JOB) - {MONITOR_JOB}
@@ -183,3 +195,37 @@ def _with_events(job: Job, events: tuple[Event, ...]) -> Job:
     from dataclasses import replace
 
     return replace(job, events=events)
+
+
+# Jobs that open the model registry: evaluate loads the champion, deploys and rollbacks move aliases.
+REGISTRY_KINDS = ("evaluate", "deploy", "rollback")
+
+
+def _dvc_pulls(spec: Spec, reads: list[str]) -> tuple[str, ...]:
+    """Data files a job must `dvc pull` first: those it reads that no custom stage writes (a
+    stage's outputs arrive as artifacts)."""
+    if not spec.data.dvc:
+        return ()
+    writers = jobgraph._writers(spec)
+    return tuple(dict.fromkeys(f for f in reads if not jobgraph.producers(writers, f)))
+
+
+def _secrets(spec: Spec, kind: str, n_commands: int, pulls: bool) -> tuple[tuple[str, ...], ...]:
+    """Per command: the DVC secrets for the leading `dvc pull`, the registry's for the runtime
+    command of jobs that open the registry; () when no command needs any."""
+    registry = tuple(sorted(spec.deploy.secrets)) if spec.deploy is not None and kind in REGISTRY_KINDS else ()
+    per = [registry] * n_commands
+    if pulls:
+        per[0] = tuple(sorted(spec.data.dvc_secrets))
+    return tuple(per) if any(per) else ()
+
+
+def _tools(spec: Spec) -> tuple[str, ...]:
+    """Packages every job installs besides the runtime's requirements (pin them in a
+    project.requirements file when the version matters)."""
+    tools = []
+    if spec.data.dvc:
+        tools.append("dvc")
+    if spec.deploy is not None and is_mlflow(spec.deploy.registry):
+        tools.append("mlflow")
+    return tuple(tools)

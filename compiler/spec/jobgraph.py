@@ -31,6 +31,9 @@ def builtin_edges(spec: Spec) -> dict[str, set[str]]:
         g["select"] = {"train"}
     g["evaluate"] = {model_job(spec)}
     prev = "evaluate"
+    if spec.scan is not None:  # the vulnerability scan sits between evaluate and the deploys
+        g["scan"] = {"evaluate"}
+        prev = "scan"
     for env in spec.deploy.environments if spec.deploy else []:
         if deploy_job(env.name) in g:  # a duplicate environment (reported by the checks)
             continue
@@ -101,6 +104,8 @@ def data_reads(spec: Spec) -> dict[str, list[str]]:
     ref = [spec.data.reference] if spec.data.reference else []
     train = [spec.data.path]
     reads = {"validate": train + ref, "train": train, "select": train, "evaluate": train}
+    if spec.scan is not None:
+        reads["scan"] = train
     if spec.monitor:
         reads["monitor"] = [spec.monitor.data] + (ref or train)
     return reads

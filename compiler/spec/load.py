@@ -67,7 +67,6 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
     else:
         data = doc
 
-    positions = key_positions(text)
     issues = list(unsafe_strings(data))
     spec: m.Spec | None = None
     try:
@@ -77,6 +76,7 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
     if spec is not None and not issues:
         issues.extend(check(spec, path.parent))
     if issues:
+        positions = key_positions(text)  # only needed to place diagnostics
         raise SpecError([_diagnostic(shown, positions, base, i) for i in _dedupe(issues)])
     return LoadedSpec(spec=spec, path=path, raw=raw, base=base)  # type: ignore[arg-type]
 
@@ -127,6 +127,11 @@ _PATTERN_TEXT = {
     r"^3\.[0-9]{1,2}$": ("is not a Python version", 'for example "3.12"'),
     r"^[a-z0-9_]+$": ("is not a scikit-learn scoring name", 'for example "f1" or "roc_auc"'),
     r"^https://[^\s'\"`$\\]+$": ("is not a plain https:// URL", "for example https://models.example.com"),
+    m.SECRET_PATTERN: ("is not a secret name", "use capitals, digits and `_`, for example `AWS_ACCESS_KEY_ID`"),
+    m.REGISTRY_PATTERN: (
+        "is neither a registry folder nor an MLflow registry URI",
+        "for example `models`, `mlflow+http://127.0.0.1:5000` or `mlflow+sqlite:///mlflow.db`",
+    ),
 }
 
 _TYPE_NAMES = {
@@ -240,8 +245,9 @@ def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
     if kind == "string_pattern_mismatch":
         text, hint = _PATTERN_TEXT.get(ctx.get("pattern", ""), ("has an invalid format", ""))
         return Issue(path, "E104", f"{value!r} {text}", hint)
-    if kind == "value_error":
-        return Issue(path, "E104", f"{value!r} {err['msg'].removeprefix('Value error, ')}", "for example `data/train.csv`")
+    if kind == "value_error":  # the model's validators write "message\nhint"
+        text, _, hint = err["msg"].removeprefix("Value error, ").partition("\n")
+        return Issue(path, "E104", f"{value!r} {text}", hint)
     if kind in _TYPE_NAMES:
         shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""
         return Issue(path, "E105", f"expected {_TYPE_NAMES[kind]}, got {_toml_type(value)}{shown}", "")

@@ -24,7 +24,7 @@ CRON_PATTERN = r"^\S+( \S+){4}$"
 def _inside_repo(path: str) -> str:
     # the pattern cannot say this: the JSON Schema / Rust regex engines have no look-around
     if ".." in path.split("/"):
-        raise ValueError("must stay inside the repository (no `..`)")
+        raise ValueError("must stay inside the repository (no `..`)\nfor example `data/train.csv`")
     return path
 
 
@@ -32,6 +32,35 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN, max_length=255), AfterValidator(_inside_repo)]
 Branch = Annotated[str, StringConstraints(pattern=BRANCH_PATTERN)]
 Scalar = Union[bool, int, float, str]
+
+
+def _not_reserved(name: str) -> str:
+    # GitHub refuses secrets named GITHUB_*; CI_* are GitLab's own predefined variables
+    if name.startswith(("GITHUB_", "CI_")):
+        raise ValueError("starts with GITHUB_ or CI_, which the CI providers reserve\nrename the secret, for example `MY_TOKEN`")
+    return name
+
+
+SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,63}$"
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN), AfterValidator(_not_reserved)]
+# mlflow+http(s)://host[:port][/path] or mlflow+sqlite:///relative/path.db (four slashes: absolute)
+MLFLOW_PATTERN = r"mlflow\+(https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_.@+=/-]*)?|sqlite:///[A-Za-z0-9_.@+=/-]+)"
+REGISTRY_PATTERN = rf"^(({PATH_PATTERN[1:-1]})|{MLFLOW_PATTERN})$"
+
+
+def is_mlflow(registry: str) -> bool:
+    return registry.startswith(("mlflow+http://", "mlflow+https://", "mlflow+sqlite:///"))
+
+
+def _registry(value: str) -> str:
+    if is_mlflow(value):
+        return value
+    if value.startswith("mlflow+"):
+        raise ValueError("is not an MLflow registry URI\nwrite `mlflow+http://host:port` or `mlflow+sqlite:///path.db`")
+    return _inside_repo(value)
+
+
+Registry = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=255), AfterValidator(_registry)]
 
 CLASSIFICATION_METRICS = (
     "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "log_loss",
@@ -60,49 +89,70 @@ class Project(_Strict):
 
 
 class Column(_Strict):
-    type: Literal["int", "float", "category", "bool", "str", "datetime"]
-    min: float | None = None
-    max: float | None = None
+    type: Literal["int", "float", "category", "bool", "str", "datetime"] = Field(
+        description="Expected type of the column's values."
+    )
+    min: float | None = Field(None, description="Smallest allowed value (int and float columns).")
+    max: float | None = Field(None, description="Largest allowed value (int and float columns).")
     values: list[Union[str, int]] | None = Field(
         None, description="Allowed values (category columns)."
     )
-    nullable: bool = False
+    nullable: bool = Field(False, description="Allow missing values in this column.")
 
 
 class Data(_Strict):
     path: RelPath = Field(description="Training data, .csv or .parquet.")
-    target: Annotated[str, StringConstraints(min_length=1)]
-    task: Literal["classification", "regression"]
+    target: Annotated[str, StringConstraints(min_length=1)] = Field(description="The column to predict.")
+    task: Literal["classification", "regression"] = Field(description="What kind of model is trained.")
     reference: RelPath | None = Field(None, description="Baseline data for drift checks.")
-    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    test_size: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.2, description="Share of rows held out for evaluation (stratified for classification)."
+    )
     columns: dict[str, Column] = Field(
         default_factory=dict, description="The data contract, one entry per column."
     )
     allow_extra: bool = Field(False, description="Accept columns that are not in the contract.")
+    dvc: bool = Field(
+        False,
+        description="The data files are tracked with DVC: every job that reads them runs `dvc pull` first.",
+    )
+    dvc_secrets: list[SecretName] = Field(
+        default_factory=list,
+        description="CI secrets handed to `dvc pull` as environment variables of the same name "
+        "(e.g. AWS_ACCESS_KEY_ID for an S3 remote).",
+    )
 
 
 class Drift(_Strict):
-    method: Literal["ks", "psi", "chi2"] = "psi"
-    threshold: Annotated[float, Field(gt=0)] = 0.2
+    method: Literal["ks", "psi", "chi2"] = Field(
+        "psi", description="ks / chi2: a column drifts when the test's p-value is below the threshold; psi: when the PSI is above it."
+    )
+    threshold: Annotated[float, Field(gt=0)] = Field(0.2, description="p-value (ks, chi2) or PSI bound.")
 
 
 class Validate(_Strict):
-    min_rows: Annotated[int, Field(ge=0)] = 1
-    max_null_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_rows: Annotated[int, Field(ge=0)] = Field(1, description="Fewest rows the training data may have.")
+    max_null_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="Largest share of missing values in any column."
+    )
     max_duplicate_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         0.05, description="Largest share of fully duplicated rows in the training data."
     )
     max_overlap_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="Largest share of held-out rows that also occur in the training split (leakage)."
     )
-    drift: Drift | None = None
+    drift: Drift | None = Field(None, description="Drift of the training data vs data.reference.")
 
 
 class Search(_Strict):
-    strategy: Literal["grid", "random"] = "grid"
-    space: dict[str, Annotated[list[Scalar], Field(min_length=1)]] = Field(min_length=1)
-    cv: Annotated[int, Field(ge=2, le=100)] = 5
-    scoring: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")] | None = None
+    strategy: Literal["grid", "random"] = Field("grid", description="Every combination, or `n_iter` random ones.")
+    space: dict[str, Annotated[list[Scalar], Field(min_length=1)]] = Field(
+        min_length=1, description="Estimator parameter -> the values to try."
+    )
+    cv: Annotated[int, Field(ge=2, le=100)] = Field(5, description="Cross-validation folds per trial.")
+    scoring: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")] | None = Field(
+        None, description="scikit-learn scoring name (default: the estimator's score)."
+    )
     n_iter: Annotated[int, Field(ge=1)] = Field(10, description="Trials for random search.")
     shards: Annotated[int, Field(ge=1, le=64)] = Field(
         1, description="Fan the trials out over this many parallel CI jobs."
@@ -113,8 +163,10 @@ class Train(_Strict):
     estimator: Annotated[str, StringConstraints(pattern=DOTTED_PATTERN)] = Field(
         description="Import path of a scikit-learn compatible estimator class."
     )
-    params: dict[str, Union[Scalar, list[Scalar]]] = Field(default_factory=dict)
-    search: Search | None = None
+    params: dict[str, Union[Scalar, list[Scalar]]] = Field(
+        default_factory=dict, description="Fixed estimator parameters (random_state comes from project.seed)."
+    )
+    search: Search | None = Field(None, description="Hyperparameter search; the best trial is refitted.")
 
 
 class Gate(_Strict):
@@ -126,22 +178,35 @@ class Gate(_Strict):
 
 
 class Evaluate(_Strict):
-    metrics: list[str] = Field(min_length=1)
-    gates: dict[str, Gate] = Field(default_factory=dict)
+    metrics: list[str] = Field(min_length=1, description="Metrics computed on the held-out split.")
+    gates: dict[str, Gate] = Field(
+        default_factory=dict, description="Metric -> bounds; a failed gate fails evaluate and blocks deploys."
+    )
     slices: list[str] = Field(
         default_factory=list, description="Category columns to report metrics per value."
     )
 
 
 class DeployEnvironment(_Strict):
-    name: Name
-    approval: Literal["auto", "manual"] = "auto"
-    url: Annotated[str, StringConstraints(pattern=r"^https://[^\s'\"`$\\]+$")] | None = None
+    name: Name = Field(description="Environment name; also the registry alias.")
+    approval: Literal["auto", "manual"] = Field("auto", description="manual: a person approves before the deploy runs.")
+    url: Annotated[str, StringConstraints(pattern=r"^https://[^\s'\"`$\\]+$")] | None = Field(
+        None, description="Where the deployed service lives (shown by the CI provider)."
+    )
 
 
 class Deploy(_Strict):
-    registry: RelPath = Field("models", description="File-system model registry (path).")
+    registry: Registry = Field(
+        "models",
+        description="Model registry: a folder in the repository (file-system registry), or an MLflow "
+        "registry as `mlflow+http://host:port` / `mlflow+sqlite:///path.db`.",
+    )
     environments: list[DeployEnvironment] = Field(default_factory=list)
+    secrets: list[SecretName] = Field(
+        default_factory=list,
+        description="CI secrets the registry needs (e.g. MLFLOW_TRACKING_TOKEN), handed as environment "
+        "variables of the same name to the jobs that use the registry (evaluate, deploy, rollback).",
+    )
 
 
 class Monitor(_Strict):
@@ -149,7 +214,67 @@ class Monitor(_Strict):
         description="5-field cron expression (UTC) of the drift check."
     )
     data: RelPath = Field(description="Recent production data compared with the reference.")
-    drift: Drift | None = None
+    drift: Drift | None = Field(None, description="Drift test of monitor.data vs the reference (default: PSI > 0.2).")
+
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class ScanSlices(_Strict):
+    enabled: bool = True
+    metric: str | None = Field(
+        None, description="Metric compared per slice (default: accuracy for classification, r2 for regression)."
+    )
+    minor: Fraction = Field(0.05, description="Flag a slice whose metric is this much (relative) worse than the whole test set.")
+    major: Fraction = Field(0.10, description="... and call it major from this much worse.")
+    min_rows: Annotated[int, Field(ge=1)] = Field(20, description="Slices with fewer rows are skipped.")
+    bins: Annotated[int, Field(ge=2, le=20)] = Field(4, description="Quantile bins of each numeric feature.")
+    pairs: bool = Field(True, description="Also slice on pairs of features.")
+    columns: list[str] = Field(default_factory=list, description="Features to slice on (default: all).")
+    fdr: Fraction | None = Field(
+        None, description="Benjamini-Hochberg false-discovery rate: report only slices significant at this level."
+    )
+    block: bool = Field(True, description="A major finding fails the scan job (and so blocks deployment).")
+
+
+class ScanRobustness(_Strict):
+    enabled: bool = True
+    noise: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.05, description="Perturbation of numeric features, as a fraction of each feature's standard deviation."
+    )
+    categories: bool = Field(True, description="Also swap category values.")
+    minor: Fraction = Field(0.05, description="Share of changed predictions that is flagged.")
+    major: Fraction = Field(0.10, description="Share of changed predictions that is major.")
+    block: bool = True
+
+
+class ScanOverconfidence(_Strict):
+    enabled: bool = True
+    probability: Fraction = Field(0.9, description="A prediction made with at least this probability is confident.")
+    minor: Fraction = Field(0.3, description="Share of wrong predictions made confidently that is flagged.")
+    major: Fraction = Field(0.5, description="Share of wrong predictions made confidently that is major.")
+    min_wrong: Annotated[int, Field(ge=1)] = Field(10, description="Fewer wrong predictions than this: not judged.")
+    block: bool = True
+
+
+class ScanLeakage(_Strict):
+    enabled: bool = True
+    minor: Fraction = Field(0.95, description="A single feature reaching this score alone (ROC AUC / R2) is flagged.")
+    major: Fraction = Field(0.99, description="... and is major from this score.")
+    overlap: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="Largest share of test rows that may also occur in the training split."
+    )
+    block: bool = True
+
+
+class Scan(_Strict):
+    """Model vulnerability scan between evaluate and deploy."""
+
+    max_rows: Annotated[int, Field(ge=100)] = Field(100_000, description="Rows scanned at most (a seeded sample).")
+    slices: ScanSlices = Field(default_factory=ScanSlices)
+    robustness: ScanRobustness = Field(default_factory=ScanRobustness)
+    overconfidence: ScanOverconfidence = Field(default_factory=ScanOverconfidence)
+    leakage: ScanLeakage = Field(default_factory=ScanLeakage)
 
 
 Provider = Literal["github", "gitlab", "jenkins"]
@@ -160,24 +285,35 @@ class CI(_Strict):
     branches: list[Branch] = Field(
         default_factory=lambda: ["main"], min_length=1, description="First one is the default branch."
     )
-    pull_requests: bool = True
+    pull_requests: bool = Field(True, description="Run the build jobs (not deploys) on pull/merge requests.")
     timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(60, description="Per job.")
-    pipeline_timeout_minutes: Annotated[int, Field(ge=1, le=4320)] = 240
-    artifact_expire_days: Annotated[int, Field(ge=1, le=90)] = 7
+    pipeline_timeout_minutes: Annotated[int, Field(ge=1, le=4320)] = Field(240, description="Whole pipeline.")
+    artifact_expire_days: Annotated[int, Field(ge=1, le=90)] = Field(
+        7, description="How long job artifacts (models, reports) are kept."
+    )
+    secrets_environment: Name = Field(
+        "ci-secrets",
+        description="GitHub: the environment that holds the secrets of jobs that are not deploys "
+        "(DVC and registry credentials); used without a deployment record.",
+    )
 
 
 class Stage(_Strict):
-    name: Name
+    name: Name = Field(description="Job name (letters, digits, `_` and `-`).")
     cmd: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(
         description="Shell command, run exactly as written."
     )
-    deps: list[RelPath] = Field(default_factory=list)
-    outs: list[RelPath] = Field(default_factory=list)
+    deps: list[RelPath] = Field(
+        default_factory=list, description="Files it reads; a stage that writes one of them runs first."
+    )
+    outs: list[RelPath] = Field(
+        default_factory=list, description="Files or folders it writes; handed to later jobs as an artifact."
+    )
     before: str | None = Field(None, description="A job this stage must run before.")
     needs: list[str] = Field(default_factory=list, description="Jobs this stage runs after.")
-    environment: Name | None = None
-    approval: Literal["auto", "manual"] = "auto"
-    timeout_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    environment: Name | None = Field(None, description="Run as a deployment to this environment.")
+    approval: Literal["auto", "manual"] = Field("auto", description="manual: needs `environment`; a person approves.")
+    timeout_minutes: Annotated[int, Field(ge=1, le=1440)] | None = Field(None, description="Default: ci.timeout_minutes.")
 
 
 class Spec(_Strict):
@@ -190,6 +326,7 @@ class Spec(_Strict):
     validate_: Validate = Field(default_factory=Validate, alias="validate")
     train: Train
     evaluate: Evaluate
+    scan: Scan | None = None
     deploy: Deploy | None = None
     monitor: Monitor | None = None
     ci: CI = Field(default_factory=CI)

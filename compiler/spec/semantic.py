@@ -31,7 +31,7 @@ def _suggest(word: str, options: list[str], what: str) -> str:
 def check(spec: m.Spec, root: Path) -> list[Issue]:
     """Every cross-field problem of a spec that passed the model; `root` is the spec's folder."""
     issues: list[Issue] = []
-    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates):
+    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc):
         issues.extend(rule(spec, root))
     return issues
 
@@ -174,3 +174,28 @@ def _duplicates(spec: m.Spec, root: Path) -> Iterator[Issue]:
             if v in seen:
                 yield Issue(path + (k,), "E203", f"`{v}` is listed twice", "remove the duplicate")
             seen.add(v)
+
+
+def _scan(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    scan = spec.scan
+    if scan is None:
+        return
+    known = m.CLASSIFICATION_METRICS if spec.data.task == "classification" else m.REGRESSION_METRICS
+    metric = scan.slices.metric
+    if metric is not None and metric not in known:
+        yield Issue(("scan", "slices", "metric"), "E204", f"`{metric}` is not a {spec.data.task} metric", _suggest(metric, list(known), "available"))
+    for k, col in enumerate(scan.slices.columns):
+        if col == spec.data.target:
+            yield Issue(("scan", "slices", "columns", k), "E201", f"`{col}` is the target, not a feature", "slice on feature columns")
+        elif spec.data.columns and not spec.data.allow_extra and col not in spec.data.columns:
+            yield Issue(("scan", "slices", "columns", k), "E201", f"unknown column `{col}`", _suggest(col, sorted(spec.data.columns), "columns"))
+    for name in ("slices", "robustness", "overconfidence", "leakage"):
+        detector = getattr(scan, name)
+        if detector.minor > detector.major:
+            yield Issue(("scan", name, "minor"), "E213", f"minor ({detector.minor:g}) is above major ({detector.major:g})",
+                        "a major finding must be at least as bad as a minor one")
+
+
+def _dvc(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    if spec.data.dvc_secrets and not spec.data.dvc:
+        yield Issue(("data", "dvc_secrets"), "E212", "secrets for `dvc pull`, but the data is not tracked with DVC", "set data.dvc = true")

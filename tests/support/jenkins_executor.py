@@ -11,7 +11,8 @@ Resources and JUnit plugins would do it, for one simulated build (:class:`Build`
   between stages; `-e K=V` docker args become environment, with the container's private /tmp
   mapped to a per-build folder), `options` (timeouts enforced, `lock` recorded),
   `triggers { cron(...) }` (a timer build needs a non-empty cron spec on its branch),
-  `parameters` (choice / string; defaults, overrides, and choice validation), `environment`,
+  `parameters` (choice / string; defaults, overrides, and choice validation), `environment`
+  (literals, and `credentials('id')` secret text from the executor's credentials),
   `when` with `beforeOptions` / `beforeInput` / `beforeAgent` honoured in Jenkins' order,
   `input` (auto-approved unless the build rejects it; recorded), `parallel` (run one after the
   other; a failing branch does not stop its siblings), `post` (always / success / failure /
@@ -370,6 +371,7 @@ class JenkinsExecutor:
 
     python_bin: a directory put first on PATH (the test's venv: `python` and its packages);
     agent_env: what the agent's operator configured (e.g. MLGEN_REGISTRY, PIP_NO_INDEX);
+    credentials: the controller's secret-text credentials, id -> value (`credentials('id')`);
     workdir: where builds keep their workspaces, stashes, archives and test results.
     """
 
@@ -381,9 +383,11 @@ class JenkinsExecutor:
         *,
         python_bin: Path,
         agent_env: Mapping[str, str] | None = None,
+        credentials: Mapping[str, str] | None = None,
         job: str = "mlgen",
     ) -> None:
         self.project = Path(project)
+        self.credentials = dict(credentials or {})  # secret-text credentials by id
         self.workdir = Path(workdir)
         self.python_bin = Path(python_bin)
         self.agent_env = dict(agent_env or {})
@@ -494,6 +498,12 @@ class JenkinsExecutor:
         env: dict[str, str] = {}
         for entry in node.body or [] if node else []:
             toks = entry.args
+            if [t.text for t in toks[:3]] == ["=", "credentials", "("] and len(toks) == 5 and toks[3].kind == "sq" and toks[4].text == ")":
+                cid = unescape_sq(toks[3].text)
+                if cid not in self.credentials:  # Jenkins fails the stage before its steps
+                    raise StepFailed(f"ERROR: Could not find credentials entry with ID '{cid}'")
+                env[entry.name] = self.credentials[cid]
+                continue
             if len(toks) != 2 or toks[0].text != "=" or toks[1].kind != "sq":
                 raise _fail(entry, f"environment entry {entry.name!r} must be NAME = 'literal'")
             value = unescape_sq(toks[1].text)
@@ -597,7 +607,12 @@ class JenkinsExecutor:
                 result.stages[name] = skipped
                 return "SKIPPED"
             result.stages[name] = ctx.run
-            stage_env = self._environment(stage.child("environment"))
+            try:
+                stage_env = self._environment(stage.child("environment"))
+            except StepFailed as exc:
+                ctx.run.status, ctx.run.reason = exc.status, str(exc)
+                result._worsen(ctx.run.status)
+                return ctx.run.status
             ctx.env = {
                 **self._build_env(result.build),
                 **self._docker_env(docker_env, result.dir),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
 
 from mlgen.backends.common import dump_yaml, header_lines, yaml_str
 from mlgen.plan.ir import MONITOR_JOB, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan
@@ -139,6 +139,8 @@ def job_block(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedMap:
     job_head(block, job)
     if job.environment:
         add_environment(block, job.environment)
+    elif job.secrets and plan.secrets_environment:
+        add_secrets_environment(block, plan.secrets_environment)
     if job.shards > 1:
         block["strategy"] = matrix(job.shards)
         block["env"] = CommentedMap(
@@ -179,6 +181,17 @@ def add_environment(block: CommentedMap, env: Environment) -> None:
     )
 
 
+def add_secrets_environment(block: CommentedMap, name: str) -> None:
+    """Secrets of a job that deploys nothing come from an environment of their own, used
+    without a deployment record, so that who may read them is set per environment."""
+    block["environment"] = CommentedMap([("name", user_str(name, "environment name")), ("deployment", False)])
+    block.yaml_set_comment_before_after_key(
+        "environment",
+        before=f"secrets: define them in environment {name!r} (Settings > Environments); no deployment is recorded",
+        indent=JOB_KEY_INDENT,
+    )
+
+
 def deploy_group(env: Environment) -> str:
     """Concurrency group of an environment; shared by its deploy and its rollback workflow."""
     return user_str(f"deploy-{env.name}", "environment name")
@@ -214,7 +227,8 @@ def job_steps(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedSeq:
     out.extend(steps.download(name, sharded.get(name, False)) for name in job.consumes)
     if job.cache and not job.environment and not release_branches(plan.triggers):  # never for deploys
         out.append(steps.stage_cache(job.cache, job.shards > 1))
-    out.extend(steps.run(line) for line in (*plan.setup, *job.commands))
+    out.extend(steps.run(line) for line in plan.setup)
+    out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))
     if publishes_drift(job, plan):
         out.append(steps.drift_output())
     if job.summary:
@@ -235,7 +249,7 @@ def pr_comment_job(plan: Plan) -> CommentedMap | None:
     A job of its own so that `pull-requests: write` is granted to nothing that runs plan
     commands; it only downloads the report and hands it to `gh`.
     """
-    evaluate = next((j for j in pipeline_jobs(plan) if j.kind == "evaluate" and j.summary), None)
+    evaluate = plan.review_job()
     if evaluate is None or evaluate.summary is None or "pull_request" not in job_events(evaluate, plan.triggers):
         return None
     if evaluate.shards > 1:

@@ -4,7 +4,7 @@ rollback behind the environment's protection rules, in the environment's deploy 
 
 from __future__ import annotations
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
 
 from mlgen.backends.common import yaml_str
 from mlgen.plan.ir import Job, Plan
@@ -65,6 +65,7 @@ def job_block(job: Job, plan: Plan) -> CommentedMap:
         "env", before="the optional version, as data: never expanded inside a run: line", indent=JOB_KEY_INDENT
     )
     out = CommentedSeq([steps.checkout(), steps.setup_python(plan.python)])
-    out.extend(steps.run(line) for line in (*plan.setup, *job.commands))
+    out.extend(steps.run(line) for line in plan.setup)
+    out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))
     block["steps"] = out
     return block

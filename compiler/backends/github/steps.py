@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.scalarstring import LiteralScalarString
+from mlgen.backends.yamlout import Map as CommentedMap
+from mlgen.backends.yamlout import Literal as LiteralScalarString
 
 from mlgen.backends.common import yaml_str
 from mlgen.plan.ir import CACHE_DIR, MONITOR_RESULT, Artifact
@@ -67,9 +67,22 @@ def setup_python(version: str) -> CommentedMap:
     return action("actions/setup-python", CommentedMap({"python-version": user_str(version, "python version")}))
 
 
-def run(line: str) -> CommentedMap:
-    """One shell line, exactly as written (values reach it through `env:`, never `${{ }}`)."""
-    return CommentedMap({"run": user_str(line, "command")})
+_SECRET = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def run(line: str, secrets: tuple[str, ...] = ()) -> CommentedMap:
+    """One shell line, exactly as written (values reach it through `env:`, never `${{ }}`).
+    `secrets` are bound on this step only: the setup step (pip) never sees them."""
+    step = CommentedMap({"run": user_str(line, "command")})
+    if secrets:
+        step["env"] = CommentedMap((name, secret_ref(name)) for name in secrets)
+    return step
+
+
+def secret_ref(name: str) -> str:
+    if not _SECRET.fullmatch(name) or name.startswith("GITHUB_"):
+        raise UnsafeValue(f"secret name {name!r} is not a valid GitHub secret name")
+    return f"${{{{ secrets.{name} }}}}"
 
 
 def artifact_name(name: str) -> str:

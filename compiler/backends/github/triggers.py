@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
+from mlgen.backends.common import per_plan
+from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
 from mlgen.plan.ir import MONITOR_JOB, Event, Job, Plan, Triggers
 
 from .values import checked, user_str
@@ -107,6 +107,27 @@ def ancestors(plan: Plan, name: str) -> set[str]:
     return seen
 
 
+@per_plan
+def _below_monitor(plan: Plan) -> frozenset[str]:
+    """The jobs that have the monitor among their ancestors (`ancestors`, for every job at once);
+    empty when the plan has no monitor job."""
+    if not any(j.name == MONITOR_JOB for j in plan.jobs):
+        return frozenset()
+    users: dict[str, list[str]] = {}
+    for j in plan.jobs:
+        for n in j.needs:
+            users.setdefault(n, []).append(j.name)
+    below: set[str] = set()
+    todo = list(users.get(MONITOR_JOB, ()))
+    while todo:
+        n = todo.pop()
+        if n not in below:
+            below.add(n)
+            todo.extend(users.get(n, ()))
+    below.discard(MONITOR_JOB)
+    return frozenset(below)
+
+
 def drift_clause(job: Job, triggers: Triggers) -> str:
     """Scheduled pipelines run a retraining job only when the monitor reported drift."""
     clause = f"github.event_name == 'schedule' && needs.{MONITOR_JOB}.outputs.{DRIFT_OUTPUT} == 'true'"
@@ -129,8 +150,7 @@ def job_condition(job: Job, plan: Plan) -> str | bool | None:
     run whose monitor found drift.
     """
     usual = event_condition(job, plan.triggers)
-    has_monitor = any(j.name == MONITOR_JOB for j in plan.jobs)
-    if not has_monitor or job.name == MONITOR_JOB or MONITOR_JOB not in ancestors(plan, job.name):
+    if job.name not in _below_monitor(plan):
         return usual
     when: str | bool | None = usual
     if job.on_drift and MONITOR_JOB in job.needs:

@@ -20,7 +20,7 @@ import re
 import shlex
 from typing import Any
 
-from mlgen.backends.common import dump_yaml, header_lines, yaml_str
+from mlgen.backends.common import dump_yaml, header_lines, per_plan, yaml_str
 from mlgen.plan.ir import (
     CACHE_DIR,
     MONITOR_JOB,
@@ -154,16 +154,23 @@ def header(plan: Plan) -> list[str]:
             f" {comment_safe(t.default_branch)}; it moves the environment back to the version deployed"
             f" before, or to the version in the variable {ROLLBACK_TO_VAR} if you set it when playing the job."
         )
+    secrets = sorted({s for j in plan.jobs for s in j.secrets})
+    if secrets:
+        lines.append(
+            "Secrets: add masked CI/CD variables " + ", ".join(secrets) + " (Settings > CI/CD > Variables);"
+            " GitLab hands every CI/CD variable to the jobs as an environment variable of that name."
+        )
     if any(j.environment for j in plan.jobs):
         lines.append(
             f"Registry: set the CI/CD variable {REGISTRY_VAR} to an absolute path every runner shares;"
             " without it deploys go to a folder of the job's checkout, which is discarded."
         )
-    if any(is_mr_reporter(j) for j in plan.jobs):
+    review = plan.review_job()
+    if review is not None:
         lines.append(
             f"Merge request reports: add a masked CI/CD variable {TOKEN_VAR} (not protected: merge request"
             " pipelines run for unprotected branches) holding a token with the `api` scope (e.g. a project"
-            " access token, Reporter role); evaluate then posts its report as a merge request note."
+            f" access token, Reporter role); {review.name} then posts its report as a merge request note."
             " Without it the report is in the job log and its artifacts."
         )
     lines.append(
@@ -249,8 +256,15 @@ def is_rollback(job: Job) -> bool:
     return "rollback" in job.events
 
 
-def is_mr_reporter(job: Job) -> bool:
-    return job.kind == "evaluate" and job.summary is not None
+def is_mr_reporter(plan: Plan, job: Job) -> bool:
+    """Does this job post the reviewers' report (the scan's, else evaluate's) as an MR note?"""
+    review = _review_job(plan)
+    return review is not None and review.name == job.name
+
+
+@per_plan
+def _review_job(plan: Plan) -> Job | None:
+    return plan.review_job()
 
 
 def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
@@ -275,7 +289,7 @@ def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
     if job.cache is not None and job.environment is None:
         body["cache"] = cache(job)
     body["script"] = [yaml_str(line) for line in (*plan.setup, *job.commands)]
-    after = after_script(job)
+    after = after_script(job, reporter=is_mr_reporter(plan, job))
     if after:
         body["after_script"] = after
     if job.produces is not None or job.reports:
@@ -347,16 +361,16 @@ def cache(job: Job) -> dict[str, Any]:
     return {"key": yaml_str(key), "paths": [yaml_str(folder)]}
 
 
-def after_script(job: Job) -> list[Any]:
+def after_script(job: Job, reporter: bool = False) -> list[Any]:
     """Runs even when the script failed (a failed gate): the report goes to the job log and,
-    for evaluate with a token configured, to the merge request as a note."""
+    for the reviewers' report (`reporter`) with a token configured, to the merge request as a note."""
     if job.summary is None:
         return []
     if not SAFE_PATH.fullmatch(job.summary):
         raise ValueError(f"gitlab: report path {job.summary!r} is not a plain relative path")
     report = job.summary
     lines = [f"if [ -f {report} ]; then cat {report}; fi"]
-    if is_mr_reporter(job):
+    if reporter:
         lines.append(
             f'if [ -n "${{{TOKEN_VAR}:-}}" ] && [ -n "${{CI_MERGE_REQUEST_IID:-}}" ] && [ -f {report} ]; then'
             f' curl --fail -sS -o /dev/null -X POST -H "PRIVATE-TOKEN: ${TOKEN_VAR}"'

@@ -26,10 +26,20 @@ def groovy_args(args: tuple[tuple[str, str], ...]) -> str:
     return " " + ", ".join(f"{k}: {groovy_sq(v)}" if k else groovy_sq(v) for k, v in args)
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's own cache of compiled templates (a private folder of the user's in the temp dir,
+    keyed by the template's source): compiling the template took longer than rendering it."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mlgen.backends.jenkins", ""),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Groovy, not HTML: escaping is explicit, through the filters below
         keep_trailing_newline=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from mlgen.backends.common import header_lines
+from mlgen.backends.common import header_lines, per_plan
 from mlgen.backends.jenkins.groovy import groovy_sq
 from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
 
@@ -88,6 +88,8 @@ class Stage:
     image: str | None = None  # docker agent image; None for a parallel parent
     docker_args: str = DOCKER_ARGS
     env: tuple[tuple[str, str], ...] = ()
+    # secret-text credentials bound to environment variables of the same name (credentials('ID'))
+    credentials: tuple[str, ...] = ()
     timeout_minutes: int | None = None
     lock: str | None = None
     input_message: str | None = None
@@ -167,6 +169,7 @@ def targeting(branches: tuple[str, ...]) -> Cond:
     return any_of(*(leaf("changeRequest", ("target", b), ("comparator", EXACT)) for b in branches))
 
 
+@per_plan
 def rollback_jobs(plan: Plan) -> tuple[Job, ...]:
     jobs = tuple(j for j in plan.jobs if "rollback" in j.events)
     seen: set[str] = set()
@@ -260,12 +263,23 @@ def stash_includes(paths: tuple[str, ...]) -> str:
 
 def unstash_names(job: Job, plan: Plan) -> tuple[str, ...]:
     names: list[str] = []
+    first_producer = _first_producers(plan)
     for artifact in job.consumes:
-        producers = [j for j in plan.jobs if j.produces is not None and j.produces.name == artifact]
-        if not producers:
+        producer = first_producer.get(artifact)
+        if producer is None:
             raise ValueError(f"job {job.name!r} consumes {artifact!r}, which no job produces")
-        names.extend(shard_names(artifact, producers[0].shards))
+        names.extend(shard_names(artifact, producer.shards))
     return tuple(names)
+
+
+@per_plan
+def _first_producers(plan: Plan) -> dict[str, Job]:
+    """Artifact name -> the first job (in plan order) that produces it."""
+    out: dict[str, Job] = {}
+    for j in plan.jobs:
+        if j.produces is not None:
+            out.setdefault(j.produces.name, j)
+    return out
 
 
 def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]) -> Stage:
@@ -283,6 +297,7 @@ def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]
         name=name,
         image=f"python:{plan.python}",
         env=env,
+        credentials=tuple(check_credential(c) for c in job.secrets),
         timeout_minutes=job.timeout_minutes,
         unstash=unstash_names(job, plan),
         sh=plan.setup + job.commands,
@@ -338,6 +353,12 @@ def check_unique_names(stages: tuple[Stage, ...]) -> None:
             seen.add(name)
 
 
+def check_credential(name: str) -> str:
+    if not _ENV_NAME.fullmatch(name):
+        raise ValueError(f"credential id {name!r} is not a valid environment variable name")
+    return name
+
+
 def check_env(env: tuple[tuple[str, str], ...]) -> None:
     """`environment { }` is not plain Groovy: Jenkins resolves `$VAR` / `${VAR}` in its values,
     even single-quoted ones, so a value with `$` (or `\\`, its escape) would not arrive as written."""
@@ -355,7 +376,11 @@ def plugin_note(plan: Plan) -> str:
         plugins.append("Lockable Resources (deploy locks)")
     if any(j.reports for j in plan.jobs):
         plugins.append("JUnit (test results)")
-    return "Plugins: " + ", ".join(plugins) + "."
+    note = "Plugins: " + ", ".join(plugins) + "."
+    secrets = sorted({s for j in plan.jobs for s in j.secrets})
+    if secrets:
+        note += " Credentials (Secret text, these ids): " + ", ".join(secrets) + "."
+    return note
 
 
 def params(plan: Plan) -> tuple[Param, ...]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlgen import backends
-from mlgen.bundle import bundle_files
 from mlgen.errors import Diagnostic, SpecError
-from mlgen.plan.ir import PLAN_PATH, Plan
-from mlgen.plan.lower import lower
-from mlgen.plan.serialize import plan_json
-from mlgen.spec.load import load_spec
+
+if TYPE_CHECKING:
+    from mlgen.plan.ir import Plan
+
+# The spec loader (pydantic), lowering and the backends are imported where they are used, so
+# that `find_spec`/`shown_path` (and `mlgen run` with a current plan) stay cheap to import.
 
 
 # Local products of `mlgen run` (the stage cache and job outputs) stay out of version control.
@@ -36,12 +37,20 @@ def spec_display_path(spec: Path, out_dir: Path) -> str:
 
 
 def build_plan(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Plan:
+    from mlgen.plan.lower import lower
+    from mlgen.spec.load import load_spec
+
     loaded = load_spec(spec_file, display=shown_path(spec_file))
     return lower(loaded.spec, spec_display_path(spec_file, out_dir), loaded.raw, providers)
 
 
 def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Compiled:
     """Load, check and lower the spec, then render each provider. Raises SpecError."""
+    from mlgen import backends
+    from mlgen.bundle import bundle_files
+    from mlgen.plan.ir import PLAN_PATH
+    from mlgen.plan.serialize import plan_json
+
     plan = build_plan(spec_file, out_dir, providers)
     files: dict[str, str] = {PLAN_PATH: plan_json(plan)}
     for provider in plan.providers:

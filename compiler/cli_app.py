@@ -1,0 +1,180 @@
+"""The typer app behind `mlgen`: every command, --help and click's usage errors.
+
+cli.main runs `compile` and `run` without it when their arguments are plain (see cli.py); the
+commands' work lives in commands.py, shared by both paths.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlgen import commands
+from mlgen.errors import EXIT_BAD_INPUT, EXIT_OK, UsageError
+
+app = typer.Typer(
+    name="mlgen",
+    help="Compile mlproject.toml into GitHub Actions, GitLab CI and Jenkins pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SpecOpt = Annotated[
+    Optional[Path],
+    typer.Option("--spec", help="Spec file (default: ./mlproject.toml, else [tool.mlgen] in ./pyproject.toml)."),
+]
+
+
+@app.command("compile")
+def compile_cmd(
+    spec: SpecOpt = None,
+    provider: Annotated[
+        Optional[list[str]], typer.Option("--provider", help="Only this provider (repeatable); default: ci.providers.")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: the spec's folder).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if generated files are stale.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that mlgen did not generate.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+) -> None:
+    """Validate the spec and write the pipelines, .mlgen/plan.json and the schema."""
+    raise typer.Exit(commands.compile_cmd(spec, provider, out, check, force, quiet))
+
+
+@app.command("validate")
+def validate_cmd(spec: SpecOpt = None) -> None:
+    """Check the spec only; write nothing."""
+    from mlgen.spec.load import load_spec
+    from mlgen.compile import shown_path
+
+    spec_file = commands.spec_path(spec)
+    load_spec(spec_file, display=shown_path(spec_file))
+    typer.echo(f"{shown_path(spec_file)}: ok")
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of mlproject.toml."""
+    from mlgen.schema import packaged_schema
+
+    sys.stdout.write(packaged_schema())
+
+
+@app.command("init")
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template", "-t",
+            help="Starter: classification (default; breast cancer), regression (diabetes) or "
+            "custom-stages (wine, with get-data and featurize stages).",
+        ),
+    ] = "classification",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing mlproject.toml and example scripts.")
+    ] = False,
+) -> None:
+    """Write a starter project that runs as written: mlproject.toml (with a #:schema line for
+    editors), its schema, and the script that makes its example data (`mlgen run` next)."""
+    from mlgen.init import TEMPLATES, init_files, unknown_template_message, user_files
+    from mlgen.writer import write_atomic
+
+    if template not in TEMPLATES:
+        raise UsageError(unknown_template_message(template))
+    files = init_files(directory, template)
+    existing = [(directory / rel).as_posix() for rel in user_files(files) if (directory / rel).exists()]
+    if existing and not force:
+        raise UsageError(f"already exists: {', '.join(existing)}; pass --force to replace")
+    for rel, text in files.items():
+        write_atomic(directory / rel, text)
+        typer.echo(f"wrote {(directory / rel).as_posix()}")
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory.as_posix()} && "
+    typer.echo(f"next: {where}mlgen run   (makes the example data, then validates, trains, evaluates, deploys)")
+
+
+@app.command("graph")
+def graph_cmd(
+    spec: SpecOpt = None,
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="Print a Mermaid flowchart.")] = False,
+) -> None:
+    """Print the job DAG (text, or Mermaid with --mermaid)."""
+    from mlgen.compile import build_plan
+    from mlgen.graph import as_mermaid, as_text
+
+    spec_file = commands.spec_path(spec)
+    plan = build_plan(spec_file, spec_file.parent)
+    sys.stdout.write(as_mermaid(plan) if mermaid else as_text(plan))
+
+
+@app.command("run")
+def run_cmd(
+    stages: Annotated[Optional[list[str]], typer.Argument(help="Jobs or stage kinds to run (with what they need); default: what a push runs.")] = None,
+    spec: SpecOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun jobs even when their inputs are unchanged.")] = False,
+    approve: Annotated[
+        Optional[list[str]], typer.Option("--approve", help="Approve a manual environment (repeatable).")
+    ] = None,
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Run as a scheduled pipeline: the monitor, then retraining if it drifted.")
+    ] = False,
+) -> None:
+    """Compile, then run the plan locally with the bundled runtime (unchanged jobs are skipped)."""
+    raise typer.Exit(commands.run_cmd(stages, spec, force, approve, schedule))
+
+
+@app.command("registry")
+def registry_cmd(
+    action: Annotated[str, typer.Argument(help="list | promote | rollback")],
+    env: Annotated[Optional[str], typer.Option("--env", help="Environment (promote, rollback).")] = None,
+    version: Annotated[Optional[int], typer.Option("--version", help="Version to promote.")] = None,
+    to: Annotated[Optional[int], typer.Option("--to", help="Rollback target (default: the previous one).")] = None,
+    spec: SpecOpt = None,
+) -> None:
+    """Look at and move the model registry (runs the bundled runtime)."""
+    import subprocess
+
+    from mlgen.plan.ir import PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE
+
+    root = commands.spec_path(spec).parent
+    if action not in ("list", "promote", "rollback"):
+        raise UsageError(f"unknown registry action `{action}`; expected list, promote or rollback")
+    if not (root / PLAN_PATH).exists():
+        raise UsageError(f"{(root / PLAN_PATH).as_posix()} not found; run `mlgen compile` first")
+    args = ["registry", "list"] if action == "list" else [action]
+    if action in ("promote", "rollback"):
+        if not env:
+            raise UsageError(f"`mlgen registry {action}` needs --env")
+        args += ["--env", env]
+    if action == "promote":
+        if version is None:
+            raise UsageError("`mlgen registry promote` needs --version")
+        args += ["--version", str(version)]
+    if action == "rollback" and to is not None:
+        args += ["--to", str(to)]
+    env_vars = {**os.environ, "PYTHONPATH": RUNTIME_DIR}
+    cmd = [sys.executable, "-m", RUNTIME_MODULE, args[0], "--plan", PLAN_PATH, *args[1:]]
+    raise typer.Exit(subprocess.run(cmd, cwd=root, env=env_vars).returncode)
+
+
+def run_app(argv: list[str] | None) -> int:
+    """Run the typer app; typer's Exit and click's usage errors become exit codes (SpecError and
+    UsageError propagate to cli.main)."""
+    try:
+        # with standalone_mode=False click returns typer.Exit's code instead of raising it
+        rc = app(args=argv, prog_name="mlgen", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:
+        # click's usage errors (typer vendors click, so match by shape, not by class)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            return EXIT_BAD_INPUT
+        if type(exc).__name__ == "Abort":
+            return 130
+        raise
+    return rc if isinstance(rc, int) else EXIT_OK

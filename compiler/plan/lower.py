@@ -76,9 +76,12 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
     pr = spec.ci.pull_requests
     build_events = tuple(e for e in BUILD_EVENTS if pr or e != "pull_request")
 
+    # after_deploy[n]: some job n (transitively) needs is a deploy; carried forward in
+    # topological order so lowering stays linear in the number of jobs
+    after_deploy: dict[str, bool] = {}
     for name in order:
-        ancestors = jobgraph.ancestors(graph, name)
-        deploy_like = any(a.startswith("deploy-") for a in ancestors)
+        after_deploy[name] = any(d.startswith("deploy-") or after_deploy[d] for d in graph[name])
+        deploy_like = after_deploy[name]
         if name in stages:
             st = stages[name]
             kind, commands = "custom", (st.cmd,)
@@ -97,7 +100,7 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
                 commands = (" ".join(("dvc", "pull", *pulls)), *commands)
             secrets = _secrets(spec, kind, len(commands), bool(pulls))
             consumes = _builtin_consumes(spec, name) | {
-                a for a in ancestors
+                a for a in jobgraph.ancestors(graph, name)
                 if a in stages and a in with_artifact and any(jobgraph.produces(stages[a].outs, f) for f in reads)
             }
             deploy_like = deploy_like or kind == "deploy"

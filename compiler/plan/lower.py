@@ -230,5 +230,6 @@ def _tools(spec: Spec) -> tuple[str, ...]:
     if spec.data.dvc:
         tools.append("dvc")
     if spec.deploy is not None and is_mlflow(spec.deploy.registry):
-        tools.append("mlflow")
+        # a tracking server needs only the client; a sqlite registry needs mlflow's database layer
+        tools.append("mlflow" if spec.deploy.registry.startswith("mlflow+sqlite:") else "mlflow-skinny")
     return tuple(tools)

@@ -25,6 +25,7 @@ ROWS = [
     "drift, 5,000 vs 5,000 × 20, PSI > 0.2",
     "drift, 5,000 vs 5,000 × 20, KS / chi² p < 0.05",
     "skops vs joblib",
+    "scan stage, 5,000 held-out rows",
 ]
 
 

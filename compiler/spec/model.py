@@ -231,8 +231,10 @@ class ScanSlices(_Strict):
     bins: Annotated[int, Field(ge=2, le=20)] = Field(4, description="Quantile bins of each numeric feature.")
     pairs: bool = Field(True, description="Also slice on pairs of features.")
     columns: list[str] = Field(default_factory=list, description="Features to slice on (default: all).")
-    fdr: Fraction | None = Field(
-        None, description="Benjamini-Hochberg false-discovery rate: report only slices significant at this level."
+    fdr: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.05,
+        description="Benjamini-Hochberg false-discovery rate: report only slices whose gap is significant at "
+        "this level (1 turns the control off). Without it small test sets flag slices on noise.",
     )
     block: bool = Field(True, description="A major finding fails the scan job (and so blocks deployment).")
 
@@ -259,7 +261,7 @@ class ScanOverconfidence(_Strict):
 
 class ScanLeakage(_Strict):
     enabled: bool = True
-    minor: Fraction = Field(0.95, description="A single feature reaching this score alone (ROC AUC / R2) is flagged.")
+    minor: Fraction = Field(0.98, description="A single feature reaching this score alone (ROC AUC / R2) is flagged.")
     major: Fraction = Field(0.99, description="... and is major from this score.")
     overlap: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.0, description="Largest share of test rows that may also occur in the training split."

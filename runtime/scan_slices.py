@@ -1,0 +1,489 @@
+"""Scan detector: performance bias on slices.
+
+A slice is a group of test rows sharing one value of a category feature (or a missing value),
+one quantile bin of a numeric feature (`bins` bins; a numeric feature with at most `bins`
+distinct values is sliced per value), and, with `pairs`, the intersection of two such groups.
+The slice's metric is compared with the whole scanned test set:
+
+    worse = (whole - slice) / |whole|     (higher-is-better metrics)
+    worse = (slice - whole) / |whole|     (lower-is-better: log_loss, mae, mape, mse, rmse)
+
+`worse` > `minor` is a minor finding, > `major` a major one; slices under `min_rows` rows are
+skipped. A pair slice that only repeats a flagged single-feature slice (it is not at least
+`minor` worse than it) is not reported again.
+
+Everything is vectorized: each feature (and pair) is one integer code per row, and a metric per
+slice comes from `np.bincount` over those codes (confusion counts per slice for the
+classification metrics, sums of errors for the regression ones, ranks inside each slice from one
+`np.lexsort` for roc_auc), so 100,000 rows x 20 features with pairs (~3,000 slices) take a
+second or two, not one sklearn call per slice.
+
+r2 and explained_variance on a slice use the variance of the target over the WHOLE scanned set
+as the denominator (1 - MSE_slice / Var(y)). A slice's own r2 would divide by the variance of y
+inside the slice, which is small whenever the slice is a bin of a feature that predicts y, so a
+model exactly as accurate there as everywhere else would look "much worse". On the whole set
+both definitions are the same number, the r2 of evaluate.
+
+Significance (`fdr`, Benjamini-Hochberg): each slice gets a one-sided p-value for "the model is
+worse on this slice than on the REST of the scanned rows" (the complement, so the two samples
+are disjoint and independent):
+- accuracy-type metrics (accuracy, balanced_accuracy, precision, recall, f1*, roc_auc): Fisher's
+  exact test (one-sided) of the slice's error count: given the E errors among the N scanned rows,
+  the errors falling into a slice of n rows follow a hypergeometric law under "the slice is no
+  worse", so p = P(X >= errors), X ~ Hypergeometric(N, E, n). Exact for accuracy at any slice
+  size (20 rows included), conditional on the observed totals (a binomial test against the
+  rest's estimated error rate collapses to p = 0 whenever the rest has no error), vectorized
+  (scipy's hypergeom.sf over all slices at once) and free of the resampling noise of a bootstrap
+  or permutation p-value. For the other classification metrics the error rate is a proxy: a slice
+  whose f1 or roc_auc drops while its error rate does not rise is not confirmed (documented
+  limitation; a per-slice bootstrap of ~3,000 slices would cost minutes).
+- metrics that are means of a per-row loss (log_loss; mse, rmse, r2, explained_variance: squared
+  error; mae: absolute error; mape: absolute percentage error): Welch's one-sided t-test of that
+  loss in the slice vs the rest, from per-slice sums of the loss and its square.
+With `fdr` set, only slices whose BH-adjusted p-value (q) is <= fdr are flagged; the thresholds
+still decide minor/major.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlgen_runtime.metrics import LOWER_IS_BETTER, Predictions, positive_scores
+from mlgen_runtime.scan_result import FLAGGED, MAJOR, PASSED, DetectorResult, Finding, num, pct, severity, skipped
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NAME = "slices"
+MAX_FINDINGS = 10  # findings listed (worst first); every flagged slice is in the details
+WORST = 10  # rows of the "worst slices" table
+LOSS_METRICS = {"log_loss": "log", "mse": "sq", "rmse": "sq", "r2": "sq", "explained_variance": "sq", "mae": "abs",
+                "mape": "ape"}
+EPS = np.finfo(np.float64).eps
+
+
+def default_metric(task: str) -> str:
+    return "accuracy" if task == "classification" else "r2"
+
+
+# --- per-row data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What the per-slice metrics need, as flat arrays over the scanned rows."""
+
+    task: str
+    n: int
+    # classification: indices into `labels` (the union of the model's classes, y and y_pred)
+    labels: np.ndarray | None = None
+    y_idx: np.ndarray | None = None
+    p_idx: np.ndarray | None = None
+    pos: int | None = None  # binary: index of the positive label (the model's classes_[-1])
+    model_classes: np.ndarray | None = None  # indices of the model's classes in `labels`
+    proba: np.ndarray | None = None  # columns follow the model's classes
+    score: np.ndarray | None = None  # binary: score of the positive class
+    orders: tuple[np.ndarray, ...] = ()  # argsort of `score` (binary) or of each proba column
+    # regression
+    y: np.ndarray | None = None
+    err: np.ndarray | None = None  # y_pred - y
+    var_y: float = 0.0
+
+
+def rows_of(task: str, y: Any, preds: Predictions) -> Rows:
+    if task != "classification":
+        yf = np.asarray(y, dtype=float)
+        err = np.asarray(preds.y_pred, dtype=float) - yf
+        return Rows(task, len(yf), y=yf, err=err, var_y=float(yf.var()))
+    y_arr, p_arr = np.asarray(y), np.asarray(preds.y_pred)
+    classes = np.asarray(preds.classes)
+    labels, inverse = np.unique(np.concatenate([classes, y_arr, p_arr]).astype(object).astype(str), return_inverse=True)
+    # np.unique on the string form: mixed int/str labels never compare; the model's order is kept below
+    k = len(classes)
+    model_classes = inverse[:k]
+    y_idx, p_idx = inverse[k:k + len(y_arr)], inverse[k + len(y_arr):]
+    pos = int(model_classes[-1]) if k == 2 else None
+    score = positive_scores(preds)
+    scores = [score] if pos is not None else ([] if preds.proba is None else list(np.asarray(preds.proba).T))
+    orders = tuple(np.argsort(s, kind="stable") for s in scores if s is not None)
+    return Rows(task, len(y_arr), labels=labels, y_idx=y_idx.astype(np.int64), p_idx=p_idx.astype(np.int64), pos=pos,
+                model_classes=model_classes, proba=preds.proba, score=score, orders=orders)
+
+
+# --- metrics per group -------------------------------------------------------------------
+
+
+def group_values(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    """The metric on each group 0..G-1 of the rows (g: group per row); NaN where undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if r.task == "classification":
+            return _classification(metric, r, g, G)
+        return _regression(metric, r, g, G)
+
+
+def _classification(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    n = np.bincount(g, minlength=G).astype(float)
+    if metric == "log_loss":
+        loss = row_loss(metric, r)
+        return np.where(n > 0, np.bincount(g, weights=loss, minlength=G) / n, np.nan)
+    if metric == "roc_auc":
+        return _roc_auc(r, g, G)
+    K = len(r.labels)  # type: ignore[arg-type]
+    C = np.bincount((g * K + r.y_idx) * K + r.p_idx, minlength=G * K * K).reshape(G, K, K).astype(float)
+    tp = np.diagonal(C, axis1=1, axis2=2)
+    support, predicted = C.sum(axis=2), C.sum(axis=1)
+    if metric == "accuracy":
+        out = tp.sum(axis=1) / n
+    elif metric == "balanced_accuracy":
+        recall = tp / support
+        out = np.nanmean(np.where(support > 0, recall, np.nan), axis=1) if K else np.full(G, np.nan)
+    elif metric in ("precision", "recall", "f1") and r.pos is not None:
+        p = r.pos
+        out = {"precision": _div0(tp[:, p], predicted[:, p]), "recall": _div0(tp[:, p], support[:, p]),
+               "f1": _div0(2 * tp[:, p], support[:, p] + predicted[:, p])}[metric]
+    elif metric in ("precision", "recall", "f1", "f1_macro", "f1_weighted"):
+        per_class = {"precision": _div0(tp, predicted), "recall": _div0(tp, support)}.get(
+            metric, _div0(2 * tp, support + predicted))
+        present = (support + predicted) > 0
+        if metric == "f1_weighted":
+            out = _div0((per_class * support).sum(axis=1), support.sum(axis=1))
+        else:
+            out = _div0((per_class * present).sum(axis=1), present.sum(axis=1))
+    else:
+        raise ValueError(f"`{metric}` is not a classification metric")
+    return np.where(n > 0, out, np.nan)
+
+
+def _div0(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b with 0 where b is 0 (scikit-learn's zero_division=0)."""
+    return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
+
+
+def _roc_auc(r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    if r.pos is not None:
+        if r.score is None:
+            return np.full(G, np.nan)
+        return group_auc(g, G, r.y_idx == r.pos, r.score, r.orders[0] if r.orders else None)
+    if r.proba is None:
+        return np.full(G, np.nan)
+    # one-vs-rest, macro; undefined on a slice where a class is absent (as metrics.py says)
+    aucs = [group_auc(g, G, r.y_idx == k, r.proba[:, j], r.orders[j] if r.orders else None)
+            for j, k in enumerate(r.model_classes)]  # type: ignore[arg-type]
+    return np.mean(aucs, axis=0)  # NaN propagates
+
+
+def group_auc(g: np.ndarray, G: int, positive: np.ndarray, score: np.ndarray,
+              score_order: np.ndarray | None = None) -> np.ndarray:
+    """ROC AUC of `score` for `positive` inside each group (Mann-Whitney with tied ranks
+    averaged); NaN for a group with a single class. Rows are ordered by (group, score): with
+    `score_order` (a stable argsort of `score`, shared by every slicing) that is one stable
+    sort of small integer codes (radix sort) instead of a lexsort per slicing."""
+    n = len(g)
+    if score_order is None:
+        order = np.lexsort((score, g))
+    else:
+        codes = g[score_order]
+        codes = codes.astype(np.int16) if G < 2 ** 15 else codes
+        order = score_order[np.argsort(codes, kind="stable")]
+    gs, ss, ps = g[order], score[order], positive[order].astype(float)
+    idx = np.arange(n)
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = gs[1:] != gs[:-1]
+    new_run = new_group.copy()
+    new_run[1:] |= ss[1:] != ss[:-1]
+    group_start = np.maximum.accumulate(np.where(new_group, idx, 0))
+    run_start = np.flatnonzero(new_run)
+    run_len = np.diff(np.append(run_start, n))
+    # average 1-based rank of each run of ties inside its group
+    run_rank = (run_start - group_start[run_start]) + (run_len + 1) / 2.0
+    rank = np.repeat(run_rank, run_len)
+    P = np.bincount(gs, weights=ps, minlength=G)
+    N = np.bincount(gs, minlength=G) - P
+    R = np.bincount(gs, weights=rank * ps, minlength=G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((P > 0) & (N > 0), (R - P * (P + 1) / 2) / (P * N), np.nan)
+
+
+def _regression(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    n = np.bincount(g, minlength=G).astype(float)
+    e = r.err
+    if metric in ("mse", "rmse", "r2"):
+        mse = np.bincount(g, weights=e * e, minlength=G) / n  # type: ignore[operator]
+        out = {"mse": mse, "rmse": np.sqrt(mse), "r2": 1 - mse / r.var_y if r.var_y > 0 else np.full(G, np.nan)}[metric]
+    elif metric == "explained_variance":
+        mean = np.bincount(g, weights=e, minlength=G) / n
+        var_e = np.bincount(g, weights=e * e, minlength=G) / n - mean ** 2  # type: ignore[operator]
+        out = 1 - np.maximum(var_e, 0) / r.var_y if r.var_y > 0 else np.full(G, np.nan)
+    elif metric in ("mae", "mape"):
+        out = np.bincount(g, weights=row_loss(metric, r), minlength=G) / n
+    else:
+        raise ValueError(f"`{metric}` is not a regression metric")
+    return np.where(n > 0, out, np.nan)
+
+
+def row_loss(metric: str, r: Rows) -> np.ndarray | None:
+    """The per-row loss whose mean the metric is (or grows with); None for accuracy-type metrics."""
+    kind = LOSS_METRICS.get(metric)
+    if kind is None:
+        return None
+    if kind == "log":
+        if r.proba is None:
+            return np.full(r.n, np.nan)
+        col = np.full(len(r.labels), -1)  # type: ignore[arg-type]
+        col[r.model_classes] = np.arange(len(r.model_classes))  # type: ignore[arg-type]
+        j = col[r.y_idx]
+        p = np.where(j >= 0, r.proba[np.arange(r.n), np.maximum(j, 0)], np.nan)
+        return -np.log(np.clip(p, EPS, 1.0))
+    e = r.err
+    if kind == "sq":
+        return e * e  # type: ignore[operator]
+    if kind == "abs":
+        return np.abs(e)  # type: ignore[arg-type]
+    return np.abs(e) / np.maximum(np.abs(r.y), EPS)  # type: ignore[arg-type]
+
+
+# --- significance ------------------------------------------------------------------------
+
+
+def p_values(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    """One-sided p-value per group: is the model worse on the group than on all other rows?
+    (Fisher's exact test of the error count, or Welch's t-test of the per-row loss; module docstring)"""
+    from scipy import stats
+
+    n = np.bincount(g, minlength=G).astype(float)
+    rest_n = r.n - n
+    loss = row_loss(metric, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if loss is None:
+            wrong = (r.y_idx != r.p_idx).astype(np.int64)
+            k = np.bincount(g, weights=wrong, minlength=G).round().astype(np.int64)
+            p = stats.hypergeom.sf(k - 1, r.n, int(wrong.sum()), n.astype(np.int64))
+            return np.where(rest_n > 0, np.nan_to_num(p, nan=1.0), 1.0)
+        loss = np.nan_to_num(loss, nan=0.0, posinf=0.0)
+        s1 = np.bincount(g, weights=loss, minlength=G)
+        s2 = np.bincount(g, weights=loss * loss, minlength=G)
+        t1, t2 = loss.sum(), (loss * loss).sum()
+        m_s, m_r = s1 / n, (t1 - s1) / rest_n
+        v_s = np.maximum(s2 - n * m_s ** 2, 0) / (n - 1)
+        v_r = np.maximum((t2 - s2) - rest_n * m_r ** 2, 0) / (rest_n - 1)
+        a, b = v_s / n, v_r / rest_n
+        se = np.sqrt(a + b)
+        t = (m_s - m_r) / se
+        df = (a + b) ** 2 / (a ** 2 / (n - 1) + b ** 2 / (rest_n - 1))
+        p = stats.t.sf(t, df)
+        p = np.where(se > 0, p, np.where(m_s > m_r, 0.0, 1.0))
+        return np.where((n > 1) & (rest_n > 1), np.nan_to_num(p, nan=1.0), 1.0)
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """BH-adjusted p-values (q): slice i is a discovery at level a when q_i <= a."""
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.clip(q, 0.0, 1.0)
+    return out
+
+
+# --- slices ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureCodes:
+    """One feature cut into slices: a code per row (-1: a value with fewer than min_rows rows)
+    and the condition of each code, e.g. ("age", ">= 61.5")."""
+
+    name: str
+    codes: np.ndarray
+    conditions: list[str]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def feature_codes(name: str, values: pd.Series, numeric: bool, bins: int, min_rows: int) -> FeatureCodes:
+    """Category values (missing as its own slice) or numeric quantile bins."""
+    import pandas as pd
+
+    conditions: list[str]
+    if numeric:
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        missing = np.isnan(x)
+        distinct = np.unique(x[~missing])
+        if len(distinct) <= bins:  # few values (a flag, a count): one slice per value
+            codes = np.searchsorted(distinct, x)
+            conditions = [f"= {_fmt(v)}" for v in distinct]
+        else:
+            edges = np.unique(np.quantile(x[~missing], np.linspace(0, 1, bins + 1)[1:-1]))
+            codes = np.searchsorted(edges, x, side="right")
+            conditions = [f"< {_fmt(edges[0])}"]
+            conditions += [f"in [{_fmt(lo)}, {_fmt(hi)})" for lo, hi in zip(edges[:-1], edges[1:])]
+            conditions.append(f">= {_fmt(edges[-1])}")
+        codes = np.where(missing, len(conditions), codes)
+        conditions.append("is missing")
+    else:
+        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        codes = np.where(codes < 0, len(uniques), codes)
+        conditions = [f"= {v}" for v in uniques] + ["is missing"]
+    counts = np.bincount(codes, minlength=len(conditions))
+    keep = counts >= min_rows
+    remap = np.full(len(conditions), -1)
+    remap[keep] = np.arange(int(keep.sum()))
+    return FeatureCodes(name, remap[codes].astype(np.int64), [c for c, k in zip(conditions, keep) if k])
+
+
+@dataclass(frozen=True)
+class Slicing:
+    """Slices of one feature or one pair: codes per row (-1: in none) and, per code, the
+    condition on each feature (as (feature, code) of the single-feature slices)."""
+
+    features: tuple[str, ...]
+    codes: np.ndarray
+    parts: list[tuple[tuple[str, int], ...]]
+
+
+def slicings(features: list[FeatureCodes], pairs: bool, min_rows: int) -> Iterator[Slicing]:
+    for f in features:
+        if len(f.conditions):
+            yield Slicing((f.name,), f.codes, [((f.name, i),) for i in range(len(f.conditions))])
+    if not pairs:
+        return
+    for i, a in enumerate(features):
+        ka = len(a.conditions)
+        for b in features[i + 1:]:
+            kb = len(b.conditions)
+            if not ka or not kb:
+                continue
+            valid = (a.codes >= 0) & (b.codes >= 0)
+            combo = a.codes * kb + b.codes
+            if ka * kb <= 4 * len(combo):
+                counts = np.bincount(combo[valid], minlength=ka * kb)
+                kept = np.flatnonzero(counts >= min_rows)
+                remap = np.full(ka * kb, -1)
+                remap[kept] = np.arange(len(kept))
+                codes = np.where(valid, remap[np.where(valid, combo, 0)], -1)
+            else:  # two high-cardinality features: only the combinations that occur
+                uniq, inverse, counts = np.unique(combo[valid], return_inverse=True, return_counts=True)
+                kept = uniq[counts >= min_rows]
+                remap = np.full(len(uniq), -1)
+                remap[counts >= min_rows] = np.arange(len(kept))
+                codes = np.full(len(combo), -1)
+                codes[valid] = remap[inverse.ravel()]
+            if len(kept):
+                yield Slicing((a.name, b.name), codes.astype(np.int64),
+                              [((a.name, int(c // kb)), (b.name, int(c % kb))) for c in kept])
+
+
+# --- the detector ------------------------------------------------------------------------
+
+
+def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: Predictions, task: str,
+           cfg: dict[str, Any], columns: list[str] | None = None) -> DetectorResult:
+    """Run the slice scan. `X`: the scanned feature rows; `numeric`: which of its columns are
+    numeric (the others are categories); `columns`: the features to slice on (default: all)."""
+    block = bool(cfg.get("block", True))
+    metric = cfg.get("metric") or default_metric(task)
+    minor, major = float(cfg["minor"]), float(cfg["major"])
+    min_rows, fdr = int(cfg["min_rows"]), cfg.get("fdr")
+    names = list(columns or cfg.get("columns") or X.columns)
+    r = rows_of(task, y, preds)
+    whole = float(group_values(metric, r, np.zeros(r.n, dtype=np.int64), 1)[0])
+    if not np.isfinite(whole):
+        return skipped(NAME, f"{metric} cannot be computed on the scanned rows (e.g. no predict_proba "
+                       "for log_loss, or a single class): slices not judged", block, metric=metric)
+    if abs(whole) < 1e-12:
+        return skipped(NAME, f"{metric} is 0 on the whole test set: a relative comparison is meaningless",
+                       block, metric=metric, whole=whole)
+    lower = metric in LOWER_IS_BETTER
+    feats = [feature_codes(c, X[c], c in numeric, int(cfg["bins"]), min_rows) for c in names]
+    labels = {f.name: f.conditions for f in feats}
+
+    found: list[dict[str, Any]] = []
+    undefined = 0
+    for s in slicings(feats, bool(cfg.get("pairs", True)), min_rows):
+        G = len(s.parts)
+        g = np.where(s.codes >= 0, s.codes, G)  # rows in no slice: one extra group, ignored
+        vals = group_values(metric, r, g, G + 1)[:G]
+        counts = np.bincount(g, minlength=G + 1)[:G]
+        p = p_values(metric, r, g, G + 1)[:G] if fdr is not None else np.full(G, np.nan)
+        for k in range(G):
+            if not np.isfinite(vals[k]):
+                undefined += 1
+                continue
+            worse = ((vals[k] - whole) if lower else (whole - vals[k])) / abs(whole)
+            found.append({"features": list(s.features), "parts": s.parts[k], "rows": int(counts[k]),
+                          "value": float(vals[k]), "worse": float(worse), "p": float(p[k])})
+    if fdr is not None and found:
+        q = benjamini_hochberg(np.array([f["p"] for f in found]))
+        for f, qk in zip(found, q):
+            f["q"] = float(qk)
+    for f in found:
+        f["slice"] = " and ".join(f"{quote(c)} {labels[c][i]}" for c, i in f["parts"])
+        f["conditions"] = [{"column": c, "condition": labels[c][i]} for c, i in f["parts"]]
+        sev = severity(f["worse"], minor, major)
+        if sev is not None and fdr is not None and not f["q"] <= float(fdr):
+            sev = None
+        f["severity"] = sev
+
+    # a pair slice that only repeats a flagged single-feature slice is not reported again
+    single = {f["parts"][0]: f for f in found if len(f["parts"]) == 1}
+    for f in found:
+        if f["severity"] and len(f["parts"]) == 2:
+            parts = [single.get((c, i)) for c, i in f["parts"]]
+            if any(c is not None and c["severity"] and f["worse"] < c["worse"] + minor for c in parts):
+                f["severity"], f["explained"] = None, True
+
+    found.sort(key=lambda f: (-f["worse"], f["slice"]))
+    flagged = [f for f in found if f["severity"]]
+    flagged.sort(key=lambda f: (f["severity"] != MAJOR, -f["worse"], f["slice"]))
+    n_major = sum(f["severity"] == MAJOR for f in flagged)
+    findings = tuple(_finding(f, metric, whole, r.n, minor, major, fdr) for f in flagged[:MAX_FINDINGS])
+    details = {
+        "metric": metric, "whole": whole, "lower_is_better": lower, "rows": r.n, "features": names,
+        "slices": len(found), "undefined": undefined, "flagged": len(flagged), "major": n_major,
+        "fdr": fdr, "worst": [_public(f) for f in found[:WORST]], "flagged_slices": [_public(f) for f in flagged],
+    }
+    summary = (f"{len(found):,} slices of {len(names)} feature(s){' and their pairs' if cfg.get('pairs', True) else ''}"
+               f" (>= {min_rows} rows), {metric} {num(whole)} on the whole set: ")
+    if not flagged:
+        return DetectorResult(NAME, PASSED, summary + f"none is more than {pct(minor)} worse"
+                              + (f" with BH q <= {fdr:g}" if fdr is not None else ""), (), details, block)
+    more = f"; {len(flagged) - MAX_FINDINGS} more in scan.json" if len(flagged) > MAX_FINDINGS else ""
+    return DetectorResult(NAME, FLAGGED, summary + f"{len(flagged)} flagged ({n_major} major){more}",
+                          findings, details, block)
+
+
+def quote(name: str) -> str:
+    """A column name as `code` in finding texts (report_md.inline renders it as a code span);
+    a name that itself holds a backtick stays plain text, which inline escapes."""
+    return name if "`" in name else f"`{name}`"
+
+
+def _public(f: dict[str, Any]) -> dict[str, Any]:
+    keys = ("slice", "conditions", "rows", "value", "worse", "severity", "p", "q")
+    out = {k: f.get(k) for k in keys}
+    out["p"] = None if out["p"] is None or not np.isfinite(out["p"]) else out["p"]
+    return out
+
+
+def _finding(f: dict[str, Any], metric: str, whole: float, n: int, minor: float, major: float,
+             fdr: float | None) -> Finding:
+    sev = f["severity"]
+    limit = major if sev == MAJOR else minor
+    evidence = f"; BH q = {f['q']:.2g} (fdr {fdr:g})" if fdr is not None else ""
+    title = f"{f['slice']}: {metric} {num(f['value'])} vs {num(whole)} on the whole test set"
+    text = (f"On the {f['rows']:,} scanned test rows ({pct(f['rows'] / n)}) where {f['slice']}, {metric} is "
+            f"{num(f['value'])} against {num(whole)} on all {n:,}: {pct(f['worse'])} worse ({sev}: more than "
+            f"{pct(limit)}){evidence}. Check whether rows like these are rare or labelled differently in the "
+            "training data; collect or weight more of them, or give the model features that explain the "
+            "difference, and retrain. If the group is simply harder, raise scan.slices.minor/major or set "
+            "scan.slices.fdr.")
+    return Finding(NAME, sev, title, text, _public(f))

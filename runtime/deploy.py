@@ -1,8 +1,10 @@
 """The registry stages: `deploy --env E`, `promote --env E --version N`, `rollback --env E [--to N]`
-and `registry list`. The registry itself (layout, locking, atomicity) is in registry.py.
+and `registry list`. The registry itself (layout, locking, atomicity) is in registry.py (a folder)
+or registry_mlflow.py (`deploy.registry = "mlflow+..."`); `Registry.open` picks one.
 
 deploy refuses unless evaluate wrote `.mlgen/out/evaluate/metrics.json` and every gate in it
-passed; it registers `.mlgen/out/model` (the same model twice is the same version), checks that
+passed (and, when the plan has a scan job, its scan.json passed for this very model); it registers
+`.mlgen/out/model` (the same model twice is the same version), checks that
 the version loads (hashes + trusted types), points E at it and writes `.mlgen/out/deploy-E.json`.
 Approval for manual environments is given by the CI provider before the job starts.
 """
@@ -18,7 +20,7 @@ from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
 from mlgen_runtime.fsutil import read_json, write_json
 from mlgen_runtime.modelio import MODEL_FILE, estimator_package, load_model
-from mlgen_runtime.registry import Registry, check_model_dir, deployed_stack, rollback_target
+from mlgen_runtime.registry import ModelRegistry, Registry, check_model_dir, deployed_stack, rollback_target
 
 HISTORY_SHOWN = 10
 
@@ -34,12 +36,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 # -- stages --------------------------------------------------------------------------------------
 
 
-def deploy(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
+def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> int:
     env = environment(ctx, args.env)["name"]
     evaluation = passed_gates(ctx)
     model_dir = ctx.out("model")
     sha = check_model_dir(model_dir)
     check_same_model(evaluation, sha)
+    from mlgen_runtime.scan import scan_verdict  # the scan module's imports are light
+
+    scan_verdict(ctx, sha)  # a plan with a scan job never ships an unscanned or blocked model
     # hashes and trusted types checked before the model enters the registry
     load_model(model_dir / MODEL_FILE, sha, trusted_extra(ctx))
     scores = evaluation.get("metrics")
@@ -54,12 +59,13 @@ def deploy(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
         "previous": before,
         "changed": changed,
         "model_sha256": sha,
-        "registry": relative(registry.root, ctx.root),
+        "registry": registry.label(ctx.root),
+        **registry.deploy_fields(env, version),
     })
     return 0
 
 
-def promote(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
+def promote(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> int:
     env = environment(ctx, args.env)["name"]
     verify_loads(ctx, registry, args.version)
     before = registry.alias(env)
@@ -68,7 +74,7 @@ def promote(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-def rollback(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
+def rollback(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> int:
     env = environment(ctx, args.env)["name"]
     if args.to is None and os.environ.get("MLGEN_ROLLBACK_TO", "").strip():
         # CI entry points pass the optional target version through this variable
@@ -88,8 +94,8 @@ def rollback(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-def list_registry(ctx: Context, registry: Registry, args: argparse.Namespace) -> int:
-    print("\n".join(listing(registry, relative(registry.root, ctx.root))))
+def list_registry(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> int:
+    print("\n".join(listing(registry, registry.label(ctx.root))))
     return 0
 
 
@@ -133,7 +139,7 @@ def check_same_model(evaluation: dict[str, Any], sha: str) -> None:
         )
 
 
-def verify_loads(ctx: Context, registry: Registry, version: int) -> None:
+def verify_loads(ctx: Context, registry: ModelRegistry, version: int) -> None:
     """Hashes and trusted types of a version, checked before anyone points at it."""
     registry.load(version, trusted_extra(ctx))
 
@@ -154,7 +160,7 @@ def report_move(stage: str, env: str, before: int | None, after: int, changed: b
         print(f"{stage} {env}: {env} already at version {after}; nothing to do")
 
 
-def listing(registry: Registry, name: str) -> list[str]:
+def listing(registry: ModelRegistry, name: str) -> list[str]:
     versions, aliases, history = registry.versions(), registry.aliases(), registry.history()
     lines = [f"registry {name}: {len(versions)} version(s)"]
     by_version: dict[int, list[str]] = {}

@@ -1,5 +1,6 @@
 """A file-system model registry: immutable numbered versions, one alias per environment and an
-append-only history, changed only under one lock, with every write atomic.
+append-only history, changed only under one lock, with every write atomic. (`deploy.registry =
+"mlflow+..."` selects the MLflow registry of registry_mlflow.py instead; `Registry.open` decides.)
 
 Layout (the folder is `deploy.registry` of the spec, which must lie inside the repository):
 
@@ -47,7 +48,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import CHUNK, dumps, fsync_dir, read_json, sha256_file, write_bytes_atomic
@@ -65,8 +66,24 @@ GITIGNORE = f"# written by mlgen: local lock and half-built versions\n{LOCK_FILE
 ENV_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]*$")
 REGISTRY_VAR = "MLGEN_REGISTRY"
+MLFLOW_PREFIX = "mlflow+"
 COMMIT_VARS = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
 ACTOR_VARS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID", "USER", "USERNAME")
+
+
+class ModelRegistry(Protocol):
+    """What deploy.py and evaluate.py use: `Registry` (a folder) and `MlflowRegistry` provide it."""
+
+    def label(self, repo_root: Path) -> str: ...
+    def deploy_fields(self, env: str, version: int) -> dict[str, Any]: ...
+    def register(self, model_dir: Path, metrics: dict[str, Any] | None = None) -> int: ...
+    def promote(self, env: str, version: int, reason: str = "") -> bool: ...
+    def rollback(self, env: str, to: int | None = None, reason: str = "") -> int: ...
+    def alias(self, env: str) -> int | None: ...
+    def aliases(self) -> dict[str, int]: ...
+    def history(self) -> list[dict]: ...
+    def versions(self) -> list[dict]: ...
+    def load(self, version: int, extra_prefixes: tuple[str, ...] = ()) -> tuple[Any, dict]: ...
 
 
 class Registry:
@@ -82,22 +99,42 @@ class Registry:
             raise BadInput("deploy.registry must be a folder inside the repository, not its root")
 
     @classmethod
-    def open(cls, ctx: Any) -> Registry | None:
+    def open(cls, ctx: Any) -> ModelRegistry | None:
         """The registry of the spec's [deploy] section; None when the spec has none.
 
-        MLGEN_REGISTRY (an absolute path) overrides `deploy.registry`: CI runners start from a
-        fresh checkout, so a registry that must outlive the pipeline lives on a persistent
-        volume the runner operator mounts (the variable is set by them, not by the spec)."""
+        `mlflow+http(s)://...` and `mlflow+sqlite:///...` select the MLflow registry
+        (registry_mlflow.py, which imports mlflow only then); anything else is a folder.
+
+        MLGEN_REGISTRY overrides `deploy.registry`: CI runners start from a fresh checkout, so a
+        registry that must outlive the pipeline lives on a persistent volume the runner operator
+        mounts (an absolute path), or in an MLflow server (an `mlflow+` URI). The variable is set
+        by them, not by the spec."""
         deploy = ctx.settings.get("deploy")
         if not deploy:
             return None
         override = os.environ.get(REGISTRY_VAR, "").strip()
+        setting = override or str(deploy.get("registry") or "models")
+        if setting.startswith(MLFLOW_PREFIX):
+            from mlgen_runtime.registry_mlflow import MlflowRegistry
+
+            return MlflowRegistry.from_setting(setting, ctx.root, ctx.settings["project"]["name"])
         if override:
             path = Path(override)
             if not path.is_absolute():
-                raise BadInput(f"{REGISTRY_VAR} must be an absolute path, got {override!r}")
+                raise BadInput(f"{REGISTRY_VAR} must be an absolute path or an mlflow+ URI, got {override!r}")
             return cls(path, path.parent)
-        return cls(Path(deploy.get("registry") or "models"), ctx.root)
+        return cls(Path(setting), ctx.root)
+
+    def label(self, repo_root: Path) -> str:
+        """How messages and deploy-E.json name this registry: its folder, relative when inside the repo."""
+        try:
+            return self.root.relative_to(Path(repo_root).resolve()).as_posix()
+        except ValueError:
+            return str(self.root)
+
+    def deploy_fields(self, env: str, version: int) -> dict[str, Any]:
+        """Extra fields for deploy-E.json (the MLflow registry adds model URIs)."""
+        return {}
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -422,13 +459,15 @@ def fold_aliases(history: list[dict]) -> dict[str, int]:
 
 
 def deployed_stack(history: list[dict], env: str) -> list[int]:
-    """The versions `env` went through, a rollback popping back to its target."""
+    """The versions `env` went through, a rollback popping back to its target. A "sync" (the
+    MLflow registry's record of an alias it found moved outside mlgen) pops like a rollback when
+    it returns to an earlier version and pushes otherwise: the stack follows the real alias."""
     stack: list[int] = []
     for entry in history:
         if entry["env"] != env:
             continue
         to = entry["to"]
-        if entry.get("action") == "rollback" and to in stack:
+        if entry.get("action") in ("rollback", "sync") and to in stack:
             del stack[len(stack) - stack[::-1].index(to):]
         else:
             stack.append(to)

@@ -144,3 +144,32 @@ def test_registry_outside_the_repo_in_a_hand_edited_plan(root: Path, rt: Rt, cap
     assert rt("deploy", "--env", "staging") == 2
     assert "outside" in capsys.readouterr().err
     assert not (root.parent / "x").exists()
+
+
+SCAN_SPEC = CLASSIFICATION_SPEC + """
+[scan]
+
+[deploy]
+registry = "models"
+[[deploy.environments]]
+name = "staging"
+"""
+
+
+def test_deploy_needs_a_passed_scan_of_this_model(project: Project, rt: Rt, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(SCAN_SPEC)
+    sha = write_outputs(root)
+    scan = root / ".mlgen/out/scan/scan.json"
+    assert rt("deploy", "--env", "staging") == 1  # no scan.json: the scan job did not run
+    assert "scan did not run" in capsys.readouterr().err
+    scan.parent.mkdir(parents=True)
+    scan.write_text(json.dumps({"passed": False, "blocked_by": ["slices"], "model_sha256": sha}))
+    assert rt("deploy", "--env", "staging") == 1
+    assert "the scan blocked this model" in capsys.readouterr().err
+    scan.write_text(json.dumps({"passed": True, "blocked_by": [], "model_sha256": "0" * 64}))
+    assert rt("deploy", "--env", "staging") == 1
+    assert "about another model" in capsys.readouterr().err
+    assert not (root / "models/aliases.json").exists()
+    scan.write_text(json.dumps({"passed": True, "blocked_by": [], "model_sha256": sha}))
+    assert rt("deploy", "--env", "staging") == 0
+    assert aliases(root) == {"staging": 1}

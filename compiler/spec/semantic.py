@@ -31,7 +31,7 @@ def _suggest(word: str, options: list[str], what: str) -> str:
 def check(spec: m.Spec, root: Path) -> list[Issue]:
     """Every cross-field problem of a spec that passed the model; `root` is the spec's folder."""
     issues: list[Issue] = []
-    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc):
+    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc, _mlflow_aliases):
         issues.extend(rule(spec, root))
     return issues
 
@@ -194,6 +194,17 @@ def _scan(spec: m.Spec, root: Path) -> Iterator[Issue]:
         if detector.minor > detector.major:
             yield Issue(("scan", name, "minor"), "E213", f"minor ({detector.minor:g}) is above major ({detector.major:g})",
                         "a major finding must be at least as bad as a minor one")
+
+
+def _mlflow_aliases(spec: m.Spec, root: Path) -> Iterator[Issue]:
+    """MLflow reserves the aliases `latest` and `v<number>`; environments become aliases."""
+    if spec.deploy is None or not m.is_mlflow(spec.deploy.registry):
+        return
+    for i, env in enumerate(spec.deploy.environments):
+        low = env.name.lower()
+        if low == "latest" or (low.startswith("v") and low[1:].isdigit()):
+            yield Issue(("deploy", "environments", i, "name"), "E203",
+                        f"`{env.name}` is reserved by MLflow, whose aliases are the environment names", "rename the environment")
 
 
 def _dvc(spec: m.Spec, root: Path) -> Iterator[Issue]:

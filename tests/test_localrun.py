@@ -111,3 +111,12 @@ def test_default_selection_is_what_a_push_runs(proj: Path) -> None:
     plan = json.loads((proj / ".mlgen/plan.json").read_text())
     names = [j["name"] for j in select_jobs(plan, [])]
     assert "validate" in names and "evaluate" in names and "monitor" not in names
+
+
+def test_evaluate_is_never_cached_with_an_mlflow_registry(tmp_path: Path) -> None:
+    from mlgen.localrun import _champion
+
+    plan = {"settings": {"deploy": {"registry": "mlflow+http://127.0.0.1:5000", "environments": [{"name": "staging"}]}}}
+    assert _champion(tmp_path, plan) != _champion(tmp_path, plan)
+    plan["settings"]["deploy"]["registry"] = "models"
+    assert _champion(tmp_path, plan) == _champion(tmp_path, plan) == "none"

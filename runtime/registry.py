@@ -389,8 +389,13 @@ def check_model_dir(model_dir: Path) -> str:
     if not isinstance(meta, dict) or meta.get("sha256") != sha:
         claimed = meta.get("sha256") if isinstance(meta, dict) else None
         raise BadInput(f"{model}: sha256 {sha[:12]}... does not match {META_FILE} ({str(claimed)[:12]}...); refusing to register")
-    check_skops(model)
+    if sha not in _SKOPS_CHECKED:  # content-addressed: the same bytes need the (slow) check once
+        check_skops(model)
+        _SKOPS_CHECKED.add(sha)
     return sha
+
+
+_SKOPS_CHECKED: set[str] = set()
 
 
 def check_skops(path: Path) -> None:

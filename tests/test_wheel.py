@@ -32,7 +32,7 @@ def test_wheel_contains_templates_schemas_and_pins(wheel: Path) -> None:
     for needed in (
         "mlgen/schemas/mlproject.schema.json",
         "mlgen/templates/init/mlproject.toml.j2",
-        "mlgen/backends/jenkins/Jenkinsfile.j2",
+        "mlgen/backends/jenkins/render.py",
         "mlgen/backends/github/pins.json",
         "mlgen/cli.py",
         "mlgen_runtime/cli.py",

@@ -1,60 +1,15 @@
 """Jenkins backend: one declarative `Jenkinsfile` (see ../CONTRACT.md).
 
-Python decides (model.py), the Jinja2 template lays out, groovy.py escapes and reads back.
+Python decides (model.py), render.py lays out, groovy.py escapes and reads back.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import jinja2
-
 from mlgen.backends.common import ReadJob
-from mlgen.backends.jenkins.groovy import Node, groovy_comment, groovy_sq, groovy_sq_lines, parse
-from mlgen.backends.jenkins.model import pipeline
-from mlgen.plan.ir import Plan
+from mlgen.backends.jenkins.groovy import Node, groovy_sq, parse
+from mlgen.backends.jenkins.render import OUTPUT, render
 
 __all__ = ["render", "read", "groovy_sq"]
-
-OUTPUT = "Jenkinsfile"
-
-
-def groovy_args(args: tuple[tuple[str, str], ...]) -> str:
-    """Arguments of a `when` condition: ` 'v'`, ` key: 'v', key2: 'w'`, or `()` for none."""
-    if not args:
-        return "()"
-    return " " + ", ".join(f"{k}: {groovy_sq(v)}" if k else groovy_sq(v) for k, v in args)
-
-
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Jinja's own cache of compiled templates (a private folder of the user's in the temp dir,
-    keyed by the template's source): compiling the template took longer than rendering it."""
-    try:
-        return jinja2.FileSystemBytecodeCache()
-    except (OSError, RuntimeError):
-        return None
-
-
-@lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mlgen.backends.jenkins", ""),
-        bytecode_cache=_bytecode_cache(),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # Groovy, not HTML: escaping is explicit, through the filters below
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        groovy_sq=groovy_sq, groovy_sq_lines=groovy_sq_lines, groovy_comment=groovy_comment, groovy_args=groovy_args
-    )
-    return env.get_template("Jenkinsfile.j2")
-
-
-def render(plan: Plan) -> dict[str, str]:
-    text = _template().render(p=pipeline(plan))
-    return {OUTPUT: text.rstrip("\n") + "\n"}
 
 
 # --------------------------------------------------------------------------- reader

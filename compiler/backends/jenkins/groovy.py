@@ -1,5 +1,5 @@
-"""Groovy literals, both ways: the escaping filter the template uses and the small parser
-`read()` uses on the subset of Groovy that the template generates.
+"""Groovy literals, both ways: the escaping render.py uses and the small parser `read()` uses
+on the subset of Groovy that render.py generates.
 
 Only single-quoted literals are ever emitted: Groovy never interpolates them (no `${}`, no `$x`),
 so a user string reaches Jenkins exactly as written once `\\` and `'` are escaped.

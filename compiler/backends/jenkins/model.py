@@ -1,5 +1,5 @@
-"""Plan -> the data the Jenkinsfile template lays out. Pure functions; every Jenkins decision
-(conditions, locks, stash names) is made here, so the template only places values."""
+"""Plan -> the data render.py lays out as a Jenkinsfile. Pure functions; every Jenkins decision
+(conditions, locks, stash names) is made here, so render.py only places values."""
 
 from __future__ import annotations
 

@@ -42,8 +42,8 @@ from tests.support.github_executor import (
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ".github/workflows/mlgen.yml"
 ROLLBACK = ".github/workflows/mlgen-rollback.yml"
-PIPELINE = ("get-data", "validate", "train", "select", "evaluate", "deploy-staging", "deploy-production")
-RETRAIN = ("validate", "train", "select", "evaluate", "deploy-staging", "deploy-production")
+PIPELINE = ("get-data", "validate", "train", "select", "evaluate", "scan", "deploy-staging", "deploy-production")
+RETRAIN = ("validate", "train", "select", "evaluate", "scan", "deploy-staging", "deploy-production")
 LIVE_LINE = 'shuffled.iloc[cut:].drop(columns=["malignant"]).to_csv(out / "live.csv", index=False)'
 
 
@@ -169,8 +169,8 @@ def test_no_job_runs_after_a_failed_ancestor(compiled: Path, event: str) -> None
         for name, result in results.items():
             if failing in graph.ancestors[name] and name != "mlgen-pr-comment":
                 assert result == SKIPPED, (event, failing, name)
-        # the PR comment job reports a failed evaluation too, but never a failure before it
-        if "mlgen-pr-comment" in results and failing not in ("evaluate", "mlgen-pr-comment"):
+        # the PR comment job reports a failed evaluation or scan too, but never a failure before them
+        if "mlgen-pr-comment" in results and failing not in ("evaluate", "scan", "mlgen-pr-comment"):
             assert results["mlgen-pr-comment"] == SKIPPED, (event, failing)
 
 
@@ -396,19 +396,22 @@ def test_push_publishes_reports_in_the_step_summary(push_run: RunResult) -> None
 def test_pull_request_comments_the_report_and_never_deploys(demo: Demo, push_run: RunResult) -> None:
     run = demo.executor.run(WORKFLOW, Event.pull_request(number=42))
     assert_results(run, {
-        "validate": SUCCESS, "train": SUCCESS, "select": SUCCESS, "evaluate": SUCCESS,
+        "validate": SUCCESS, "train": SUCCESS, "select": SUCCESS, "evaluate": SUCCESS, "scan": SUCCESS,
         "deploy-staging": SKIPPED, "deploy-production": SKIPPED, "monitor": SKIPPED, "mlgen-pr-comment": SUCCESS,
     })
     calls = [c for c in demo.executor.gh_calls() if "42" in c["args"]]
     assert len(calls) == 1
     call = calls[0]
+    # the scan ran: its report (evaluate's, then the scan section) is the comment
     assert call["args"] == [
         "pr", "comment", "42", "--repo", "mlgen-tests/demo",
-        "--body-file", ".mlgen/out/evaluate/report.md", "--edit-last", "--create-if-none",
+        "--body-file", ".mlgen/out/scan/report.md", "--edit-last", "--create-if-none",
     ]
     assert call["env"]["PR_NUMBER"] == "42" and call["env"]["GH_TOKEN"]
-    report = (run["evaluate"].workspace / ".mlgen/out/evaluate/report.md").read_text()
-    assert call["body"] == report and "champion v1" in report
+    report = (run["scan"].workspace / ".mlgen/out/scan/report.md").read_text()
+    evaluation = (run["evaluate"].workspace / ".mlgen/out/evaluate/report.md").read_text()
+    assert call["body"] == report and report.startswith(evaluation) and "## Scan" in report
+    assert "champion v1" in report
     assert demo.aliases() == {"staging": 1, "production": 1}
     # the stage cache saved on main serves the pull request: unchanged stages are not redone
     for job in ("validate", "train", "select"):
@@ -450,6 +453,18 @@ def test_failed_gate_publishes_its_report_and_blocks_deploys(tmp_path: Path) -> 
     assert "f1 min 0.999" in run["evaluate"].summary
     assert (run.artifacts / "evaluate/.mlgen/out/evaluate/report.md").is_file()  # uploaded although it failed
     assert not registry.exists()
+
+
+@pytest.mark.slow
+def test_failed_gate_on_a_pull_request_comments_the_evaluation(tmp_path: Path) -> None:
+    project = compile_demo(tmp_path / "project", lambda s: s.replace("f1 = { min = 0.9 }", "f1 = { min = 0.999 }"))
+    executor = GitHubExecutor(project, tmp_path / "runner", env={"MLGEN_REGISTRY": str(tmp_path / "registry")})
+    run = executor.run(WORKFLOW, Event.pull_request(number=7))
+    # the failed gate stops the scan; the comment falls back to evaluate's report
+    assert_results(run, {"evaluate": FAILURE, "scan": SKIPPED, "mlgen-pr-comment": SUCCESS})
+    calls = [c for c in executor.gh_calls() if "7" in c["args"]]
+    assert len(calls) == 1 and calls[0]["args"][6] == ".mlgen/out/evaluate/report.md"
+    assert "f1 min 0.999" in calls[0]["body"]
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 GATE, RETRAIN = "mlgen-drift-gate", "mlgen-retrain"
-PUSH_JOBS = ("get-data", "validate", "train: [1/2]", "train: [2/2]", "select", "evaluate", "deploy-staging")
+PUSH_JOBS = ("get-data", "validate", "train: [1/2]", "train: [2/2]", "select", "evaluate", "scan", "deploy-staging")
 RETRAIN_JOBS = tuple(f"{RETRAIN} -> {j}" for j in PUSH_JOBS)
 GLCL_TIMEOUT = 1200
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON_BIN = Path(sys.executable).parent
 # The agent has every requirement installed already; pip must not reach for the network.
 AGENT_ENV = {"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-BUILD_CHAIN = ["get-data", "validate", "train-1", "train-2", "select", "evaluate"]
+BUILD_CHAIN = ["get-data", "validate", "train-1", "train-2", "select", "evaluate", "scan"]
 DEPLOYS = ["deploy-staging", "deploy-production"]
 
 
@@ -227,7 +227,7 @@ def stub_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-ALL_BUILD = ["get-data", "validate", "train-1", "train-2", "select", "evaluate"]
+ALL_BUILD = ["get-data", "validate", "train-1", "train-2", "select", "evaluate", "scan"]
 
 
 @pytest.mark.parametrize(
@@ -360,7 +360,7 @@ def test_change_request_build_tests_but_never_deploys(
     assert_ok(r)
     assert r.ran() == BUILD_CHAIN, r.summary()
     assert r.inputs() == [] and r.locks() == []
-    assert [rec.stage for rec in r.junit] == ["validate", "evaluate"]
+    assert [rec.stage for rec in r.junit] == ["validate", "evaluate", "scan"]
     assert history(registry) == before
 
 

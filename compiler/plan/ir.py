@@ -128,14 +128,16 @@ class Plan:
     # treated as read-only; backends never look inside it.
     settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    def review_jobs(self) -> tuple[Job, ...]:
+        """The jobs whose summary is the reviewers' report (PR/MR comment), in run order:
+        evaluate, then the scan (whose report extends evaluate's). The last one that ran holds
+        the fullest report; when evaluate fails, the scan never runs and evaluate's is posted."""
+        return tuple(j for kind in ("evaluate", "scan") for j in self.jobs if j.kind == kind and j.summary)
+
     def review_job(self) -> Job | None:
-        """The job whose summary reviewers see as the PR/MR comment: the scan when there is one
-        (its report extends evaluate's), else evaluate."""
-        for kind in ("scan", "evaluate"):
-            for j in self.jobs:
-                if j.kind == kind and j.summary:
-                    return j
-        return None
+        """The job whose report is posted when everything ran."""
+        jobs = self.review_jobs()
+        return jobs[-1] if jobs else None
 
     def job(self, name: str) -> Job:
         for j in self.jobs:

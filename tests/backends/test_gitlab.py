@@ -416,15 +416,19 @@ def test_reports_publish_junit_even_when_the_job_fails(make: Any) -> None:
             assert "reports" not in body["artifacts"] and "when" not in body["artifacts"]
         if job.summary:
             assert body["after_script"][0] == f"if [ -f {job.summary} ]; then cat {job.summary}; fi"
-            assert len(body["after_script"]) == (2 if job.kind == "evaluate" else 1)
+            assert len(body["after_script"]) == (2 if job in plan.review_jobs() else 1)
         else:
             assert "after_script" not in body
-    note = doc["evaluate"]["after_script"][1]
+    last = plan.review_jobs()[-1]
+    note = doc[last.name]["after_script"][1]
     assert (
         'curl --fail -sS -o /dev/null -X POST -H "PRIVATE-TOKEN: $MLGEN_GITLAB_TOKEN"'
-        ' --data-urlencode "body@.mlgen/out/evaluate/report.md"'
+        f' --data-urlencode "body@.mlgen/out/{last.kind}/report.md"'
         ' "$CI_API_V4_URL/projects/$CI_PROJECT_ID/merge_requests/$CI_MERGE_REQUEST_IID/notes"'
     ) in note
+    assert "CI_JOB_STATUS" not in note  # the last review job always posts
+    if len(plan.review_jobs()) > 1:  # evaluate before a scan posts only when it failed
+        assert doc["evaluate"]["after_script"][1].startswith('if [ "${CI_JOB_STATUS:-}" = failed ] && ')
     head = gitlab.render(plan)[OUT].split("workflow:")[0]
     assert "masked CI/CD variable MLGEN_GITLAB_TOKEN" in head
 
@@ -444,9 +448,9 @@ def _run_after_script(tmp_path: Path, lines: list[str], env: dict[str, str]) -> 
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_evaluate_after_script_prints_the_report_and_posts_the_note_only_with_a_token(tmp_path: Path) -> None:
-    lines = load(demo_plan())["evaluate"]["after_script"]
-    report = tmp_path / "work/.mlgen/out/evaluate/report.md"
+def test_review_after_script_prints_the_report_and_posts_the_note_only_with_a_token(tmp_path: Path) -> None:
+    lines = load(demo_plan())["scan"]["after_script"]
+    report = tmp_path / "work/.mlgen/out/scan/report.md"
     report.parent.mkdir(parents=True)
     report.write_text("# Evaluation\nall gates passed\n")
     ci = {"CI_API_V4_URL": "https://gitlab.example.com/api/v4", "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7"}
@@ -456,7 +460,7 @@ def test_evaluate_after_script_prints_the_report_and_posts_the_note_only_with_a_
     assert "all gates passed" in proc.stdout and "report posted to merge request !7" in proc.stdout
     assert log.read_text().splitlines() == [
         "--fail", "-sS", "-o", "/dev/null", "-X", "POST", "-H", "PRIVATE-TOKEN: glpat-secret",
-        "--data-urlencode", "body@.mlgen/out/evaluate/report.md",
+        "--data-urlencode", "body@.mlgen/out/scan/report.md",
         "https://gitlab.example.com/api/v4/projects/42/merge_requests/7/notes",
     ]
     log.unlink()
@@ -468,6 +472,20 @@ def test_evaluate_after_script_prints_the_report_and_posts_the_note_only_with_a_
     report.unlink()
     proc, log = _run_after_script(tmp_path, lines, {**ci, "MLGEN_GITLAB_TOKEN": "t"})
     assert proc.returncode == 0 and proc.stdout == "" and not log.exists()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_evaluate_posts_its_report_only_when_it_failed_and_the_scan_cannot_run(tmp_path: Path) -> None:
+    lines = load(demo_plan())["evaluate"]["after_script"]
+    report = tmp_path / "work/.mlgen/out/evaluate/report.md"
+    report.parent.mkdir(parents=True)
+    report.write_text("# Evaluation\nf1 gate failed\n")
+    ci = {"CI_API_V4_URL": "https://gitlab.example.com/api/v4", "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
+          "MLGEN_GITLAB_TOKEN": "t"}
+    proc, log = _run_after_script(tmp_path, lines, {**ci, "CI_JOB_STATUS": "success"})
+    assert proc.returncode == 0 and "f1 gate failed" in proc.stdout and not log.exists()  # the scan posts
+    proc, log = _run_after_script(tmp_path, lines, {**ci, "CI_JOB_STATUS": "failed"})
+    assert proc.returncode == 0 and "body@.mlgen/out/evaluate/report.md" in log.read_text().splitlines()
 
 
 # ------------------------------------------------------------------ issue 4: stage cache

@@ -18,6 +18,7 @@ STAGES = {
     "train": "mlgen_runtime.train",
     "select": "mlgen_runtime.train",
     "evaluate": "mlgen_runtime.evaluate",
+    "scan": "mlgen_runtime.scan",
     "deploy": "mlgen_runtime.deploy",
     "rollback": "mlgen_runtime.deploy",
     "promote": "mlgen_runtime.deploy",

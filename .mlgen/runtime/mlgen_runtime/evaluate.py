@@ -42,7 +42,9 @@ class Champion:
 
 def champion(ctx: Context) -> Champion | None:
     """The model currently deployed to the last environment, or None (no deploy section, empty
-    registry, alias not set yet). The registry verifies the sha256 before loading."""
+    registry, alias not set yet). The registry verifies the sha256 before loading. With an MLflow
+    registry this is `models:/<project>@<last environment>` (registry_mlflow.py); an unreachable
+    registry is an error, never "no champion" (that would let every max_drop gate pass)."""
     envs = (ctx.settings.get("deploy") or {}).get("environments") or []
     if not envs:
         return None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen_runtime import data, modelio, pipeline, provenance, search
 from mlgen_runtime.cli import shard_of
+from mlgen_runtime.worker import imports_alongside
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import sha256_file, write_json
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 META_FORMAT = 1
+# imported after the fit: by save_model, and by evaluate's plots when it runs next in the same
+# local worker (`mlgen run`); see worker.imports_alongside
+AFTER_FIT = ["skops.io"]
+PLOTS = ["matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"]
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,8 @@ def fit_and_save(ctx: Context, t: Training, params: dict[str, Any], summary: dic
     settings = ctx.settings
     pipe = pipeline.build(settings, t.cols, extra=params)
     print(f"fitting {settings['train']['estimator']} on {len(t.X)} rows, {len(t.X.columns)} columns", flush=True)
-    pipeline.fit(pipe, t.X, t.y)
+    with imports_alongside(AFTER_FIT + (PLOTS if ctx.job("evaluate") else [])):
+        pipeline.fit(pipe, t.X, t.y)
     folder = ctx.out("model")
     sha = modelio.save_model(pipe, folder)
     meta = metadata(ctx, t, pipe, params, summary, sha)

@@ -244,33 +244,43 @@ def job_steps(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedSeq:
 
 
 def pr_comment_job(plan: Plan) -> CommentedMap | None:
-    """`mlgen-pr-comment`: posts the evaluation report on same-repository pull requests.
+    """`mlgen-pr-comment`: posts the reviewers' report on same-repository pull requests: the
+    scan's (which extends evaluate's) when the scan ran, else evaluate's (a failed gate stops
+    the scan, and reviewers need that report most).
 
     A job of its own so that `pull-requests: write` is granted to nothing that runs plan
-    commands; it only downloads the report and hands it to `gh`.
+    commands; it only downloads the reports and hands one to `gh`.
     """
-    evaluate = plan.review_job()
-    if evaluate is None or evaluate.summary is None or "pull_request" not in job_events(evaluate, plan.triggers):
+    reviews = tuple(j for j in plan.review_jobs() if "pull_request" in job_events(j, plan.triggers))
+    if not reviews:
         return None
-    if evaluate.shards > 1:
-        raise UnsafeValue(f"the report of the sharded job {evaluate.name!r} cannot be posted as one comment")
-    source = evaluate.produces if covered(evaluate.summary, evaluate.produces) else reports_artifact(evaluate)
-    assert source is not None  # the summary is in the produced artifact or in the reports one
-    name = job_id(evaluate.name)
+    names = []
+    downloads = CommentedSeq()
+    for i, job in enumerate(reviews):
+        if job.shards > 1:
+            raise UnsafeValue(f"the report of the sharded job {job.name!r} cannot be posted as one comment")
+        source = job.produces if covered(job.summary, job.produces) else reports_artifact(job)
+        assert source is not None  # the summary is in the produced artifact or in the reports one
+        name = job_id(job.name)
+        names.append(name)
+        # only the first report must exist; a later job may have been skipped after a failure
+        downloads.append(steps.download(source.name, False, if_=None if i == 0 else f"needs.{name}.result != 'skipped'"))
     block = CommentedMap()
     block["name"] = PR_COMMENT_JOB
     # !cancelled(), not always(): a run superseded by a newer push must not post its stale report.
     block["if"] = expression(
         "!cancelled() && github.event_name == 'pull_request'"
         " && github.event.pull_request.head.repo.full_name == github.repository"
-        f" && needs.{name}.result != 'skipped'"
+        f" && needs.{names[0]}.result != 'skipped'"
     )
-    block["needs"] = CommentedSeq([yaml_str(name)])
+    block["needs"] = CommentedSeq(yaml_str(n) for n in names)
     block["runs-on"] = RUNNER
     block["timeout-minutes"] = HELPER_TIMEOUT_MINUTES
     block["permissions"] = CommentedMap({"pull-requests": "write"})
     block["permissions"].yaml_add_eol_comment(
         "create/edit the report comment; the only write grant, in this job only", "pull-requests"
     )
-    block["steps"] = CommentedSeq([steps.download(source.name, False), steps.pr_comment(evaluate.summary)])
+    summaries = [j.summary for j in reviews if j.summary]
+    comment = steps.pr_comment(summaries[0], summaries[-1] if len(summaries) > 1 else None)
+    block["steps"] = CommentedSeq([*downloads, comment])
     return block

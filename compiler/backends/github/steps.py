@@ -97,7 +97,7 @@ def shard_pattern(name: str) -> str:
     return f"{artifact_name(name)}-shard-*"
 
 
-def download(name: str, sharded: bool) -> CommentedMap:
+def download(name: str, sharded: bool, if_: str | None = None) -> CommentedMap:
     with_ = CommentedMap()
     if sharded:
         with_["pattern"] = yaml_str(shard_pattern(name))
@@ -106,7 +106,7 @@ def download(name: str, sharded: bool) -> CommentedMap:
         with_["name"] = yaml_str(artifact_name(name))
     with_["path"] = "."  # artifacts keep repository-relative paths (see ARTIFACT_ROOT_ANCHOR)
     with_.yaml_add_eol_comment("files keep their repository-relative paths", "path")
-    return action("actions/download-artifact", with_, title=f"Download {name}")
+    return action("actions/download-artifact", with_, title=f"Download {name}", if_=if_)
 
 
 def _path_line(path: str) -> str:
@@ -194,8 +194,9 @@ def stage_cache(name: str, sharded: bool) -> CommentedMap:
     )
 
 
-def pr_comment(report: str) -> CommentedMap:
-    """Post the report as one pull-request comment, edited in place on every later push.
+def pr_comment(report: str, fuller: str | None = None) -> CommentedMap:
+    """Post the report as one pull-request comment, edited in place on every later push;
+    `fuller` (the scan's report, which extends evaluate's) is posted instead when it exists.
 
     `--edit-last` edits the token user's (github-actions) last comment on the PR and
     `--create-if-none` creates it the first time, so the PR keeps a single mlgen comment.
@@ -203,8 +204,14 @@ def pr_comment(report: str) -> CommentedMap:
     env = CommentedMap()
     env["GH_TOKEN"] = "${{ github.token }}"
     env["PR_NUMBER"] = "${{ github.event.pull_request.number }}"
+    body = shlex.quote(checked(report, "report path"))
+    pick = ""
+    if fuller is not None:
+        full = shlex.quote(checked(fuller, "report path"))
+        pick = f"report={body}; if [ -f {full} ]; then report={full}; fi; "
+        body = '"$report"'
     script = (
-        'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" '
-        f"--body-file {shlex.quote(checked(report, 'report path'))} --edit-last --create-if-none"
+        pick + 'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" '
+        f"--body-file {body} --edit-last --create-if-none"
     )
     return helper_run(COMMENT_STEP, "Comment on the pull request", script, env)

@@ -165,12 +165,13 @@ def header(plan: Plan) -> list[str]:
             f"Registry: set the CI/CD variable {REGISTRY_VAR} to an absolute path every runner shares;"
             " without it deploys go to a folder of the job's checkout, which is discarded."
         )
-    review = plan.review_job()
-    if review is not None:
+    reviews = plan.review_jobs()
+    if reviews:
+        who = reviews[-1].name + (f" (or {reviews[0].name}, when it fails)" if len(reviews) > 1 else "")
         lines.append(
             f"Merge request reports: add a masked CI/CD variable {TOKEN_VAR} (not protected: merge request"
             " pipelines run for unprotected branches) holding a token with the `api` scope (e.g. a project"
-            f" access token, Reporter role); {review.name} then posts its report as a merge request note."
+            f" access token, Reporter role); {who} then posts its report as a merge request note."
             " Without it the report is in the job log and its artifacts."
         )
     lines.append(
@@ -256,15 +257,19 @@ def is_rollback(job: Job) -> bool:
     return "rollback" in job.events
 
 
-def is_mr_reporter(plan: Plan, job: Job) -> bool:
-    """Does this job post the reviewers' report (the scan's, else evaluate's) as an MR note?"""
-    review = _review_job(plan)
-    return review is not None and review.name == job.name
+def mr_reporting(plan: Plan, job: Job) -> str | None:
+    """Whether this job posts the reviewers' report as an MR note: "always" for the last review
+    job, "failed" for an earlier one (evaluate before a scan: when it fails the scan never
+    runs, so its own report is the one to post), None for other jobs."""
+    names = _review_names(plan)
+    if job.name not in names:
+        return None
+    return "always" if job.name == names[-1] else "failed"
 
 
 @per_plan
-def _review_job(plan: Plan) -> Job | None:
-    return plan.review_job()
+def _review_names(plan: Plan) -> tuple[str, ...]:
+    return tuple(j.name for j in plan.review_jobs())
 
 
 def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
@@ -289,7 +294,7 @@ def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
     if job.cache is not None and job.environment is None:
         body["cache"] = cache(job)
     body["script"] = [yaml_str(line) for line in (*plan.setup, *job.commands)]
-    after = after_script(job, reporter=is_mr_reporter(plan, job))
+    after = after_script(job, reporter=mr_reporting(plan, job))
     if after:
         body["after_script"] = after
     if job.produces is not None or job.reports:
@@ -361,18 +366,21 @@ def cache(job: Job) -> dict[str, Any]:
     return {"key": yaml_str(key), "paths": [yaml_str(folder)]}
 
 
-def after_script(job: Job, reporter: bool = False) -> list[Any]:
+def after_script(job: Job, reporter: str | None = None) -> list[Any]:
     """Runs even when the script failed (a failed gate): the report goes to the job log and,
-    for the reviewers' report (`reporter`) with a token configured, to the merge request as a note."""
+    for the reviewers' report with a token configured, to the merge request as a note
+    (`reporter`: "always", or "failed" = only when this job failed, see `mr_reporting`)."""
     if job.summary is None:
         return []
     if not SAFE_PATH.fullmatch(job.summary):
         raise ValueError(f"gitlab: report path {job.summary!r} is not a plain relative path")
     report = job.summary
     lines = [f"if [ -f {report} ]; then cat {report}; fi"]
-    if reporter:
+    if reporter is not None:
+        # CI_JOB_STATUS is the script's outcome, set for after_script
+        only_failed = '[ "${CI_JOB_STATUS:-}" = failed ] && ' if reporter == "failed" else ""
         lines.append(
-            f'if [ -n "${{{TOKEN_VAR}:-}}" ] && [ -n "${{CI_MERGE_REQUEST_IID:-}}" ] && [ -f {report} ]; then'
+            f'if {only_failed}[ -n "${{{TOKEN_VAR}:-}}" ] && [ -n "${{CI_MERGE_REQUEST_IID:-}}" ] && [ -f {report} ]; then'
             f' curl --fail -sS -o /dev/null -X POST -H "PRIVATE-TOKEN: ${TOKEN_VAR}"'
             f' --data-urlencode "body@{report}"'
             ' "$CI_API_V4_URL/projects/$CI_PROJECT_ID/merge_requests/$CI_MERGE_REQUEST_IID/notes"'

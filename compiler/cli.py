@@ -15,10 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-# pydantic looks up plugins through package metadata on first use (tens of ms); mlgen uses none
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from mlgen.errors import EXIT_BAD_INPUT, SpecError, UsageError  # noqa: E402
+from mlgen.errors import EXIT_BAD_INPUT, SpecError, UsageError
 
 
 def _err(text: str) -> None:

@@ -91,7 +91,7 @@ def init_cmd(
     if existing and not force:
         raise UsageError(f"already exists: {', '.join(existing)}; pass --force to replace")
     for rel, text in files.items():
-        write_atomic(directory / rel, text)
+        write_atomic(directory / rel, text, durable=True)  # the user's own spec from now on
         typer.echo(f"wrote {(directory / rel).as_posix()}")
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory.as_posix()} && "
     typer.echo(f"next: {where}mlgen run   (makes the example data, then validates, trains, evaluates, deploys)")

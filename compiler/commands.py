@@ -100,7 +100,7 @@ def _compile_and_write(
         )
     written = [c for c in changes if c.state != "unchanged"]
     for c in written:
-        write_atomic(out_dir / c.path, files[c.path])
+        write_atomic(out_dir / c.path, files[c.path], durable=c.state == "foreign")  # replaces a person's file
     if not quiet:
         for c in written:
             echo(f"{c.state:>9}  {(out_dir / c.path).as_posix()}")

@@ -27,7 +27,7 @@ echo "== mlgen compile --check (the committed files are current)"
 .venv/bin/mlgen compile --check
 echo "== mlgen graph"
 .venv/bin/mlgen graph
-echo "== mlgen run --approve production (get-data, validate, 2 training shards in parallel, select, evaluate, deploy)"
+echo "== mlgen run --approve production (get-data, validate, 2 training shards in parallel, select, evaluate, scan, deploy)"
 .venv/bin/mlgen run --approve production
 echo "== mlgen run again: every job's inputs are unchanged, so it is skipped (deploys are no-ops)"
 .venv/bin/mlgen run --approve production
@@ -35,4 +35,4 @@ echo "== mlgen run monitor (the scheduled drift check)"
 .venv/bin/mlgen run monitor
 echo "== mlgen registry list"
 .venv/bin/mlgen registry list
-echo "demo.sh: done. Reports: .mlgen/out/validate/report.md, .mlgen/out/evaluate/report.md (+ plots/); registry: models/"
+echo "demo.sh: done. Reports: .mlgen/out/validate/report.md, .mlgen/out/evaluate/report.md (+ plots/), .mlgen/out/scan/report.md; registry: models/"

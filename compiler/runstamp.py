@@ -8,7 +8,7 @@ them changed:
 - the spec file (its path and the sha256 of its bytes; the plan records the same hash);
 - the toolchain: mlgen's version and the size and mtime of every file of the compiler, the
   packaged schema and the bundled runtime (an upgrade or an edit of mlgen or its runtime), and
-  of the libraries whose behaviour reaches the output (pydantic, jinja2), and the Python version;
+  of the libraries whose behaviour reaches the output (pydantic, ruamel.yaml), and the Python version;
 - the files the spec checks look at (project.requirements must exist);
 - every generated file as it was left on disk (size, mtime, inode): a file edited, deleted or
   rewritten since - by `mlgen compile` of another spec version, say - means compiling again.
@@ -31,7 +31,7 @@ STAMP = ".mlgen/cache/compile.json"  # under .mlgen/cache/, which the generated 
 FORMAT = 1
 PLAN = ".mlgen/plan.json"
 _SOURCE_SUFFIXES = (".py", ".j2", ".json", ".txt", ".toml")
-_LIBRARIES = ("pydantic", "pydantic_core", "jinja2", "ruamel.yaml")
+_LIBRARIES = ("pydantic", "pydantic_core", "ruamel.yaml")  # ruamel: the YAML emitter's fallback
 
 
 def _stat(path: Path | str) -> list[int] | None:

@@ -89,15 +89,14 @@ def test_scan_sits_between_evaluate_and_deploy_and_owns_the_review(tmp_path: Pat
     assert scan.produces is not None and scan.produces.paths == (".mlgen/out/scan",)
     assert scan.reports == (".mlgen/out/scan/junit.xml",) and scan.summary == ".mlgen/out/scan/report.md"
     assert "scan" in plan.job("deploy-staging").needs and "scan" in plan.job("deploy-staging").consumes
-    assert plan.review_job() == scan
+    assert plan.review_jobs() == (plan.job("evaluate"), scan)  # the scan's report is the fuller one
     names = [j.name for j in plan.jobs]
     assert names.index("evaluate") < names.index("scan") < names.index("deploy-staging")
 
 
 def test_without_scan_evaluate_owns_the_review(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, "", DEPLOY)
-    review = plan.review_job()
-    assert review is not None and review.kind == "evaluate"
+    assert [j.kind for j in plan.review_jobs()] == ["evaluate"]
     assert "scan" not in plan.job("deploy-staging").needs
 
 

@@ -134,11 +134,6 @@ class Plan:
         the fullest report; when evaluate fails, the scan never runs and evaluate's is posted."""
         return tuple(j for kind in ("evaluate", "scan") for j in self.jobs if j.kind == kind and j.summary)
 
-    def review_job(self) -> Job | None:
-        """The job whose report is posted when everything ran."""
-        jobs = self.review_jobs()
-        return jobs[-1] if jobs else None
-
     def job(self, name: str) -> Job:
         for j in self.jobs:
             if j.name == name:

@@ -209,7 +209,7 @@ def _dvc_pulls(spec: Spec, reads: list[str]) -> tuple[str, ...]:
     stage's outputs arrive as artifacts)."""
     if not spec.data.dvc:
         return ()
-    writers = jobgraph._writers(spec)
+    writers = jobgraph.writers(spec)
     return tuple(dict.fromkeys(f for f in reads if not jobgraph.producers(writers, f)))
 
 

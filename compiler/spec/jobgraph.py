@@ -62,14 +62,14 @@ def edges(spec: Spec) -> dict[str, set[str]]:
     (the semantic checks report them)."""
     g = builtin_edges(spec)
     builtin = dict(g)
-    writers = _writers(spec)
+    outs = writers(spec)
     for st in spec.stages:
         g[st.name] = set()
     for st in spec.stages:
         for target in st.needs:
             g[st.name].update(j for j in resolve(target, builtin, first=False) if j in g)
         for dep in st.deps:
-            g[st.name].update(w for w in producers(writers, dep) if w != st.name)
+            g[st.name].update(w for w in producers(outs, dep) if w != st.name)
         if st.before:
             for j in resolve(st.before, builtin, first=True):
                 if j in g:
@@ -77,17 +77,17 @@ def edges(spec: Spec) -> dict[str, set[str]]:
     # DVC-style wiring: a built-in job waits for the stages that write the data it reads
     for job, files in data_reads(spec).items():
         if job in g:
-            g[job].update(w for f in files for w in producers(writers, f))
+            g[job].update(w for f in files for w in producers(outs, f))
     return g
 
 
-def _writers(spec: Spec) -> dict[str, set[str]]:
+def writers(spec: Spec) -> dict[str, set[str]]:
     """out path -> the stages that declare it (a map, so wiring is not quadratic in stages)."""
-    writers: dict[str, set[str]] = {}
+    by_out: dict[str, set[str]] = {}
     for st in spec.stages:
         for out in st.outs:
-            writers.setdefault(out.rstrip("/"), set()).add(st.name)
-    return writers
+            by_out.setdefault(out.rstrip("/"), set()).add(st.name)
+    return by_out
 
 
 def producers(writers: dict[str, set[str]], path: str) -> set[str]:

@@ -41,7 +41,7 @@ def build_plan(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None
     from mlgen.spec.load import load_spec
 
     loaded = load_spec(spec_file, display=shown_path(spec_file))
-    return lower(loaded.spec, spec_display_path(spec_file, out_dir), loaded.raw, providers)
+    return lower(loaded.spec, loaded.settings, spec_display_path(spec_file, out_dir), loaded.raw, providers)
 
 
 def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Compiled:

@@ -1,13 +1,16 @@
-"""`python -m mlgen.schema_update`: rewrite schemas/mlproject.schema.json from the model
-(for developers working in a checkout)."""
+"""`python -m mlgen.schema_update`: rewrite the files generated from the spec model (for
+developers working in a checkout): schemas/mlproject.schema.json and compiler/spec/shapes.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mlgen.schema import SCHEMA_FILE, generate_schema
+from mlgen.spec.shapegen import generate_shapes
 
 if __name__ == "__main__":
-    target = Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
-    target.write_text(generate_schema(), encoding="utf-8")
-    print(f"wrote {target}")
+    here = Path(__file__).resolve().parent
+    for target, text in ((here.parent / "schemas" / SCHEMA_FILE, generate_schema()),
+                         (here / "spec" / "shapes.py", generate_shapes())):
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")

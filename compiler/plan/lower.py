@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING, Any
 
 from mlgen.plan.ir import (
     FORMAT_VERSION,
@@ -19,7 +20,10 @@ from mlgen.plan.ir import (
     Triggers,
 )
 from mlgen.spec import jobgraph
-from mlgen.spec.model import Spec, is_mlflow
+from mlgen.spec.rules import is_mlflow
+
+if TYPE_CHECKING:
+    from mlgen.spec.model import Spec  # read as records that mirror it (record.py)
 
 OUT = ".mlgen/out"
 REPORTING = ("validate", "evaluate", "scan", "monitor")  # kinds that write junit.xml + report.md
@@ -63,8 +67,10 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
     return set()
 
 
-def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, ...] | None = None) -> Plan:
-    """Build the plan for `spec`; `spec_path` is how outputs name the spec (relative, POSIX)."""
+def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: bytes,
+          providers: tuple[str, ...] | None = None) -> Plan:
+    """Build the plan for `spec`; `settings` is its JSON dump (with defaults, by TOML key), kept in
+    the plan for the runtime; `spec_path` is how outputs name the spec (relative, POSIX)."""
     graph = jobgraph.edges(spec)
     drift_gated = _retrain_chain(spec, graph)
     for name in drift_gated:  # on schedules they wait for the monitor's verdict
@@ -179,7 +185,7 @@ def lower(spec: Spec, spec_path: str, spec_bytes: bytes, providers: tuple[str, .
         timeout_minutes=spec.ci.pipeline_timeout_minutes,
         artifact_expire_days=spec.ci.artifact_expire_days,
         secrets_environment=spec.ci.secrets_environment if any(jobs[n].command_secrets for n in order) else None,
-        settings=spec.model_dump(mode="json", by_alias=True),
+        settings=settings,
     )
 
 

@@ -6,7 +6,10 @@ see the same graph.
 
 from __future__ import annotations
 
-from mlgen.spec.model import Spec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlgen.spec.model import Spec  # read as records that mirror it (record.py)
 
 DEPLOY_ALIAS = "deploy"  # `before = "deploy"` / `needs = ["deploy"]` mean the deploy jobs
 

@@ -11,64 +11,25 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-# Relative POSIX paths inside the repository, in characters no CI provider expands or splits.
-# No `,` (Jenkins stash patterns split on it), no `$` (GitLab expands it in artifact paths).
-PATH_PATTERN = r"^[A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*$"
-BRANCH_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9._/-]{0,98}[A-Za-z0-9_])?$"
-DOTTED_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
-CRON_PATTERN = r"^\S+( \S+){4}$"
-
-
-
-def _inside_repo(path: str) -> str:
-    # the pattern cannot say this: the JSON Schema / Rust regex engines have no look-around
-    if ".." in path.split("/"):
-        raise ValueError("must stay inside the repository (no `..`)\nfor example `data/train.csv`")
-    return path
-
+from mlgen.spec.rules import (
+    BRANCH_PATTERN,
+    CRON_PATTERN,
+    DOTTED_PATTERN,
+    NAME_PATTERN,
+    PATH_PATTERN,
+    REGISTRY_PATTERN,
+    SECRET_PATTERN,
+    inside_repo,
+    not_reserved,
+    registry,
+)
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN, max_length=255), AfterValidator(_inside_repo)]
+RelPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN, max_length=255), AfterValidator(inside_repo)]
 Branch = Annotated[str, StringConstraints(pattern=BRANCH_PATTERN)]
 Scalar = Union[bool, int, float, str]
-
-
-def _not_reserved(name: str) -> str:
-    # GitHub refuses secrets named GITHUB_*; CI_* are GitLab's own predefined variables
-    if name.startswith(("GITHUB_", "CI_")):
-        raise ValueError("starts with GITHUB_ or CI_, which the CI providers reserve\nrename the secret, for example `MY_TOKEN`")
-    return name
-
-
-SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,63}$"
-SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN), AfterValidator(_not_reserved)]
-# mlflow+http(s)://host[:port][/path] or mlflow+sqlite:///relative/path.db (four slashes: absolute)
-MLFLOW_PATTERN = r"mlflow\+(https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_.@+=/-]*)?|sqlite:///[A-Za-z0-9_.@+=/-]+)"
-REGISTRY_PATTERN = rf"^(({PATH_PATTERN[1:-1]})|{MLFLOW_PATTERN})$"
-
-
-def is_mlflow(registry: str) -> bool:
-    return registry.startswith(("mlflow+http://", "mlflow+https://", "mlflow+sqlite:///"))
-
-
-def _registry(value: str) -> str:
-    if is_mlflow(value):
-        return value
-    if value.startswith("mlflow+"):
-        raise ValueError("is not an MLflow registry URI\nwrite `mlflow+http://host:port` or `mlflow+sqlite:///path.db`")
-    return _inside_repo(value)
-
-
-Registry = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=255), AfterValidator(_registry)]
-
-CLASSIFICATION_METRICS = (
-    "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "log_loss",
-    "precision", "recall", "roc_auc",
-)
-REGRESSION_METRICS = ("explained_variance", "mae", "mape", "mse", "r2", "rmse")
-# Metrics where lower is better: a gate's `max_drop` means "may not rise by more than".
-LOWER_IS_BETTER = frozenset({"log_loss", "mae", "mape", "mse", "rmse"})
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_PATTERN), AfterValidator(not_reserved)]
+Registry = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=255), AfterValidator(registry)]
 
 
 class _Strict(BaseModel):

@@ -7,10 +7,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlgen.spec import jobgraph
-from mlgen.spec import model as m
+from mlgen.spec import rules
 from mlgen.spec.positions import Path as KeyPath
+
+if TYPE_CHECKING:
+    from mlgen.spec.model import Spec  # checked as records that mirror it (record.py)
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ def _suggest(word: str, options: list[str], what: str) -> str:
     return f"{what}: " + ", ".join(f"`{o}`" for o in options)
 
 
-def check(spec: m.Spec, root: Path) -> list[Issue]:
+def check(spec: Spec, root: Path) -> list[Issue]:
     """Every cross-field problem of a spec that passed the model; `root` is the spec's folder."""
     issues: list[Issue] = []
     for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc, _mlflow_aliases):
@@ -43,7 +47,7 @@ RESERVED_JOB_NAMES = frozenset(
 )
 
 
-def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _names(spec: Spec, root: Path) -> Iterator[Issue]:
     taken = dict.fromkeys(jobgraph.builtin_edges(spec), "a built-in job")
     taken.update(dict.fromkeys(RESERVED_JOB_NAMES, "a CI keyword"))
     if spec.train.search and spec.train.search.shards > 1:  # Jenkins names the shard stages train-<i>
@@ -66,7 +70,7 @@ def _names(spec: m.Spec, root: Path) -> Iterator[Issue]:
         taken.setdefault(st.name, f"stage #{i + 1}")
 
 
-def _targets(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _targets(spec: Spec, root: Path) -> Iterator[Issue]:
     jobs = sorted(set(jobgraph.builtin_edges(spec)) | {s.name for s in spec.stages})
     has_deploy = bool(spec.deploy and spec.deploy.environments)
     options = jobs + ([jobgraph.DEPLOY_ALIAS] if has_deploy else [])
@@ -81,7 +85,7 @@ def _targets(spec: m.Spec, root: Path) -> Iterator[Issue]:
                 yield Issue(path, "E201", f"unknown job `{target}`", _suggest(target, options, "known jobs"))
 
 
-def _cycles(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _cycles(spec: Spec, root: Path) -> Iterator[Issue]:
     g = jobgraph.edges(spec)
     cycle = jobgraph.find_cycle(g)
     if cycle is None:
@@ -97,8 +101,8 @@ def _cycles(spec: m.Spec, root: Path) -> Iterator[Issue]:
     yield Issue(path, "E202", "dependency cycle: " + " -> ".join(cycle), "remove one of these `before`/`needs`/`deps` links")
 
 
-def _metrics(spec: m.Spec, root: Path) -> Iterator[Issue]:
-    known = m.CLASSIFICATION_METRICS if spec.data.task == "classification" else m.REGRESSION_METRICS
+def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
+    known = rules.CLASSIFICATION_METRICS if spec.data.task == "classification" else rules.REGRESSION_METRICS
     for k, metric in enumerate(spec.evaluate.metrics):
         if metric not in known:
             yield Issue(("evaluate", "metrics", k), "E204", f"`{metric}` is not a {spec.data.task} metric", _suggest(metric, list(known), "available"))
@@ -115,7 +119,7 @@ def _metrics(spec: m.Spec, root: Path) -> Iterator[Issue]:
             yield Issue(("evaluate", "slices", k), "E201", f"unknown column `{col}`", _suggest(col, sorted(spec.data.columns), "columns"))
 
 
-def _data(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     d = spec.data
     paths: list[tuple[KeyPath, str]] = [(("data", "path"), d.path)]
     if d.reference:
@@ -138,7 +142,7 @@ def _data(spec: m.Spec, root: Path) -> Iterator[Issue]:
         yield Issue(("validate", "drift"), "E212", "drift checks need a baseline", "set data.reference to the reference data file")
 
 
-def _search(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _search(spec: Spec, root: Path) -> Iterator[Issue]:
     s = spec.train.search
     if s is None:
         return
@@ -150,19 +154,19 @@ def _search(spec: m.Spec, root: Path) -> Iterator[Issue]:
             yield Issue(("train", "search", "space", key), "E203", f"`{key}` is both a fixed param and searched", "remove it from train.params")
 
 
-def _approval(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _approval(spec: Spec, root: Path) -> Iterator[Issue]:
     for i, st in enumerate(spec.stages):
         if st.approval == "manual" and st.environment is None:
             yield Issue(("stages", i, "approval"), "E205", "manual approval needs an environment", "set `environment` on this stage")
 
 
-def _files(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _files(spec: Spec, root: Path) -> Iterator[Issue]:
     for k, req in enumerate(spec.project.requirements):
         if not (root / req).is_file():
             yield Issue(("project", "requirements", k), "E211", f"file `{req}` not found", "paths are relative to the folder of the spec")
 
 
-def _duplicates(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _duplicates(spec: Spec, root: Path) -> Iterator[Issue]:
     lists: list[tuple[KeyPath, list[str]]] = [
         (("ci", "providers"), list(spec.ci.providers)),
         (("ci", "branches"), spec.ci.branches),
@@ -176,11 +180,11 @@ def _duplicates(spec: m.Spec, root: Path) -> Iterator[Issue]:
             seen.add(v)
 
 
-def _scan(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _scan(spec: Spec, root: Path) -> Iterator[Issue]:
     scan = spec.scan
     if scan is None:
         return
-    known = m.CLASSIFICATION_METRICS if spec.data.task == "classification" else m.REGRESSION_METRICS
+    known = rules.CLASSIFICATION_METRICS if spec.data.task == "classification" else rules.REGRESSION_METRICS
     metric = scan.slices.metric
     if metric is not None and metric not in known:
         yield Issue(("scan", "slices", "metric"), "E204", f"`{metric}` is not a {spec.data.task} metric", _suggest(metric, list(known), "available"))
@@ -196,9 +200,9 @@ def _scan(spec: m.Spec, root: Path) -> Iterator[Issue]:
                         "a major finding must be at least as bad as a minor one")
 
 
-def _mlflow_aliases(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _mlflow_aliases(spec: Spec, root: Path) -> Iterator[Issue]:
     """MLflow reserves the aliases `latest` and `v<number>`; environments become aliases."""
-    if spec.deploy is None or not m.is_mlflow(spec.deploy.registry):
+    if spec.deploy is None or not rules.is_mlflow(spec.deploy.registry):
         return
     for i, env in enumerate(spec.deploy.environments):
         low = env.name.lower()
@@ -207,6 +211,6 @@ def _mlflow_aliases(spec: m.Spec, root: Path) -> Iterator[Issue]:
                         f"`{env.name}` is reserved by MLflow, whose aliases are the environment names", "rename the environment")
 
 
-def _dvc(spec: m.Spec, root: Path) -> Iterator[Issue]:
+def _dvc(spec: Spec, root: Path) -> Iterator[Issue]:
     if spec.data.dvc_secrets and not spec.data.dvc:
         yield Issue(("data", "dvc_secrets"), "E212", "secrets for `dvc pull`, but the data is not tracked with DVC", "set data.dvc = true")

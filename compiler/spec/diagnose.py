@@ -1,0 +1,177 @@
+"""The slow path of spec validation: pydantic decides, and its errors become issues.
+
+Only reached when the fast checker (`fastcheck.py`) could not show a spec valid, so importing
+pydantic and building the model is paid only by specs that are likely wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mlgen.spec import model as m
+from mlgen.spec import rules
+from mlgen.spec.positions import Path as KeyPath
+from mlgen.spec.record import Record, from_model
+from mlgen.spec.semantic import Issue
+
+
+def validate(data: Any) -> tuple[Record, dict[str, Any]] | list[Issue]:
+    """(records, JSON-mode dump by alias) of a valid spec, else its issues."""
+    try:
+        spec = m.Spec.model_validate(data)
+    except ValidationError as exc:
+        return _pydantic_issues(exc, data)
+    return from_model(spec), spec.model_dump(mode="json", by_alias=True)
+
+
+_PATTERN_TEXT = {
+    rules.NAME_PATTERN: (
+        "must be 1-64 letters, digits, `_` or `-`, starting with a letter or digit",
+        "for example `churn-model`",
+    ),
+    rules.PATH_PATTERN: (
+        "must be a relative path inside the repository (letters, digits, `._@+=/-`; no `..`, no leading `/`)",
+        "for example `data/train.csv`",
+    ),
+    rules.BRANCH_PATTERN: ("is not a valid branch name", "use letters, digits and `._/-`, for example `main`"),
+    rules.DOTTED_PATTERN: (
+        "is not a dotted import path",
+        "write the full import path, for example `sklearn.ensemble.RandomForestClassifier`",
+    ),
+    rules.CRON_PATTERN: ("is not a 5-field cron expression", 'for example "0 6 * * 1" (Mondays 06:00 UTC)'),
+    r"^3\.[0-9]{1,2}$": ("is not a Python version", 'for example "3.12"'),
+    r"^[a-z0-9_]+$": ("is not a scikit-learn scoring name", 'for example "f1" or "roc_auc"'),
+    r"^https://[^\s'\"`$\\]+$": ("is not a plain https:// URL", "for example https://models.example.com"),
+    rules.SECRET_PATTERN: ("is not a secret name", "use capitals, digits and `_`, for example `AWS_ACCESS_KEY_ID`"),
+    rules.REGISTRY_PATTERN: (
+        "is neither a registry folder nor an MLflow registry URI",
+        "for example `models`, `mlflow+http://127.0.0.1:5000` or `mlflow+sqlite:///mlflow.db`",
+    ),
+}
+
+_TYPE_NAMES = {
+    "string_type": "a string", "int_type": "an integer", "float_type": "a number",
+    "bool_type": "true or false", "list_type": "an array", "dict_type": "a table",
+    "model_type": "a table", "model_attributes_type": "a table", "int_from_float": "an integer",
+    "int_parsing": "an integer", "float_parsing": "a number",
+}
+
+
+def _toml_type(value: Any) -> str:
+    return {
+        bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+        list: "an array", dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _data_path(loc: tuple[Any, ...], data: Any, absent_key: bool) -> tuple[KeyPath, Any]:
+    """Keep the parts of a pydantic location that exist in the data, dropping union member tags
+    (e.g. "bool", "list[...]"); for missing/extra keys (`absent_key`) the last part is kept.
+
+    Returns (path, value at path)."""
+    path: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif absent_key and i == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
+            return tuple(path) + (part,), None
+    return tuple(path), node
+
+
+def _fields_at(path: KeyPath) -> list[str]:
+    """Keys accepted by the model at `path` (for "did you mean")."""
+    tp: Any = m.Spec
+    for part in path:
+        tp = _unwrap(tp)
+        if isinstance(part, int):
+            tp = _unwrap(typing.get_args(tp)[0]) if typing.get_args(tp) else tp
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = next((f for n, f in tp.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return []
+            tp = field.annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    """Optional[X] -> X; Annotated[X, ...] -> X."""
+    while True:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is typing.Annotated:
+            tp = args[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) != 1:
+                return tp
+            tp = rest[0]
+        else:
+            return tp
+
+
+def _pydantic_issues(exc: ValidationError, data: Any) -> list[Issue]:
+    issues: list[Issue] = []
+    union_types: dict[KeyPath, list[str]] = {}  # a union value fails once per member type
+    for err in exc.errors(include_url=False):
+        path, value = _data_path(tuple(err["loc"]), data, err["type"] in ("missing", "extra_forbidden"))
+        if err["type"] in _TYPE_NAMES and path in union_types:
+            union_types[path].append(_TYPE_NAMES[err["type"]])
+            continue
+        issue = _issue_for(err, path, value)
+        if err["type"] in _TYPE_NAMES:
+            union_types[path] = [_TYPE_NAMES[err["type"]]]
+        issues.append(issue)
+    return [_merge_union(i, union_types.get(i.path, [])) for i in issues]
+
+
+def _merge_union(issue: Issue, kinds: list[str]) -> Issue:
+    if issue.code != "E105" or len(kinds) < 2:
+        return issue
+    got = issue.message.split(", got ", 1)[1]
+    return Issue(issue.path, issue.code, f"expected {', '.join(sorted(set(kinds)))}, got {got}", issue.hint)
+
+
+def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    key = path[-1] if path else ""
+    if kind == "extra_forbidden":
+        allowed = _fields_at(path[:-1])
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(f"`{a}`" for a in sorted(allowed))
+        return Issue(path, "E101", f"unknown key `{key}`", hint)
+    if kind == "missing":
+        return Issue(path, "E102", f"missing required key `{key}`", "add it; see `mlgen schema` for every key")
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        return Issue(path, "E103", f"invalid value {value!r}", f"expected one of: {expected}")
+    if kind == "string_pattern_mismatch":
+        text, hint = _PATTERN_TEXT.get(ctx.get("pattern", ""), ("has an invalid format", ""))
+        return Issue(path, "E104", f"{value!r} {text}", hint)
+    if kind == "value_error":  # the model's validators write "message\nhint"
+        text, _, hint = err["msg"].removeprefix("Value error, ").partition("\n")
+        return Issue(path, "E104", f"{value!r} {text}", hint)
+    if kind in _TYPE_NAMES:
+        shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""
+        return Issue(path, "E105", f"expected {_TYPE_NAMES[kind]}, got {_toml_type(value)}{shown}", "")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return Issue(path, "E106", f"{value!r} is out of range: {err['msg'].lower()}", "")
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        return Issue(path, "E107", f"{err['msg'].lower()}", "")
+    return Issue(path, "E100", err["msg"], "")

@@ -1,0 +1,58 @@
+"""Spec rules that need no pydantic: patterns, metric names and the checks patterns cannot say.
+
+Both validators use these: the pydantic model (`model.py`, which reports errors) and the fast
+happy-path checker (`fastcheck.py`, which accepts only what it can prove valid). Keeping them
+here is what keeps the two from drifting apart.
+"""
+
+from __future__ import annotations
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# Relative POSIX paths inside the repository, in characters no CI provider expands or splits.
+# No `,` (Jenkins stash patterns split on it), no `$` (GitLab expands it in artifact paths).
+PATH_PATTERN = r"^[A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*$"
+BRANCH_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9._/-]{0,98}[A-Za-z0-9_])?$"
+DOTTED_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+CRON_PATTERN = r"^\S+( \S+){4}$"
+SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,63}$"
+# mlflow+http(s)://host[:port][/path] or mlflow+sqlite:///relative/path.db (four slashes: absolute)
+MLFLOW_PATTERN = r"mlflow\+(https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_.@+=/-]*)?|sqlite:///[A-Za-z0-9_.@+=/-]+)"
+REGISTRY_PATTERN = rf"^(({PATH_PATTERN[1:-1]})|{MLFLOW_PATTERN})$"
+
+CLASSIFICATION_METRICS = (
+    "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "log_loss",
+    "precision", "recall", "roc_auc",
+)
+REGRESSION_METRICS = ("explained_variance", "mae", "mape", "mse", "r2", "rmse")
+
+
+def is_mlflow(registry: str) -> bool:
+    return registry.startswith(("mlflow+http://", "mlflow+https://", "mlflow+sqlite:///"))
+
+
+# Value checks run after the pattern. Each raises ValueError("message\nhint"); the fast checker
+# finds them by name in CHECKS, so renaming one is caught by the shapes staleness test.
+
+def inside_repo(path: str) -> str:
+    # the pattern cannot say this: the JSON Schema / Rust regex engines have no look-around
+    if ".." in path.split("/"):
+        raise ValueError("must stay inside the repository (no `..`)\nfor example `data/train.csv`")
+    return path
+
+
+def not_reserved(name: str) -> str:
+    # GitHub refuses secrets named GITHUB_*; CI_* are GitLab's own predefined variables
+    if name.startswith(("GITHUB_", "CI_")):
+        raise ValueError("starts with GITHUB_ or CI_, which the CI providers reserve\nrename the secret, for example `MY_TOKEN`")
+    return name
+
+
+def registry(value: str) -> str:
+    if is_mlflow(value):
+        return value
+    if value.startswith("mlflow+"):
+        raise ValueError("is not an MLflow registry URI\nwrite `mlflow+http://host:port` or `mlflow+sqlite:///path.db`")
+    return inside_repo(value)
+
+
+CHECKS = {f.__name__: f for f in (inside_repo, not_reserved, registry)}

@@ -69,9 +69,12 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
 def shown_path(spec_file: Path) -> str:
     """Path used in error messages: as the user typed it, relative to the cwd when possible."""
     try:
-        return Path(os.path.relpath(spec_file)).as_posix()
-    except ValueError:
+        rel = os.path.relpath(spec_file)
+    except ValueError:  # another drive on Windows
         return spec_file.as_posix()
+    if spec_file.is_absolute() and rel.startswith(".."):
+        return spec_file.as_posix()  # outside the cwd: an absolute path reads better than ../../..
+    return Path(rel).as_posix()
 
 
 def find_spec(start: Path) -> Path:

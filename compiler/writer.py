@@ -25,14 +25,23 @@ def is_generated(path: Path) -> bool:
 @dataclass(frozen=True)
 class Change:
     path: str  # relative to the output dir
-    state: str  # "new" | "changed" | "unchanged" | "foreign" (exists, not ours)
+    # "new" | "changed" | "unchanged" | "foreign" (exists, not ours) | "blocked" (cannot be a
+    # file: a folder stands there, or a file stands where a parent folder must be)
+    state: str
+    blocker: Path | None = None  # for "blocked": what stands in the way ...
+    why: str = ""  # ... and why it does
 
 
 def plan_changes(out_dir: Path, files: dict[str, str]) -> list[Change]:
     """Compare the wanted files with what is on disk, without touching anything."""
     changes = []
+    folders: dict[Path, bool] = {}  # parent folder -> usable (missing ones are made)
     for rel in sorted(files):
         target = out_dir / rel
+        blocker = _blocker(out_dir, target, folders)
+        if blocker:
+            changes.append(Change(rel, "blocked", *blocker))
+            continue
         if not target.exists():
             changes.append(Change(rel, "new"))
             continue
@@ -47,6 +56,19 @@ def plan_changes(out_dir: Path, files: dict[str, str]) -> list[Change]:
         else:
             changes.append(Change(rel, "changed"))
     return changes
+
+
+def _blocker(out_dir: Path, target: Path, folders: dict[Path, bool]) -> tuple[Path, str] | None:
+    """What keeps `target` from being written as a file, and why; None when nothing does."""
+    for folder in [None, *reversed(target.relative_to(out_dir).parents[:-1])]:
+        here = out_dir if folder is None else out_dir / folder
+        if here not in folders:
+            folders[here] = not here.exists() or here.is_dir()
+        if not folders[here]:
+            return here, "is a file, but a folder must stand there"
+    if target.exists() and not target.is_file():
+        return target, f"is {'a folder' if target.is_dir() else 'not a regular file'}, not a file"
+    return None
 
 
 def write_atomic(path: Path, text: str, durable: bool = False) -> None:

@@ -69,3 +69,47 @@ def test_wheel_installs_and_compiles_outside_the_repo(wheel: Path, tmp_path: Pat
     init_dir.mkdir()
     assert subprocess.run([mlgen, "init"], cwd=init_dir, env=env).returncode == 0
     assert subprocess.run([mlgen, "compile"], cwd=init_dir, env=env).returncode == 0
+
+
+def _third_party_imports(package: Path) -> dict[str, set[str]]:
+    """Top-level modules imported anywhere in `package` that are neither stdlib nor ours."""
+    import ast
+
+    found: dict[str, set[str]] = {}
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("mlgen", "mlgen_runtime", "__future__"):
+                    found.setdefault(top, set()).add(source.relative_to(ROOT).as_posix())
+    return found
+
+
+def _normal(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_wheel_declares_every_library_the_compiler_imports(wheel: Path) -> None:
+    """The install test above borrows this venv's site-packages, so it cannot notice a missing
+    dependency; this reads the wheel's own Requires-Dist instead."""
+    import importlib.metadata as md
+    import re
+
+    with zipfile.ZipFile(wheel) as zf:
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    declared = {_normal(re.split(r"[\s<>=!~;\[(]", line.split(":", 1)[1].strip())[0])
+                for line in meta.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line}
+    # what a declared dependency itself requires is installed with it (pydantic brings pydantic-core)
+    reachable = set(declared)
+    for dist in declared:
+        for req in md.requires(dist) or []:
+            if "extra ==" not in req:
+                reachable.add(_normal(re.split(r"[\s<>=!~;\[(]", req)[0]))
+    owners = md.packages_distributions()
+    missing = {mod: sorted(files) for mod, files in _third_party_imports(ROOT / "compiler").items()
+               if not {_normal(d) for d in owners.get(mod, [mod])} & reachable}
+    assert not missing, f"imported by the compiler but not required by the wheel: {missing}"

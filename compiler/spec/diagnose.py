@@ -6,8 +6,10 @@ pydantic and building the model is paid only by specs that are likely wrong.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -17,15 +19,56 @@ from mlgen.spec import rules
 from mlgen.spec.positions import Path as KeyPath
 from mlgen.spec.record import Record, from_model
 from mlgen.spec.semantic import Issue
+from mlgen.spec.shapes import MODELS, ROOT
+
+REPAIR_ROUNDS = 3
 
 
-def validate(data: Any) -> tuple[Record, dict[str, Any]] | list[Issue]:
-    """(records, JSON-mode dump by alias) of a valid spec, else its issues."""
+@dataclass(frozen=True)
+class Verdict:
+    spec: Record | None  # the valid spec; or, with issues, a repaired one to run the semantic checks on
+    settings: dict[str, Any] | None  # JSON-mode dump by alias (valid specs only)
+    issues: list[Issue]
+    repaired: tuple[KeyPath, ...] = ()  # what the repair removed: semantic issues there are noise
+
+
+def validate(data: Any) -> Verdict:
+    """Pydantic's verdict on `data`: the spec, or its issues plus a repaired copy when one exists."""
     try:
         spec = m.Spec.model_validate(data)
     except ValidationError as exc:
-        return _pydantic_issues(exc, data)
-    return from_model(spec), spec.model_dump(mode="json", by_alias=True)
+        repaired, removed = _repair(data, exc)
+        return Verdict(repaired, None, _pydantic_issues(exc, data), removed)
+    return Verdict(from_model(spec), spec.model_dump(mode="json", by_alias=True), [])
+
+
+def _repair(data: Any, exc: ValidationError) -> tuple[Record | None, tuple[KeyPath, ...]]:
+    """Remove every value pydantic refused (the defaults take their place) and validate again, so
+    the semantic checks (cycles, unknown jobs, gates) can report in the same run as the schema
+    errors. A refused required key, or one inside a list, cannot be removed: then nothing."""
+    doc = copy.deepcopy(data)
+    removed: list[KeyPath] = []
+    for _ in range(REPAIR_ROUNDS):
+        for err in exc.errors(include_url=False):
+            if err["type"] == "missing":
+                return None, ()
+            path, _ = _data_path(tuple(err["loc"]), doc, err["type"] == "extra_forbidden")
+            parent = _node(doc, path[:-1]) if path else None
+            if not isinstance(parent, dict) or path[-1] not in parent:
+                return None, ()
+            del parent[path[-1]]
+            removed.append(path)
+        try:
+            return from_model(m.Spec.model_validate(doc)), tuple(removed)
+        except ValidationError as again:
+            exc = again
+    return None, ()
+
+
+def _node(doc: Any, path: KeyPath) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
 
 
 _PATTERN_TEXT = {
@@ -58,6 +101,16 @@ _TYPE_NAMES = {
     "bool_type": "true or false", "list_type": "an array", "dict_type": "a table",
     "model_type": "a table", "model_attributes_type": "a table", "int_from_float": "an integer",
     "int_parsing": "an integer", "float_parsing": "a number",
+}
+
+
+_TYPE_HINTS = {
+    "a string": 'put it in quotes, for example "text"',
+    "an integer": "write a whole number without quotes, for example 5",
+    "a number": "write a number without quotes, for example 0.5",
+    "true or false": "write true or false, without quotes",
+    "an array": 'write a list in brackets, for example ["a", "b"]',
+    "a table": "write a table: a [section] or an inline { key = value }",
 }
 
 
@@ -144,7 +197,8 @@ def _merge_union(issue: Issue, kinds: list[str]) -> Issue:
     if issue.code != "E105" or len(kinds) < 2:
         return issue
     got = issue.message.split(", got ", 1)[1]
-    return Issue(issue.path, issue.code, f"expected {', '.join(sorted(set(kinds)))}, got {got}", issue.hint)
+    expected = ", ".join(sorted(set(kinds)))
+    return Issue(issue.path, issue.code, f"expected {expected}, got {got}", f"write one of: {expected}")
 
 
 def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
@@ -169,9 +223,47 @@ def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
         return Issue(path, "E104", f"{value!r} {text}", hint)
     if kind in _TYPE_NAMES:
         shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""
-        return Issue(path, "E105", f"expected {_TYPE_NAMES[kind]}, got {_toml_type(value)}{shown}", "")
+        expected = _TYPE_NAMES[kind]
+        return Issue(path, "E105", f"expected {expected}, got {_toml_type(value)}{shown}", _TYPE_HINTS[expected])
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return Issue(path, "E106", f"{value!r} is out of range: {err['msg'].lower()}", "")
+        return Issue(path, "E106", f"{value!r} is out of range: {err['msg'].lower()}", _range_hint(path))
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
-        return Issue(path, "E107", f"{err['msg'].lower()}", "")
-    return Issue(path, "E100", err["msg"], "")
+        what = "characters" if kind.startswith("string") else "entries"
+        if kind.endswith("short"):
+            hint = f"give at least {ctx.get('min_length')} {what}"
+        else:
+            hint = f"give at most {ctx.get('max_length')} {what}"
+        return Issue(path, "E107", f"{err['msg'].lower()}", hint.replace(" 1 entries", " one entry").replace(" 1 characters", " one character"))
+    return Issue(path, "E100", err["msg"], "see `mlgen schema` for what this key takes")
+
+
+def _range_hint(path: KeyPath) -> str:
+    """The whole allowed range of the number at `path`, from the model's table."""
+    shape = _shape_at(path)
+    if shape is None or shape[0] not in ("int", "float"):
+        return ""
+    _, ge, gt, le, lt = shape
+    if ge is not None and le is not None:
+        return f"use a value from {ge} to {le}"
+    parts = [f"at least {ge}" if ge is not None else f"above {gt}" if gt is not None else "",
+             f"at most {le}" if le is not None else f"below {lt}" if lt is not None else ""]
+    return "use a value " + " and ".join(p for p in parts if p)
+
+
+def _shape_at(path: KeyPath) -> tuple[Any, ...] | None:
+    shape: tuple[Any, ...] = ("model", ROOT)
+    for part in path:
+        while shape[0] == "opt":
+            shape = shape[1]
+        if shape[0] == "model":
+            found = next((f[2] for f in MODELS[shape[1]] if f[1] == part), None)
+            if found is None:
+                return None
+            shape = found
+        elif shape[0] in ("list", "dict"):
+            shape = shape[1]
+        else:
+            return None
+    while shape[0] == "opt":
+        shape = shape[1]
+    return shape

@@ -48,10 +48,11 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
     except OSError as exc:
         raise fail(1, 1, "E001", f"cannot read the spec: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        # a byte-order mark is invisible in editors and harmless: read past it (tomllib refuses it)
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise fail(line, 1, "E002", "the spec is not valid UTF-8") from None
+        raise fail(line, 1, "E002", "the spec is not valid UTF-8", "save the file as UTF-8 (your editor's encoding setting)") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -69,16 +70,18 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
 
     issues: list[Issue] = list(unsafe_strings(data))
     checked = None if issues else fastcheck.check(data)
+    to_check = checked[0] if checked else None
+    repaired: tuple[KeyPath, ...] = ()
     if checked is None:  # invalid, or not provably valid: pydantic decides and explains
         from mlgen.spec import diagnose
 
         verdict = diagnose.validate(data)
-        if isinstance(verdict, list):
-            issues.extend(verdict)
-        elif not issues:
-            checked = verdict
-    if checked is not None:
-        issues.extend(check(checked[0], path.parent))
+        issues.extend(verdict.issues)
+        to_check, repaired = verdict.spec, verdict.repaired
+        if not issues:
+            checked = (verdict.spec, verdict.settings)  # type: ignore[assignment]
+    if to_check is not None:  # with schema errors too (on the repaired spec): all errors at once
+        issues.extend(i for i in check(to_check, path.parent) if not _under(i.path, repaired))
     if issues:
         positions = key_positions(text)  # only needed to place diagnostics
         raise SpecError([_diagnostic(shown, positions, base, i) for i in _dedupe(issues)])
@@ -89,6 +92,12 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
 def _diagnostic(file: str, positions: Positions, base: KeyPath, issue: Issue) -> Diagnostic:
     line, col = locate(positions, issue.path, base)
     return Diagnostic(file, line, col, issue.code, dotted(base + issue.path), issue.message, issue.hint)
+
+
+def _under(path: KeyPath, removed: tuple[KeyPath, ...]) -> bool:
+    """Is `path` on the line of a removed value (it, inside it, or a table holding it)? Issues
+    there may come from the removal itself (a gate left without bounds), not from the file."""
+    return any(path[: len(r)] == r or r[: len(path)] == path for r in removed)
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:

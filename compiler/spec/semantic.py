@@ -80,7 +80,7 @@ def _targets(spec: Spec, root: Path) -> Iterator[Issue]:
             refs.append((("stages", i, "before"), st.before))
         for path, target in refs:
             if target == st.name:
-                yield Issue(path, "E201", f"stage `{st.name}` refers to itself", "")
+                yield Issue(path, "E201", f"stage `{st.name}` refers to itself", "remove this reference")
             elif target not in options:
                 yield Issue(path, "E201", f"unknown job `{target}`", _suggest(target, options, "known jobs"))
 
@@ -113,7 +113,7 @@ def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
         if gate.min is None and gate.max is None and gate.max_drop is None:
             yield Issue(path, "E213", "gate has no bound", "set `min`, `max` or `max_drop`")
         if gate.min is not None and gate.max is not None and gate.min > gate.max:
-            yield Issue(path, "E213", f"min ({gate.min}) is greater than max ({gate.max})", "")
+            yield Issue(path, "E213", f"min ({gate.min}) is greater than max ({gate.max})", "swap them, or drop one bound")
     for k, col in enumerate(spec.evaluate.slices):
         if spec.data.columns and col not in spec.data.columns:
             yield Issue(("evaluate", "slices", k), "E201", f"unknown column `{col}`", _suggest(col, sorted(spec.data.columns), "columns"))
@@ -132,7 +132,7 @@ def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     for name, col in d.columns.items():
         path = ("data", "columns", name)
         if col.min is not None and col.max is not None and col.min > col.max:
-            yield Issue(path, "E213", f"min ({col.min:g}) is greater than max ({col.max:g})", "")
+            yield Issue(path, "E213", f"min ({col.min:g}) is greater than max ({col.max:g})", "swap them, or drop one bound")
         if col.values is not None and col.type not in ("category", "str", "int"):
             yield Issue(path + ("values",), "E213", f"`values` does not apply to a {col.type} column", "use type = \"category\"")
         if (col.min is not None or col.max is not None) and col.type not in ("int", "float"):

@@ -153,7 +153,9 @@ def test_optional_triggers_are_left_out() -> None:
 
 def test_workflow_concurrency_cancels_only_pull_request_runs(plan: Plan) -> None:
     concurrency = load(plan)["concurrency"]
-    assert concurrency["group"] == "${{ github.workflow }}-${{ github.ref }}"
+    # pushes, schedules and dispatches each get their own group (the run id): a run waiting for
+    # a production approval never holds back, or gets cancelled by, later runs
+    assert concurrency["group"] == "${{ github.workflow }}-${{ github.event_name == 'pull_request' && github.ref || github.run_id }}"
     assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
 
 

@@ -22,11 +22,13 @@ HELPER_TIMEOUT_MINUTES = 10
 PR_COMMENT_JOB = f"{steps.HELPER_PREFIX}pr-comment"
 _JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
-# Workflow-level concurrency: one run per workflow and ref. A newer commit cancels an outdated
-# pull-request run; runs for pushes, schedules and dispatches queue instead, so a deploy in
-# progress is never cancelled.
+# Workflow-level concurrency groups pull-request runs only: a newer commit cancels the outdated
+# run of the same pull request. Every other run (push, schedule, dispatch) is its own group, its
+# run id: a run waiting days for a production approval must not hold back later pushes, and
+# GitHub keeps one pending run per group, so a shared group would cancel queued runs. Deploys
+# are serialized by their jobs' own `deploy-<env>` groups, never cancelled while running.
 WORKFLOW_CONCURRENCY = {
-    "group": "${{ github.workflow }}-${{ github.ref }}",
+    "group": "${{ github.workflow }}-${{ github.event_name == 'pull_request' && github.ref || github.run_id }}",
     "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
 }
 

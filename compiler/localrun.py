@@ -370,6 +370,17 @@ def run_plan(
         workers.close()
 
 
+def _check_approvals(plan: dict[str, Any], approved: set[str]) -> None:
+    """A mistyped `--approve` would leave the deploy waiting and the run green: refuse it."""
+    import difflib
+
+    known = sorted({j["environment"]["name"] for j in plan["jobs"] if j.get("environment")})
+    for name in sorted(approved - set(known)):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else ("environments: " + ", ".join(f"`{k}`" for k in known) if known else "the spec deploys to no environment")
+        raise ValueError(f"--approve {name}: no such environment; {hint}")
+
+
 def _run_plan(
     root: Path,
     wanted: Iterable[str],
@@ -385,6 +396,7 @@ def _run_plan(
     stats = StatCache(cache.get("stat", {}))
     keys: dict[str, str] = cache.get("keys", {})
     approved = set(approve)
+    _check_approvals(plan, approved)
     wanted = list(wanted)
     outcomes: dict[str, Outcome] = {}
     for job in select_jobs(plan, wanted):

@@ -120,3 +120,21 @@ def test_evaluate_is_never_cached_with_an_mlflow_registry(tmp_path: Path) -> Non
     assert _champion(tmp_path, plan) != _champion(tmp_path, plan)
     plan["settings"]["deploy"]["registry"] = "models"
     assert _champion(tmp_path, plan) == _champion(tmp_path, plan) == "none"
+
+
+def test_a_mistyped_approval_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`--approve prod` for an environment called production would leave the deploy waiting
+    and the run green: it is bad input, named, with a suggestion, and nothing runs."""
+    (tmp_path / "mlproject.toml").write_text(SPEC + '\n[deploy]\nenvironments = [{ name = "production", approval = "manual" }]\n')
+    (tmp_path / "src.txt").write_text("a\nb\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", "-q"]) == 0
+    assert main(["run", "gen", "--approve", "prodcution"]) == 2
+    err = capsys.readouterr().err
+    assert "--approve prodcution: no such environment; did you mean `production`?" in err
+    assert not (tmp_path / "log.txt").exists(), "nothing may run"
+    with pytest.raises(ValueError, match="the spec deploys to no environment"):
+        (tmp_path / "mlproject.toml").write_text(SPEC)
+        assert main(["compile", "-q"]) == 0
+        run_plan(tmp_path, ["gen"], approve=["staging"])

@@ -52,7 +52,9 @@ def registry(value: str) -> str:
         return value
     if value.startswith("mlflow+"):
         raise ValueError("is not an MLflow registry URI\nwrite `mlflow+http://host:port` or `mlflow+sqlite:///path.db`")
-    return inside_repo(value)
+    if ".." in value.split("/"):
+        raise ValueError("must stay inside the repository (no `..`)\nfor example `models`")
+    return value
 
 
 CHECKS = {f.__name__: f for f in (inside_repo, not_reserved, registry)}

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from mlgen.backends import yamlout
 from mlgen.backends.yamlout import SQ
-from mlgen.plan.ir import Plan
+from mlgen.plan.ir import Plan, Triggers
 
 # Every generated file carries this marker near the top; the writer refuses to overwrite a
 # file without it (unless --force), so a hand-written pipeline is never lost.
@@ -89,3 +89,9 @@ def dump_yaml(data: Any, header: list[str]) -> str:
         body = yamlout.ruamel_dump(data)
     head = "".join(f"# {line}\n" if line else "#\n" for line in header)
     return head + body
+
+
+def release_branches(triggers: Triggers) -> tuple[str, ...]:
+    """Branches whose pushes are release builds by the usual convention (and zizmor's
+    cache-poisoning audit): their name contains "release". Release builds start clean."""
+    return tuple(b for b in triggers.branches if "release" in b.lower())

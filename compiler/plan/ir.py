@@ -80,6 +80,10 @@ class Job:
     # The runtime skips the stage when its inputs are unchanged, restoring outputs from
     # CACHE_DIR/<cache>; providers persist that folder between pipelines (never for deploys).
     cache: str | None = None
+    # The files the runtime's cache key hashes that exist when a job starts (the plan, the
+    # runtime manifest, the data it reads: the DVC pointer for DVC-tracked data): providers
+    # key their cache entries on them, so an entry is found for the same inputs.
+    cache_inputs: tuple[str, ...] = ()
     # CI secrets each command reads from environment variables of the same name: () when none,
     # else one sorted tuple per command. Providers bind them from their secret stores as narrowly
     # as they can (GitHub: that step only; GitLab / Jenkins: the job), never to the setup step

@@ -135,6 +135,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             reports=(f"{OUT}/{kind}/junit.xml",) if kind in REPORTING else (),
             summary=f"{OUT}/{kind}/report.md" if kind in REPORTING else None,
             cache=name if kind in CACHED else None,
+            cache_inputs=_cache_inputs(spec, reads) if kind in CACHED else (),
             command_secrets=secrets,
         )
 
@@ -208,6 +209,11 @@ def _with_events(job: Job, events: tuple[Event, ...]) -> Job:
 
 # Jobs that open the model registry: evaluate loads the champion, deploys and rollbacks move aliases.
 REGISTRY_KINDS = ("evaluate", "deploy", "rollback")
+
+
+def _cache_inputs(spec: Spec, reads: list[str]) -> tuple[str, ...]:
+    data = tuple(f"{r}.dvc" if spec.data.dvc and r in (spec.data.path, spec.data.reference) else r for r in reads)
+    return (PLAN_PATH, f"{RUNTIME_DIR}/MANIFEST.json", *data)
 
 
 def _dvc_pulls(spec: Spec, reads: list[str]) -> tuple[str, ...]:

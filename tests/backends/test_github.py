@@ -377,7 +377,7 @@ def loop_plan() -> Plan:
         if job.kind in ("validate", "evaluate"):
             job = replace(job, reports=(f".mlgen/out/{job.kind}/junit.xml",), summary=f".mlgen/out/{job.kind}/report.md")
         if job.kind in ("validate", "train", "select", "evaluate"):
-            job = replace(job, cache=job.name)
+            job = replace(job, cache=job.name, cache_inputs=(".mlgen/plan.json", "data/train.csv"))
         jobs.append(job)
     jobs.insert(1, jobs.pop())  # monitor right after featurize, before validate (topological)
     rollbacks = tuple(
@@ -586,20 +586,21 @@ def test_stage_cache_is_restored_before_the_commands() -> None:
     assert cache["if"] == "${{ !startsWith(github.ref, 'refs/tags/') }}"
     assert cache["with"] == {
         "path": ".mlgen/cache/select",
-        "key": "mlgen-${{ runner.os }}-select-${{ github.run_id }}-${{ github.run_attempt }}",
+        # the same inputs find their entry (and save no duplicate); the runtime still checks its own key
+        "key": "mlgen-${{ runner.os }}-select-${{ hashFiles('.mlgen/plan.json', 'data/train.csv') }}",
         "restore-keys": "mlgen-${{ runner.os }}-select-",
     }
     shard = next(s for s in jobs["train"]["steps"] if s.get("uses", "").startswith("actions/cache@"))
     assert shard["with"] == {
         "path": ".mlgen/cache/train-shard-${{ matrix.shard }}",
-        "key": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-${{ github.run_id }}-${{ github.run_attempt }}",
+        "key": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-${{ hashFiles('.mlgen/plan.json', 'data/train.csv') }}",
         "restore-keys": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-",
     }
 
 
 def test_no_stage_cache_for_deploys_even_if_asked() -> None:
     plan = loop_plan()
-    jobs = tuple(replace(j, cache=j.name) if j.environment else j for j in plan.jobs)
+    jobs = tuple(replace(j, cache=j.name, cache_inputs=(".mlgen/plan.json", "data/train.csv")) if j.environment else j for j in plan.jobs)
     files = github.render(replace(plan, jobs=jobs))
     for path in (OUT, ROLLBACK_OUT):
         for name, job in YAML(typ="safe", pure=True).load(files[path])["jobs"].items():
@@ -610,7 +611,7 @@ def test_no_stage_cache_for_deploys_even_if_asked() -> None:
 @pytest.mark.parametrize("name", ["a b", "x,y", "../up", "-x"])
 def test_unsafe_cache_names_are_rejected(name: str) -> None:
     plan = minimal_plan()
-    job = replace(plan.jobs[0], cache=name)
+    job = replace(plan.jobs[0], cache=name, cache_inputs=(".mlgen/plan.json",))
     with pytest.raises(UnsafeValue, match="cache name"):
         github.render(replace(plan, jobs=(job, *plan.jobs[1:])))
 

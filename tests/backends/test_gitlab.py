@@ -80,7 +80,7 @@ def drift_plan() -> Plan:
         if j.name in reporting:
             j = replace(j, reports=(f".mlgen/out/{j.kind}/junit.xml",), summary=f".mlgen/out/{j.kind}/report.md")
         if j.kind in ("validate", "train", "select", "evaluate"):
-            j = replace(j, cache=j.name)
+            j = replace(j, cache=j.name, cache_inputs=(".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json", "data/train.csv"))
         jobs.append(j)
     monitor = next(j for j in jobs if j.name == "monitor")
     jobs.remove(monitor)
@@ -135,7 +135,7 @@ def test_pipeline_settings() -> None:
         '$CI_PIPELINE_SOURCE == "merge_request_event" && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME == "main"',
         '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == "main"',
         '$CI_PIPELINE_SOURCE == "schedule"',
-        '$CI_PIPELINE_SOURCE == "web"',
+        '$CI_PIPELINE_SOURCE == "web" && $CI_COMMIT_TAG == null',
     ]
     assert all(list(r) == ["if"] for r in doc["workflow"]["rules"])
 
@@ -504,18 +504,27 @@ def test_stage_cache_persists_the_runtime_cache_folder(make: Any) -> None:
                 assert "cache" not in body, job.name
             elif job.shards > 1:
                 assert body["cache"] == {
-                    "key": f"mlgen-{job.cache}-$CI_NODE_INDEX",
+                    "key": {"files": [".mlgen/plan.json", "data/train.csv"], "prefix": f"mlgen-{job.cache}-$CI_NODE_INDEX"},
                     "paths": [f".mlgen/cache/{job.cache}-shard-$CI_NODE_INDEX/"],
                 }
             else:
-                assert body["cache"] == {"key": f"mlgen-{job.cache}", "paths": [f".mlgen/cache/{job.cache}/"]}
+                # keyed on the plan and the data (GitLab hashes two files at most; not the manifest)
+                assert body["cache"] == {"key": {"files": [".mlgen/plan.json", "data/train.csv"], "prefix": f"mlgen-{job.cache}"},
+                                         "paths": [f".mlgen/cache/{job.cache}/"]}
     doc = load(plan)
     assert [n for n in doc if isinstance(doc[n], dict) and "cache" in doc[n]] == ["validate", "train", "select", "evaluate"]
 
 
+def test_no_stage_cache_when_release_branches_are_built() -> None:
+    """As on GitHub: a release build starts clean, never from a cache another branch wrote."""
+    plan = drift_plan()
+    release = replace(plan, triggers=replace(plan.triggers, branches=(*plan.triggers.branches, "release/2.x")))
+    assert not any("cache" in body for body in load(release).values() if isinstance(body, dict))
+
+
 def test_deploys_never_get_a_cache_even_if_the_plan_asks() -> None:
     base = drift_plan()
-    jobs = tuple(replace(j, cache="x") if j.environment else j for j in base.jobs)
+    jobs = tuple(replace(j, cache="x", cache_inputs=(".mlgen/plan.json",)) if j.environment else j for j in base.jobs)
     doc = load(replace(base, jobs=jobs))
     assert not any("cache" in doc[j.name] for j in jobs if j.environment)
 

@@ -30,7 +30,7 @@ def loop_plan() -> Plan:
         if j.kind in REPORTING:
             j = replace(j, reports=(f".mlgen/out/{j.kind}/junit.xml",), summary=f".mlgen/out/{j.kind}/report.md")
         if j.kind in ("validate", "train", "select", "evaluate"):
-            j = replace(j, cache=j.name)
+            j = replace(j, cache=j.name, cache_inputs=(".mlgen/plan.json", "data/train.csv"))
         jobs.append(j)
     monitor = next(j for j in jobs if j.name == "monitor")
     jobs = [monitor, *(j for j in jobs if j.name != "monitor")]  # the monitor decides first
@@ -454,7 +454,8 @@ def test_stages_with_reports_record_junit_and_archive_always() -> None:
             assert re.search(
                 r"\n            post \{\n                always \{\n"
                 rf"                    junit allowEmptyResults: true, testResults: '\.mlgen/out/{k}/junit\.xml'\n"
-                rf"                    archiveArtifacts artifacts: '\.mlgen/out/{k}/report\.md,\.mlgen/out/{k}/junit\.xml', "
+                rf"                    archiveArtifacts artifacts: '\.mlgen/out/{k}/report\.md,\.mlgen/out/{k}/junit\.xml"
+                + (rf",\.mlgen/out/{k}/plots/\*\.png" if k == "evaluate" else "") + "', "
                 r"allowEmptyArchive: true, fingerprint: false\n",
                 block,
             ), job.name

@@ -172,21 +172,27 @@ def cache_name(name: str) -> str:
     return name
 
 
-def stage_cache(name: str, sharded: bool) -> CommentedMap:
+def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedMap:
     """actions/cache around `.mlgen/cache/<name>`: storage only, the runtime decides validity.
 
-    Every run saves under a new key (run id + attempt) and restores the newest entry with the
-    same prefix; the runtime compares its own hash of the stage's inputs with the one saved in
-    the folder, so an entry saved for other inputs is never used. GitHub lets a run restore
-    only entries of its own ref and of the default branch (a pull request cannot write what
-    main restores). Never for tags; workflows that build release branches get no cache at all
-    (see render.job_steps): release builds start clean.
+    The key is the hash of the stage's input files as the job starts (plan, runtime manifest,
+    data: `Job.cache_inputs`), so a run with the same inputs finds the entry saved for them and
+    does not save a duplicate. Other inputs restore the newest entry with the same prefix; the
+    runtime compares its own hash of every input (artifacts and the champion too) with the one
+    saved in the folder, so an entry saved for other inputs is never used. GitHub lets a run
+    restore only entries of its own ref and of the default branch (a pull request cannot write
+    what main restores). Never for tags; workflows that build release branches get no cache at
+    all (see render.job_steps): release builds start clean.
     """
+    if not inputs:
+        raise ValueError(f"github: stage cache {name!r} has no input files to key on")
     slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
     prefix = f"mlgen-${{{{ runner.os }}}}-{slot}-"
+    # paths match spec.PATH_PATTERN (no quotes, no `$`); '' doubling keeps the literal exact anyway
+    files = ", ".join("'" + checked(f, "cache input").replace("'", "''") + "'" for f in inputs)
     with_ = CommentedMap()
     with_["path"] = f"{CACHE_DIR}/{slot}"
-    with_["key"] = prefix + "${{ github.run_id }}-${{ github.run_attempt }}"
+    with_["key"] = prefix + f"${{{{ hashFiles({files}) }}}}"
     with_["restore-keys"] = prefix
     return action(
         "actions/cache", with_, title=f"Stage cache {name}",

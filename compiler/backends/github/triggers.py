@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgen.backends.common import per_plan
+from mlgen.backends.common import per_plan, release_branches  # noqa: F401  (render imports it here)
 from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
 from mlgen.plan.ir import MONITOR_JOB, Event, Job, Plan, Triggers
 
@@ -51,12 +51,6 @@ def on_block(triggers: Triggers) -> CommentedMap:
     if triggers.manual:
         on["workflow_dispatch"] = None
     return on
-
-
-def release_branches(triggers: Triggers) -> tuple[str, ...]:
-    """Branches whose pushes are release builds by the usual convention (and zizmor's
-    cache-poisoning audit): their name contains "release". Release builds start clean."""
-    return tuple(b for b in triggers.branches if "release" in b.lower())
 
 
 def quote(s: str) -> str:

@@ -20,7 +20,7 @@ import re
 import shlex
 from typing import Any
 
-from mlgen.backends.common import dump_yaml, header_lines, per_plan, yaml_str
+from mlgen.backends.common import dump_yaml, header_lines, per_plan, release_branches, yaml_str
 from mlgen.plan.ir import (
     CACHE_DIR,
     MONITOR_JOB,
@@ -205,7 +205,7 @@ def pipeline_sources(t: Triggers) -> list[str]:
     if t.schedules:
         out.append("pipeline schedules")
     if t.manual:
-        out.append("Run pipeline (web)")
+        out.append("Run pipeline (web, for a branch)")
     return out
 
 
@@ -235,7 +235,9 @@ def workflow_rules(t: Triggers) -> list[dict[str, Any]]:
     if t.schedules:
         rules.append(rule_if(source_is("schedule")))
     if t.manual:
-        rules.append(rule_if(source_is("manual")))
+        # "Run pipeline" for a branch; a tag is no trigger here (GitHub skips its caches on tags,
+        # GitLab cannot make a cache conditional, so tag pipelines do not run)
+        rules.append(rule_if(source_is("manual"), "$CI_COMMIT_TAG == null"))
     return rules
 
 
@@ -291,8 +293,8 @@ def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
         body["resource_group"] = literal(env.name, "environment name")
         body["interruptible"] = False
     body["timeout"] = yaml_str(f"{job.timeout_minutes} minutes")
-    if job.cache is not None and job.environment is None:
-        body["cache"] = cache(job)
+    if job.cache is not None and job.environment is None and not release_branches(plan.triggers):
+        body["cache"] = cache(job)  # never for deploys; release builds start clean (as on GitHub)
     body["script"] = [yaml_str(line) for line in (*plan.setup, *job.commands)]
     after = after_script(job, reporter=mr_reporting(plan, job))
     if after:
@@ -356,14 +358,20 @@ def approval(job: Job) -> dict[str, Any]:
 
 def cache(job: Job) -> dict[str, Any]:
     """Persist the runtime's stage cache folder; the runtime checks its own input hash, so a
-    stale cache is never used (GitLab only stores and restores the folder)."""
+    stale cache is never used (GitLab only stores and restores the folder). The key hashes the
+    plan and the first data file the stage reads (GitLab hashes at most two files), so the same
+    inputs find their entry and other inputs start from an empty folder."""
     name = job.cache or ""
     literal(name, "cache name")
     if job.shards > 1:
-        key, folder = f"mlgen-{name}-{NODE_INDEX}", f"{CACHE_DIR}/{name}-shard-{NODE_INDEX}/"
+        prefix, folder = f"mlgen-{name}-{NODE_INDEX}", f"{CACHE_DIR}/{name}-shard-{NODE_INDEX}/"
     else:
-        key, folder = f"mlgen-{name}", f"{CACHE_DIR}/{name}/"
-    return {"key": yaml_str(key), "paths": [yaml_str(folder)]}
+        prefix, folder = f"mlgen-{name}", f"{CACHE_DIR}/{name}/"
+    files = [f for f in job.cache_inputs if not f.endswith("MANIFEST.json")][:2]
+    for f in files:
+        if not SAFE_PATH.fullmatch(f):
+            raise ValueError(f"gitlab: cache input {f!r} is not a plain relative path")
+    return {"key": {"files": [yaml_str(f) for f in files], "prefix": yaml_str(prefix)}, "paths": [yaml_str(folder)]}
 
 
 def after_script(job: Job, reporter: str | None = None) -> list[Any]:

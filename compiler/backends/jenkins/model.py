@@ -319,6 +319,8 @@ def archive(job: Job) -> Archive | None:
     files = (*((job.summary,) if job.summary else ()), *job.reports)
     if not files:
         return None
+    if job.kind == "evaluate" and job.summary:  # the report's plots (report.md links plots/*.png)
+        files += (job.summary.rsplit("/", 1)[0] + "/plots/*.png",)
     return Archive(junit=patterns(job.reports, "report"), artifacts=patterns(files, "report"))
 
 

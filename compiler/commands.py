@@ -85,11 +85,14 @@ def _compile(
 def _compile_and_write(
     spec_file: Path, provider: Sequence[str] | None, out: Path | None, check: bool, force: bool, quiet: bool
 ) -> tuple[int, dict[str, str]]:
-    from mlgen.writer import plan_changes, write_atomic
+    from mlgen.plan.ir import RUNTIME_DIR
+    from mlgen.writer import obsolete_files, plan_changes, write_atomic
 
     out_dir = out if out is not None else spec_file.parent
     files = compile_files(spec_file, out_dir, provider)
     changes = plan_changes(out_dir, files)
+    extra = obsolete_files(out_dir, files, RUNTIME_DIR) if any(f.startswith(RUNTIME_DIR + "/") for f in files) else []
+    changes += extra
     blocked = sorted({f"{shown_path(c.blocker)} {c.why}" for c in changes if c.blocker is not None})
     if blocked:  # checked before anything is written, so a refused compile leaves no trace
         raise UsageError(f"cannot write the generated files: {'; '.join(blocked)}; move it away or pass another --out")
@@ -110,6 +113,9 @@ def _compile_and_write(
     written = [c for c in changes if c.state != "unchanged"]
     for i, c in enumerate(written):
         try:
+            if c.path not in files:  # in the bundle folder, not in this bundle
+                (out_dir / c.path).unlink()
+                continue
             write_atomic(out_dir / c.path, files[c.path], durable=c.state == "foreign")  # replaces a person's file
         except OSError as exc:  # a full disk, a read-only folder: each file is whole, the set is not
             raise UsageError(
@@ -118,8 +124,10 @@ def _compile_and_write(
             ) from None
     if not quiet:
         for c in written:
-            echo(f"{c.state:>9}  {shown_path(out_dir / c.path)}")
-        echo(f"mlgen: {len(written)} written, {len(changes) - len(written)} unchanged")
+            echo(f"{'removed' if c.path not in files else c.state:>9}  {shown_path(out_dir / c.path)}")
+        removed = sum(c.path not in files for c in written)
+        echo(f"mlgen: {len(written) - removed} written, " + (f"{removed} removed, " if removed else "")
+             + f"{len(changes) - len(written)} unchanged")
     return EXIT_OK, files
 
 

@@ -58,6 +58,25 @@ def plan_changes(out_dir: Path, files: dict[str, str]) -> list[Change]:
     return changes
 
 
+def obsolete_files(out_dir: Path, files: dict[str, str], folder: str) -> list[Change]:
+    """Files under `folder` (a folder mlgen owns, e.g. the runtime bundle) that this compile
+    does not write: "obsolete" when they carry mlgen's header (a module an older mlgen bundled),
+    else "foreign". The runtime refuses any file its manifest does not list, so they must go."""
+    base = out_dir / folder
+    if not base.is_dir():
+        return []
+    out = []
+    for here, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")  # the interpreter's, not ours
+        for name in names:
+            path = Path(here) / name
+            rel = path.relative_to(out_dir).as_posix()
+            if rel not in files:
+                ours = path.is_file() and not path.is_symlink() and is_generated(path)
+                out.append(Change(rel, "obsolete" if ours else "foreign"))
+    return sorted(out, key=lambda c: c.path)
+
+
 def _blocker(out_dir: Path, target: Path, folders: dict[Path, bool]) -> tuple[Path, str] | None:
     """What keeps `target` from being written as a file, and why; None when nothing does."""
     for folder in [None, *reversed(target.relative_to(out_dir).parents[:-1])]:

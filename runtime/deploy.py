@@ -19,6 +19,7 @@ from typing import Any
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
 from mlgen_runtime.fsutil import read_json, write_json
+from mlgen_runtime.lock import reason
 from mlgen_runtime.modelio import MODEL_FILE, estimator_package, load_model
 from mlgen_runtime.registry import ModelRegistry, Registry, check_model_dir, deployed_stack, rollback_target
 
@@ -53,15 +54,22 @@ def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> i
     before = registry.alias(env)
     changed = registry.promote(env, version, reason=f"deploy --env {env}")
     report_move("deploy", env, before, version, changed)
-    write_json(ctx.out(f"deploy-{env}.json"), {
-        "environment": env,
-        "version": version,
-        "previous": before,
-        "changed": changed,
-        "model_sha256": sha,
-        "registry": registry.label(ctx.root),
-        **registry.deploy_fields(env, version),
-    })
+    record = ctx.out(f"deploy-{env}.json")
+    try:
+        write_json(record, {
+            "environment": env,
+            "version": version,
+            "previous": before,
+            "changed": changed,
+            "model_sha256": sha,
+            "registry": registry.label(ctx.root),
+            **registry.deploy_fields(env, version),
+        })
+    except OSError as exc:
+        raise BadInput(
+            f"deploy {env}: {env} now points at version {version}, but {relative(record, ctx.root)} "
+            f"could not be written: {exc.filename or record}: {reason(exc)}"
+        ) from None
     return 0
 
 
@@ -145,7 +153,8 @@ def verify_loads(ctx: Context, registry: ModelRegistry, version: int) -> None:
 
 
 def trusted_extra(ctx: Context) -> tuple[str, ...]:
-    """The estimator's package (e.g. lightgbm), trusted besides modelio's defaults."""
+    """The configured estimator class (train.estimator), trusted exactly besides modelio's
+    allow-list (never its whole package)."""
     train = ctx.settings.get("train") or {}
     return estimator_package(ctx.settings) if train.get("estimator") else ()
 

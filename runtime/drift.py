@@ -242,6 +242,11 @@ def column_drift(reference: pd.DataFrame, current: pd.DataFrame, method: str, th
             for c in shared}
 
 
+def not_compared(columns: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Shared columns that got no test (datetime, no numbers on one side...), with the reason."""
+    return {c: str(r.get("note") or "not compared") for c, r in columns.items() if r["statistic"] is None}
+
+
 def summary(columns: Mapping[str, Mapping[str, Any]], method: str, threshold: float) -> dict[str, Any]:
     """The overall verdict: drifted when any column drifted."""
     drifted = sorted(c for c, r in columns.items() if r["drifted"])

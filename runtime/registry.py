@@ -52,7 +52,7 @@ from typing import Any, Protocol
 
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import CHUNK, dumps, fsync_dir, read_json, sha256_file, write_bytes_atomic
-from mlgen_runtime.lock import DEFAULT_TIMEOUT, FileLock
+from mlgen_runtime.lock import DEFAULT_TIMEOUT, FileLock, reason
 from mlgen_runtime.modelio import META_FILE, MODEL_FILE, load_model
 
 VERSION_FILE = "version.json"
@@ -165,7 +165,8 @@ class Registry:
     def _numbers(self) -> list[int]:
         if not self.versions_dir.is_dir():
             return []
-        return sorted(int(p.name) for p in self.versions_dir.iterdir() if VERSION_NAME.match(p.name) and p.is_dir())
+        with self._os_errors("read"):
+            return sorted(int(p.name) for p in self.versions_dir.iterdir() if VERSION_NAME.match(p.name) and p.is_dir())
 
     def _record(self, version: int) -> dict[str, Any]:
         path = self._file(self.version_dir(version), VERSION_FILE)
@@ -203,8 +204,10 @@ class Registry:
     def _history_bytes(self) -> bytes:
         try:
             return self.history_path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no registry (yet): no history
             return b""
+        except OSError as exc:
+            raise BadInput(f"{self.history_path}: unreadable: {reason(exc)}") from None
 
     def load(self, version: int, extra_prefixes: tuple[str, ...] = ()) -> tuple[Any, dict]:
         """The model of `version` and its model.json, after checking every hash."""
@@ -212,9 +215,13 @@ class Registry:
         folder = self.version_dir(version)
         files: dict[str, str] = record["files"]
         meta_path = self._file(folder, META_FILE)
-        if not meta_path.is_file() or sha256_file(meta_path) != files.get(META_FILE):
-            raise BadInput(f"{meta_path}: missing or modified (sha256 differs from {VERSION_FILE})")
-        meta = read_json(meta_path)
+        with self._os_errors("read"):
+            if not meta_path.is_file() or sha256_file(meta_path) != files.get(META_FILE):
+                raise BadInput(f"{meta_path}: missing or modified (sha256 differs from {VERSION_FILE})")
+            try:
+                meta = read_json(meta_path)
+            except ValueError as exc:
+                raise BadInput(f"{meta_path}: unreadable ({exc})") from None
         sha = files.get(MODEL_FILE)
         if not sha or not isinstance(meta, dict) or meta.get("sha256") != sha or record.get("model_sha256") != sha:
             raise BadInput(f"version {version}: {META_FILE} and {VERSION_FILE} disagree on the model's sha256")
@@ -224,13 +231,26 @@ class Registry:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        """Hold the registry lock for a change. An OSError while creating the folder, taking the
+        lock or writing under it (a read-only or full disk, a file where a folder must be, no
+        permission) is BadInput naming the path and the system's reason, not a traceback; what
+        was half-written is undone by the next locked operation, as after a crash."""
         contained(self.root, self.repo_root, "registry")  # re-checked: a symlink may appear later
-        self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(self.root / LOCK_FILE, self.lock_timeout):
-            if not (self.root / ".gitignore").exists():
-                write_bytes_atomic(self.root / ".gitignore", GITIGNORE.encode())
-            self._recover()
+        with self._os_errors("change"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with FileLock(self.root / LOCK_FILE, self.lock_timeout):
+                if not (self.root / ".gitignore").exists():
+                    write_bytes_atomic(self.root / ".gitignore", GITIGNORE.encode())
+                self._recover()
+                yield
+
+    @contextmanager
+    def _os_errors(self, action: str) -> Iterator[None]:
+        try:
             yield
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else self.root
+            raise BadInput(f"cannot {action} the registry {self.root}: {where}: {reason(exc)}") from None
 
     def _recover(self) -> None:
         """Undo what a killed process left behind; safe because we hold the lock."""

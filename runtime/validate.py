@@ -6,8 +6,10 @@ whole columns, one 64-bit hash per row for duplicates and leakage), so a million
 seconds. Results go to `.mlgen/out/validate/`: validation.json, report.md, junit.xml.
 
 Exit codes: 0 all checks passed; 1 a check failed; 2 the data is unusable: unreadable, no
-target, or values that are not of the type the contract declares (the reports are written first
-in that last case, so the job artifact still says which rows are wrong).
+target, an empty drift reference, or values that are not of the type the contract declares. The
+reports are written in every case, so the job artifact still says what is wrong: when the data
+cannot be read at all, report.md and junit.xml hold one failing `data` case with the reason and
+every check skipped (validation.json is only written when the checks ran).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,9 @@ from mlgen_runtime.junit import Case, write_junit
 from mlgen_runtime.report_md import Md, bold, code, escape, inline, status, table
 
 SUITE = "mlgen.validate"
+# every check, in report order (validate_frame returns them so)
+CHECKS = ("columns", "types", "ranges", "values", "nulls", "finite", "min_rows", "duplicates", "target", "leakage",
+          "drift")
 SHOWN = 5  # problems spelled out per message; the rest are counted
 BOOL_WORDS = frozenset({"true", "false", "1", "0", "yes", "no", "t", "f", "y", "n"})
 Contract = Mapping[str, Mapping[str, Any]]
@@ -277,6 +283,35 @@ def check_nulls(frame: pd.DataFrame, contract: Contract, target: str, max_fracti
                  f"most: `{worst[0]}` {pct(worst[1]['fraction'])}", details)
 
 
+def numeric_features(frame: pd.DataFrame, contract: Contract, target: str) -> list[str]:
+    """The feature columns train scales as numbers: int/float in the contract, else a numeric
+    (not bool) dtype when the contract does not type the column (see pipeline.columns)."""
+    return [c for c in frame.columns if c != target
+            and (contract[c]["type"] in ("int", "float") if c in contract else _is_number_dtype(frame[c]))]
+
+
+def check_finite(frame: pd.DataFrame, contract: Contract, target: str, numbers: Mapping[str, np.ndarray]) -> Check:
+    """No +-inf in numeric feature columns: no model can fit them (NaN is a missing value: `nulls`)."""
+    columns = numeric_features(frame, contract, target)
+    if not columns:
+        return Check("finite", True, "no numeric feature columns", skipped=True)
+    problems, details = [], {}
+    for name in columns:
+        series = frame[name]
+        if name not in numbers and pd.api.types.is_integer_dtype(series.dtype):
+            continue  # integers are always finite
+        values = numbers[name] if name in numbers else _floats(series)  # contract types: wrong values are NaN
+        bad = np.isinf(values)
+        if bad.any():
+            pos, count = first(bad), int(bad.sum())
+            problems.append(f"column `{name}`: {count_of(count, 'infinite value')} "
+                            f"(first: {row_of(pos)} has {show(values[pos])})")
+            details[name] = {"rows": count, "first_row": pos + 1, "value": show(values[pos])}
+    if problems:
+        return Check("finite", False, listing(problems), details)
+    return Check("finite", True, f"no infinite values in {count_of(len(columns), 'numeric feature column')}")
+
+
 def check_min_rows(n: int, min_rows: int) -> Check:
     if n < min_rows:
         return Check("min_rows", False, f"{rows(n)} < min_rows {min_rows:,}", {"rows": n, "min_rows": min_rows})
@@ -392,12 +427,21 @@ def check_drift(frame: pd.DataFrame, reference: pd.DataFrame | None, settings: M
     result["not_in_reference"] = [c for c in frame.columns if c not in reference.columns]
     result["not_in_data"] = [c for c in reference.columns if c not in frame.columns]
     rule = f"p < {threshold:g}" if method != "psi" else f"PSI > {threshold:g}"
+    skipped = drift.not_compared(columns)
+    unseen = [f"{names(result['not_in_reference'])} (not in the reference)"] if result["not_in_reference"] else []
+    unseen += [f"`{c}` ({why})" for c, why in skipped.items()]
+    # the columns that were not compared are part of the verdict: "no drift" says nothing about them
+    not_seen = f"; not compared: {listing(unseen)}" if unseen else ""
     drifted = result["drifted_columns"]
     if drifted:
         items = [f"`{c}` ({columns[c]['test']} {_stat(columns[c])})" for c in drifted]
         return Check("drift", False, f"{len(drifted)} of {len(columns)} columns drifted from the reference "
-                     f"({rule}): {listing(items, ', ')}", result)
-    return Check("drift", True, f"no drift in {len(columns)} columns ({method}, drift when {rule})", result)
+                     f"({rule}): {listing(items, ', ')}{not_seen}", result)
+    compared = len(columns) - len(skipped)
+    if compared == 0:
+        return Check("drift", False, f"no column could be compared with the reference{not_seen}", result)
+    return Check("drift", True, f"no drift in {count_of(compared, 'column')} ({method}, drift when {rule}){not_seen}",
+                 result)
 
 
 def _stat(r: Mapping[str, Any]) -> str:
@@ -419,6 +463,7 @@ def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: 
         check_ranges(frame, contract, numbers),
         check_values(frame, contract),
         check_nulls(frame, contract, target, float(v["max_null_fraction"])),
+        check_finite(frame, contract, target, numbers),
         check_min_rows(len(frame), int(v["min_rows"])),
         check_duplicates(hashes, float(v["max_duplicate_fraction"])),
         check_target(frame[target], d["task"]),
@@ -427,9 +472,11 @@ def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: 
     ]
 
 
-def report(checks: list[Check], source: str, shape: tuple[int, int]) -> dict[str, Any]:
+def report(checks: list[Check], source: str, shape: tuple[int, int] | None) -> dict[str, Any]:
+    """`shape` None: the data could not be read (see `unusable`)."""
     failed = [c.name for c in checks if not c.passed]
-    return {"passed": not failed, "failed": failed, "data": {"path": source, "rows": shape[0], "columns": shape[1]},
+    rows_, cols = shape if shape is not None else (None, None)
+    return {"passed": not failed, "failed": failed, "data": {"path": source, "rows": rows_, "columns": cols},
             "checks": [c.to_json() for c in checks]}
 
 
@@ -437,9 +484,13 @@ def markdown(result: Mapping[str, Any]) -> str:
     checks = result["checks"]
     failed = result["failed"]
     src = result["data"]
-    head = "✅ all checks passed" if not failed else f"❌ {len(failed)} of {len(checks)} checks failed"
+    if src["rows"] is None:
+        head, size = "❌ the data cannot be used", ""
+    else:
+        head = "✅ all checks passed" if not failed else f"❌ {len(failed)} of {len(checks)} checks failed"
+        size = f" · {src['rows']:,} rows × {src['columns']} columns"
     lines = ["# Data validation", "",
-             f"{bold(head)} · {code(src['path'], cell=False)} · {src['rows']:,} rows × {src['columns']} columns", "",
+             f"{bold(head)} · {code(src['path'], cell=False)}{size}", "",
              table(["Check", "Result", "Details"],
                    [[code(c["name"]), status(c["passed"], c["skipped"]), inline(c["message"])] for c in checks], "lll")]
     d = next(c for c in checks if c["name"] == "drift")
@@ -459,24 +510,51 @@ def junit_cases(checks: list[Check]) -> list[Case]:
     return [Case(name=c.name, classname=SUITE, passed=c.passed, message=c.message, skipped=c.skipped) for c in checks]
 
 
+def load(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The training data and the drift reference (None without validate.drift); BadInput when unusable."""
+    settings = ctx.settings
+    frame = data.training_frame(settings, ctx.root)
+    if settings["validate"].get("drift") is None:
+        return frame, None
+    ref_path = settings["data"].get("reference")
+    if not ref_path:
+        raise BadInput("validate.drift is set but data.reference is not; run `mlgen compile`")
+    reference = data.load_frame(ctx.path(ref_path), ref_path)
+    if len(reference) == 0:  # a header alone: every column would "not drift"
+        raise BadInput(f"{ref_path}: data.reference has no rows; drift needs a sample to compare with")
+    return frame, reference
+
+
+def unusable(message: str) -> list[Check]:
+    """What the reports say when the data cannot be checked at all: the `data` case fails with
+    the reason, every check is skipped."""
+    return [Check("data", False, message, bad_input=True),
+            *(Check(name, True, "not run: the data cannot be used", skipped=True) for name in CHECKS)]
+
+
+def write_reports(out: Path, checks: list[Check], source: str, shape: tuple[int, int] | None) -> None:
+    """report.md and junit.xml always; validation.json only when the checks ran (no stale one stays)."""
+    result = report(checks, source, shape)
+    if shape is None:
+        (out / "validation.json").unlink(missing_ok=True)
+    else:
+        write_json(out / "validation.json", result)
+    write_text_atomic(out / "report.md", markdown(result))
+    write_junit(out / "junit.xml", SUITE, junit_cases(checks))
+
+
 def run(ctx: Context, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = ctx.settings
     source = settings["data"]["path"]
-    frame = data.training_frame(settings, ctx.root)
-    reference = None
-    if settings["validate"].get("drift") is not None:
-        ref_path = settings["data"].get("reference")
-        if not ref_path:
-            raise BadInput("validate.drift is set but data.reference is not; run `mlgen compile`")
-        reference = data.load_frame(ctx.path(ref_path), ref_path)
-    checks = validate_frame(frame, settings, reference)
-    result = report(checks, source, frame.shape)
-
     out = ctx.out("validate")
-    write_json(out / "validation.json", result)
-    write_text_atomic(out / "report.md", markdown(result))
-    write_junit(out / "junit.xml", SUITE, junit_cases(checks))
+    try:
+        frame, reference = load(ctx)
+    except BadInput as exc:  # no target, unreadable file, empty reference...: the job artifact still says so
+        write_reports(out, unusable(str(exc)), source, None)
+        raise
+    checks = validate_frame(frame, settings, reference)
+    write_reports(out, checks, source, frame.shape)
 
     print(f"validate: {source}: {rows(len(frame))} x {frame.shape[1]} columns")
     for c in checks:

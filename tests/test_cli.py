@@ -184,3 +184,26 @@ def test_no_traceback_on_bad_input_via_console_script(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert res.stderr.startswith("mlproject.toml:1:")
+
+
+def test_compile_removes_bundle_files_it_no_longer_writes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A module an older mlgen bundled would make the runtime refuse the bundle (unlisted file):
+    compile removes it when it carries mlgen's header, and refuses a file a person put there."""
+    assert main(["compile", "-q"]) == 0
+    bundle = project / ".mlgen/runtime/mlgen_runtime"
+    old = bundle / "retired.py"
+    old.write_text((bundle / "cli.py").read_text())  # same header: written by an older compile
+    (bundle / "__pycache__").mkdir(exist_ok=True)
+    (bundle / "__pycache__/cli.cpython-311.pyc").write_bytes(b"\0")
+    assert main(["compile", "--check"]) == 1
+    assert "retired.py (obsolete)" in capsys.readouterr().err
+    assert main(["compile"]) == 0
+    out = capsys.readouterr().out
+    assert "removed  .mlgen/runtime/mlgen_runtime/retired.py" in out and "1 removed" in out
+    assert not old.exists() and (bundle / "__pycache__/cli.cpython-311.pyc").exists()
+    mine = bundle / "notes.txt"
+    mine.write_text("mine")
+    assert main(["compile"]) == 2
+    assert "refusing to overwrite .mlgen/runtime/mlgen_runtime/notes.txt" in capsys.readouterr().err
+    assert mine.read_text() == "mine"
+    assert main(["compile", "--force"]) == 0 and not mine.exists()

@@ -59,3 +59,29 @@ def test_demo_monitor_detects_drift(demo: Path, monkeypatch: pytest.MonkeyPatch)
     assert runtime(["monitor", "--plan", ".mlgen/plan.json"]) == 0
     assert (demo / ".mlgen/out/monitor/drifted").read_text().strip() == "true"
     assert json.loads((demo / ".mlgen/out/monitor/drift.json").read_text())["columns"]["mean radius"]["drifted"]
+
+
+@pytest.mark.slow
+def test_scheduled_run_retrains_only_on_drift(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mlgen run --schedule` is the scheduled pipeline: the monitor, then the retraining chain
+    only when it reported drift (as the generated pipelines do on every provider)."""
+    monkeypatch.chdir(demo)
+    retrain = ("validate", "train", "select", "evaluate", "deploy-staging")
+    calm = {o.name: o for o in run_plan(demo, ["@schedule"])}
+    assert calm["monitor"].status in ("ran", "cached")
+    assert (demo / ".mlgen/out/monitor/drifted").read_text().strip() == "false"
+    assert all(calm[n].status == "skipped" and "no drift" in calm[n].note for n in retrain), calm
+
+    spec = demo / "mlproject.toml"
+    original = spec.read_text()
+    try:
+        # a p-value bound no sample passes: every column "drifts"
+        spec.write_text(original.replace('drift = { method = "ks", threshold = 0.01 }', 'drift = { method = "ks", threshold = 0.9999 }'))
+        assert main(["compile", "-q"]) == 0
+        drifted = {o.name: o for o in run_plan(demo, ["@schedule"])}
+        assert (demo / ".mlgen/out/monitor/drifted").read_text().strip() == "true"
+        assert all(drifted[n].status in ("ran", "cached") for n in retrain), drifted
+        assert drifted["deploy-production"].status == "waiting"  # a person still approves production
+    finally:
+        spec.write_text(original)
+        assert main(["compile", "-q"]) == 0

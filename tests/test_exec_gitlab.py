@@ -206,9 +206,12 @@ def test_push_pipeline_runs_the_demo_end_to_end(pushes: Pushes) -> None:
     assert "roc\\_auc" in report
     assert run.artifact("select", ".mlgen/out/model/model.skops").is_file()
 
-    # the stage cache folders were saved under per-shard keys
+    # the stage cache folders were saved under per-shard keys: prefix + the hash of the key files
+    # (gitlab-ci-local names them <index>_<prefix>-<sha1 of plan.json and the data>)
     caches = sorted(p.name for p in (run.repo / ".gitlab-ci-local/cache").iterdir())
-    assert caches == ["mlgen-evaluate", "mlgen-select", "mlgen-train-1", "mlgen-train-2", "mlgen-validate"]
+    assert [re.sub(r"^0_(.*)-[0-9a-f]{40}$", r"\1", c) for c in caches] == \
+        ["mlgen-evaluate", "mlgen-select", "mlgen-train-1", "mlgen-train-2", "mlgen-validate"], caches
+    assert len({c.rsplit("-", 1)[1] for c in caches}) == 1  # every stage read the same plan and data
 
 
 def test_manual_production_deploy(pushes: Pushes) -> None:

@@ -138,3 +138,21 @@ def test_a_mistyped_approval_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
         (tmp_path / "mlproject.toml").write_text(SPEC)
         assert main(["compile", "-q"]) == 0
         run_plan(tmp_path, ["gen"], approve=["staging"])
+
+
+@pytest.mark.skipif((__import__("os").cpu_count() or 1) < 2, reason="needs 2 cores to run 2 shards at once")
+def test_shards_run_as_parallel_processes(proj: Path) -> None:
+    """Like the CI fan-out: shard i of n sees its index and total, and the shards overlap in
+    time (each records when it started and ended; no speed is asserted)."""
+    import json as _json
+
+    from mlgen.localrun import execute
+
+    plan = _json.loads((proj / ".mlgen/plan.json").read_text())
+    probe = ('python -c "import os, time; s = time.time(); time.sleep(1.0); '
+             "open('shard-' + os.environ['MLGEN_SHARD_INDEX'] + '-of-' + os.environ['MLGEN_SHARD_TOTAL'], 'w')"
+             '.write(repr((s, time.time())))"')
+    job = {"name": "probe", "shards": 2, "commands": [probe]}
+    assert execute(proj, plan, job) == 0
+    (a0, a1), (b0, b1) = (eval((proj / f"shard-{i}-of-2").read_text()) for i in (1, 2))
+    assert a0 < b1 and b0 < a1, "the two shards did not run at the same time"

@@ -187,3 +187,11 @@ def test_psi_on_small_samples_says_how_much_is_noise() -> None:
     assert r["note"] == "small samples: PSI from noise alone is about 0.12"
     assert drift.psi_noise(np.ones(10) * 22.8, np.ones(10) * 11.4) == pytest.approx(9 * (1 / 228 + 1 / 114))
     assert "note" not in drift.column_drift(ref, cur, "psi", 0.2)["mean_radius"]  # 284 vs 285 rows
+
+
+def test_columns_without_a_test_are_listed_with_the_reason() -> None:
+    frame = with_size(breast_cancer()).assign(when=pd.Timestamp("2024-01-01"))
+    reference = frame.assign(mean_radius=np.nan)  # no numbers on the reference side
+    columns = drift.column_drift(reference, frame, "psi", PSI_THRESHOLD)
+    assert drift.not_compared(columns) == {"mean_radius": "no numbers in the reference data",
+                                           "when": "datetime columns are not compared"}

@@ -106,7 +106,10 @@ slices = ["region"]
     assert trained_model(root)[1]["features"]["categorical"] == ["region"]
     assert rt("evaluate") == 0
     r = results(root)
-    assert r["plots"] == ["plots/confusion_matrix.png"]  # no ROC/PR curves for 3 classes
+    assert r["plots"] == ["plots/confusion_matrix.png", "plots/roc_curve.png", "plots/pr_curve.png"]  # one-vs-rest
+    for p in r["plots"]:
+        assert (root / OUT / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "- [ROC curve](plots/roc_curve.png)" in (root / OUT / "report.md").read_text()
     assert r["metrics"]["roc_auc"] > 0.9
     slices = {s["value"]: s for s in r["slices"]}
     assert set(slices) == {"north", "rare", "south"}
@@ -227,7 +230,7 @@ def test_champion_reads_the_alias_of_the_last_environment(project, monkeypatch):
     monkeypatch.setattr(registry, "Registry", FakeRegistry)
     champ = evaluate.champion(load_context(Path(".mlgen/plan.json")))
     assert champ == evaluate.Champion(4, "production", "model", {"sha256": "x"})
-    assert calls == ["production", (4, ("sklearn",))]
+    assert calls == ["production", (4, ("sklearn.linear_model.LogisticRegression",))]  # the estimator class, not its package
 
 
 def test_evaluate_refuses_a_tampered_model_and_changed_data(project, rt, capsys):
@@ -288,3 +291,42 @@ def test_metrics_that_cannot_be_computed_are_none_with_a_reason():
     p = metrics.Predictions(np.array([1, 1]), np.array([[0.2, 0.8], [0.1, 0.9]]), None, np.array([0, 1]))
     values, notes = metrics.compute(["roc_auc", "accuracy"], "classification", np.array([1, 1]), p)
     assert values == {"roc_auc": None, "accuracy": 1.0} and "one class" in notes["roc_auc"]
+
+
+def test_multiclass_roc_and_pr_curves_one_vs_rest(tmp_path):
+    """One curve per class present in the held-out rows (a class absent there has none), plus the
+    micro-average; the same predictions give the same PNG bytes."""
+    from matplotlib.figure import Figure
+
+    from mlgen_runtime import plots
+    from sklearn.linear_model import LogisticRegression
+
+    frame = wine()
+    X, y = frame.drop(columns=["cultivar"]), frame["cultivar"].to_numpy()
+    model = LogisticRegression(max_iter=5000).fit(X, y)
+    preds = metrics.predict(model, X, "classification")
+    drawn: list[list[str]] = []
+    original = plots._save
+
+    def record(fig: Figure, path: Path) -> None:
+        drawn.append([line.get_label() for line in fig.axes[0].get_lines()])
+        original(fig, path)
+
+    plots._save = record
+    try:
+        assert plots.write(tmp_path / "a", "classification", y, preds) == ["confusion_matrix.png", "roc_curve.png", "pr_curve.png"]
+        roc, pr = drawn[1], drawn[2]
+        assert [label.split(" (")[0] for label in roc[:4]] == ["0 vs rest", "1 vs rest", "2 vs rest", "micro-average"]
+        assert [label.split(" (")[0] for label in pr] == ["0 vs rest", "1 vs rest", "2 vs rest", "micro-average"]
+        drawn.clear()
+        no_two = y != 2  # class 2 has no held-out row: no curve of its own
+        sub = metrics.Predictions(preds.y_pred[no_two], preds.proba[no_two], None, preds.classes)
+        plots.write(tmp_path / "b", "classification", y[no_two], sub)
+        assert [label.split(" (")[0] for label in drawn[2]] == ["0 vs rest", "1 vs rest", "micro-average"]
+    finally:
+        plots._save = original
+    plots.write(tmp_path / "c", "classification", y, preds)
+    assert (tmp_path / "a/roc_curve.png").read_bytes() == (tmp_path / "c/roc_curve.png").read_bytes()
+    # without predict_proba there is no score per class: the confusion matrix alone
+    no_proba = metrics.Predictions(preds.y_pred, None, None, preds.classes)
+    assert plots.write(tmp_path / "d", "classification", y, no_proba) == ["confusion_matrix.png"]

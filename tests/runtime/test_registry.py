@@ -500,3 +500,128 @@ def test_corrupt_history_line_is_an_error(reg: Registry, models: list[Path]) -> 
         fh.write("not json\n")
     with pytest.raises(BadInput, match=r"history.jsonl:2: not a history entry"):
         reg.history()
+
+
+# -- a registry that cannot be written -----------------------------------------------------------
+
+
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """os.open fails with EROFS for files named `names`, as on a read-only file system (chmod
+    cannot simulate that when the tests run as root)."""
+    import errno
+
+    real_open = os.open
+
+    def fake_open(path, flags, *args, **kwargs):
+        if Path(path).name in names and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+
+
+def test_read_only_registry_lock_is_bad_input(reg: Registry, models: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    refuse_writes(monkeypatch, ".lock")
+    with pytest.raises(BadInput, match=r"models/\.lock: cannot open the lock file: Read-only file system \(errno EROFS\)"):
+        reg.register(models[0])
+    with pytest.raises(BadInput, match="Read-only file system"):
+        reg.promote("staging", 1)
+
+
+def test_failed_write_under_the_lock_is_bad_input_and_releases_the_lock(
+    reg: Registry, models: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg.register(models[0])
+    with monkeypatch.context() as m:
+        refuse_writes(m, "history.jsonl")
+        with pytest.raises(BadInput, match=r"cannot change the registry .*history\.jsonl: Read-only file system"):
+            reg.promote("staging", 1)
+    assert reg.aliases() == {} and reg.history() == []  # nothing half-done is visible
+    reg.lock_timeout = 1.0
+    assert reg.promote("staging", 1) is True  # and the lock was released
+
+
+def test_registry_under_a_regular_file_is_bad_input(repo: Path, models: list[Path]) -> None:
+    (repo / "afile").write_text("not a folder\n")
+    reg = Registry(Path("afile/models"), repo)
+    with pytest.raises(BadInput, match=r"cannot change the registry .*afile/models.*Not a directory"):
+        reg.register(models[0])
+    assert reg.versions() == [] and reg.history() == []
+
+
+def test_lock_file_under_a_regular_file_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(BadInput, match=r"afile/\.lock: cannot open the lock file: Not a directory \(errno ENOTDIR\)"):
+        with FileLock(tmp_path / "afile" / ".lock"):
+            pass
+
+
+DEPLOY_SPEC = """
+[project]
+name = "ro"
+seed = 1
+
+[data]
+path = "data/train.csv"
+target = "y"
+task = "classification"
+
+[train]
+estimator = "sklearn.linear_model.LogisticRegression"
+
+[evaluate]
+metrics = ["accuracy"]
+
+[deploy]
+registry = "models"
+[[deploy.environments]]
+name = "staging"
+"""
+
+
+def deployable(project, tmp_path: Path) -> Path:
+    """A compiled project with a trained model whose gates passed (what deploy reads)."""
+    root = project(DEPLOY_SPEC, files={"data/train.csv": "a,y\n1,0\n2,1\n"})
+    model_dir = root / ".mlgen/out/model"
+    model_dir.mkdir(parents=True)
+    make_model(model_dir)
+    metrics = root / ".mlgen/out/evaluate/metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(json.dumps({"gates": [{"metric": "accuracy", "passed": True}], "metrics": {"accuracy": 0.9}}))
+    return root
+
+
+def test_deploy_to_a_read_only_registry_exits_2_without_traceback(
+    project, rt, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = deployable(project, tmp_path)
+    refuse_writes(monkeypatch, ".lock")
+    capsys.readouterr()
+    assert rt("deploy", "--env", "staging") == 2
+    err = capsys.readouterr().err
+    assert f"{root / 'models/.lock'}: cannot open the lock file: Read-only file system" in err
+    assert "Traceback" not in err
+
+
+def test_deploy_record_that_cannot_be_written_exits_2(
+    project, rt, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import errno
+
+    from mlgen_runtime import fsutil
+
+    root = deployable(project, tmp_path)
+    original = fsutil.write_bytes_atomic
+
+    def failing(path: Path, data: bytes) -> None:  # .mlgen/out is read-only, the registry is not
+        if path.name == "deploy-staging.json":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        original(path, data)
+
+    monkeypatch.setattr(fsutil, "write_bytes_atomic", failing)
+    capsys.readouterr()
+    assert rt("deploy", "--env", "staging") == 2
+    err = capsys.readouterr().err
+    assert "staging now points at version 1, but .mlgen/out/deploy-staging.json could not be written" in err
+    assert "Read-only file system" in err and "Traceback" not in err
+    assert json.loads((root / "models/aliases.json").read_text()) == {"staging": 1}

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from mlgen_runtime import modelio, pipeline, search
 from tests.runtime.conftest import CLASSIFICATION_SPEC, breast_cancer, diabetes
@@ -92,8 +93,8 @@ def test_sharded_grid_search_selects_what_the_unsharded_search_selects(project, 
     assert set(shard["trials"][0]) >= {"index", "params", "fold_scores", "mean", "std"}
     assert len(shard["trials"][0]["fold_scores"]) == 3
     assert rt("select") == 0
-    out = capsys.readouterr().out
-    assert "trial 4/4 (#7)" in out and "best: trial #" in out
+    captured = capsys.readouterr()
+    assert "  [4/4] trial #7 " in captured.err and "best: trial #" in captured.out
     sharded_model, sharded = load_trained(root)
 
     project(grid_spec(1), {"data/train.csv": frame})
@@ -224,6 +225,166 @@ def test_bad_estimator_or_params_is_bad_input(project, rt, capsys, estimator, pa
     project(spec, {"data/train.csv": breast_cancer()})
     assert rt("train") == 2
     assert message in capsys.readouterr().err
+
+
+# --- data train cannot fit: exit 2 naming what is wrong, no traceback ---------------------------
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("shards", [0, 1, 2])
+def test_infinite_feature_is_bad_input_naming_column_and_row(project, rt, capsys, shards):
+    frame = breast_cancer()
+    frame.loc[16, "mean_radius"] = np.inf  # data row 17
+    frame.loc[[40, 41], "mean_texture"] = -np.inf
+    root = project(CLASSIFICATION_SPEC if not shards else grid_spec(shards), {"data/train.csv": frame})
+    capsys.readouterr()
+    assert rt(*(["train", "--shard", "1/2"] if shards == 2 else ["train"])) == 2
+    assert one_line_error(capsys) == (
+        "mlgen_runtime train: error: data/train.csv: column `mean_radius`: data row 17 has inf, which is not finite; "
+        "column `mean_texture`: data row 41 has -inf, which is not finite (2 rows in all) "
+        "(`validate` reports every check)\n")
+    if shards == 2:
+        assert rt("select") == 2
+        assert "data row 17 has inf" in one_line_error(capsys)
+    assert not (root / MODEL_DIR / "model.skops").exists()
+
+
+def test_a_value_error_from_fit_is_bad_input_with_the_estimator_message(project, rt, capsys):
+    project(CLASSIFICATION_SPEC, {"data/train.csv": breast_cancer().assign(malignant=1)})  # a single class
+    capsys.readouterr()
+    assert rt("train") == 2
+    err = one_line_error(capsys)
+    assert err.startswith("mlgen_runtime train: error: train: LogisticRegression cannot be fitted on this data: ")
+    assert "only one class" in err
+
+
+class Broken(BaseEstimator, ClassifierMixin):
+    """An estimator whose fit has a bug (or refuses the data, with `error = ValueError`)."""
+
+    def __init__(self, error: type[Exception] = RuntimeError) -> None:
+        self.error = error
+
+    def fit(self, X, y):
+        raise self.error("boom")
+
+
+def test_only_value_errors_from_fit_become_bad_input():
+    from sklearn.pipeline import Pipeline
+
+    from mlgen_runtime.errors import BadInput
+
+    X, y = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}), pd.Series([0, 1, 0, 1])
+    cols = pipeline.Columns(("a",), (), (), ())
+    with pytest.raises(BadInput, match=r"^train: Broken cannot be fitted on this data: boom$"):
+        pipeline.fit(Pipeline([("preprocess", pipeline.preprocessor(cols)), ("model", Broken(ValueError))]), X, y)
+    with pytest.raises(RuntimeError, match="boom"):  # a bug stays a bug: traceback, not "bad input"
+        pipeline.fit(Pipeline([("preprocess", pipeline.preprocessor(cols)), ("model", Broken())]), X, y)
+
+
+# --- the contract's types decide the preprocessing ------------------------------------------------
+
+def test_a_contract_numeric_column_is_never_one_hot_encoded():
+    X = pd.DataFrame({"radius": ["1.5", "2.25", None, "3"], "code": [1, 2, 1, 2], "plain": ["x", "y", "x", "y"]})
+    contract = {"radius": {"type": "float"}, "code": {"type": "category"}}
+    cols = pipeline.columns(X, contract)
+    assert cols.numeric == ("radius",) and cols.categorical == ("code", "plain")
+    prepared = pipeline.prepare(X, cols)
+    assert prepared["radius"].dtype == "float64"
+    np.testing.assert_array_equal(prepared["radius"].to_numpy(), [1.5, 2.25, np.nan, 3.0])
+    assert pipeline.number_problems(X, cols) == []
+    bad = X.assign(radius=["1.5", "abc", None, "inf"])
+    assert pipeline.number_problems(bad, cols) == [
+        "column `radius`: data row 2 has 'abc', which is not a number",
+        "column `radius`: data row 4 has inf, which is not finite",
+    ]
+    from mlgen_runtime.errors import BadInput
+
+    with pytest.raises(BadInput, match="column `radius` is numeric but holds 'abc'"):
+        pipeline.prepare(bad, cols)  # never a silent NaN
+
+
+def test_text_in_a_contract_float_column_is_bad_input_not_a_category(project, rt, capsys):
+    frame = breast_cancer().astype({"mean_radius": object})
+    frame.loc[16, "mean_radius"] = "abc"  # the CSV column now reads as text
+    spec = CLASSIFICATION_SPEC.replace("allow_extra = true", 'allow_extra = true\n\n[data.columns]\nmean_radius = { type = "float" }')
+    root = project(spec, {"data/train.csv": frame})
+    capsys.readouterr()
+    assert rt("train") == 2
+    assert one_line_error(capsys) == ("mlgen_runtime train: error: data/train.csv: column `mean_radius`: "
+                                      "data row 17 has 'abc', which is not a number (`validate` reports every check)\n")
+    frame.loc[16, "mean_radius"] = " 17.99"  # numbers as text (the contract says float): numeric, not one-hot
+    frame.loc[20, "mean_radius"] = "1e1"
+    frame.to_csv(root / "data/train.csv", index=False)
+    assert rt("train") == 0
+    _, meta = load_trained(root)
+    assert "mean_radius" in meta["features"]["numeric"] and meta["features"]["categorical"] == []
+
+
+# --- progress --------------------------------------------------------------------------------------
+
+def test_search_progress_off_a_terminal_is_one_counted_line_per_trial(project, rt, capsys):
+    project(grid_spec(1), {"data/train.csv": breast_cancer()})
+    capsys.readouterr()
+    assert rt("train") == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("  [")]
+    assert [line.split("]")[0] for line in lines] == [f"  [{k}/8" for k in range(1, 9)]
+    assert re.fullmatch(r"  \[8/8\] trial #7 C=10\.0, fit_intercept=False: roc_auc = 0\.\d{4} ± 0\.\d{4} \[\d+\.\ds\]", lines[-1])
+    assert "\r" not in captured.err
+    assert "search: 8 of 8 trials, 3-fold CV" in captured.out and "best: trial #" in captured.out
+
+
+def test_search_progress_on_a_terminal_is_one_updating_line(project, rt, capsys, monkeypatch):
+    import sys
+
+    project(grid_spec(1), {"data/train.csv": breast_cancer()})
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert rt("train") == 0
+    err = capsys.readouterr().err
+    assert "trial #" not in err  # no log line per trial: one line, redrawn
+    frames = err.split("\r")[1:]
+    assert len(frames) == 9  # 0/8 .. 8/8
+    assert re.fullmatch(r"search: 0/8 trials \[-{10}\] 0% 00:\d\d elapsed", frames[0].rstrip())
+    assert re.fullmatch(r"search: 3/8 trials \[###-------\] 37% 00:\d\d elapsed", frames[3].rstrip())
+    assert re.fullmatch(r"search: 8/8 trials \[#{10}\] 100% \d\d:\d\d elapsed\n", frames[-1])
+
+
+def test_progress_bar_clock_and_failed_steps_above_the_bar():
+    import io
+
+    from mlgen_runtime.progress import Progress, bar, clock_text
+
+    assert bar(12, 40) == "###-------" and bar(0, 0) == "#" * 10
+    assert (clock_text(14), clock_text(3725)) == ("00:14", "1:02:05")
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    ticks = iter([0.0, 0.0, 14.0, 15.0, 20.0])
+    out = Terminal()
+    with Progress(40, "search", stream=out, clock=lambda: next(ticks)) as p:
+        p.done = 11
+        p.step("trial #11: ok")
+        p.step("trial #12: failed: boom", important=True)
+    text = out.getvalue()
+    assert text.startswith("\rsearch: 0/40 trials [----------] 0% 00:00 elapsed")
+    assert "\rsearch: 12/40 trials [###-------] 30% 00:14 elapsed" in text
+    # the failure is printed on its own line (the bar erased first), then the bar comes back
+    assert "\r" + " " * len("search: 12/40 trials [###-------] 30% 00:14 elapsed") + "\r  [13/40] trial #12: failed: boom\n" in text
+    assert text.endswith("\rsearch: 13/40 trials [###-------] 32% 00:15 elapsed\n")
+
+    log = io.StringIO()
+    p = Progress(2, "search", stream=log)
+    p.step("trial #0: ok")
+    p.step("trial #1: ok")
+    p.close()
+    assert log.getvalue() == "  [1/2] trial #0: ok\n  [2/2] trial #1: ok\n"
 
 
 def test_no_pickle_or_joblib_in_the_runtime():

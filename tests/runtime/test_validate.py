@@ -17,7 +17,8 @@ from mlgen_runtime import validate
 from tests.runtime.conftest import breast_cancer, diabetes, wine
 
 OUT = Path(".mlgen/out/validate")
-CHECKS = ["columns", "types", "ranges", "values", "nulls", "min_rows", "duplicates", "target", "leakage", "drift"]
+CHECKS = ["columns", "types", "ranges", "values", "nulls", "finite", "min_rows", "duplicates", "target", "leakage",
+          "drift"]
 CONTRACT = {
     "mean_radius": '{ type = "float", min = 0, max = 40 }',
     "visits": '{ type = "int", min = 0 }',
@@ -98,7 +99,7 @@ def test_clean_classification_data_passes_every_check(project, rt, capsys):
     assert "| `mean_radius` | numeric | psi |" in report
     out = capsys.readouterr().out
     assert "PASS  ranges      2 columns within min/max" in out
-    assert "validate: 10 of 10 checks passed" in out
+    assert "validate: 11 of 11 checks passed" in out
 
 
 def test_clean_regression_parquet_passes(project, rt):
@@ -144,14 +145,49 @@ def test_truncated_parquet_is_bad_input(project, rt, capsys, tmp_path):
     (root / "data/train.parquet").write_bytes(whole[: len(whole) // 2])
     assert rt("validate") == 2
     assert capsys.readouterr().err.startswith("mlgen_runtime validate: error: data/train.parquet: cannot read it")
+    assert not (root / OUT / "validation.json").exists()  # no check ran
+    assert unusable_reports(root).startswith("data/train.parquet: cannot read it")
+
+
+def unusable_reports(root: Path) -> str:
+    """The reports of a validate that could not check the data: the `data` case fails, every
+    check is skipped; returns the failure message (junit and report.md agree)."""
+    suite = ET.parse(root / OUT / "junit.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["data", *CHECKS]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == (str(len(CHECKS) + 1), "1", str(len(CHECKS)))
+    message = cases[0].find("failure").get("message")
+    report = (root / OUT / "report.md").read_text()
+    assert report.startswith("# Data validation\n\n**❌ the data cannot be used** · `data/")
+    assert "| `data` | ❌ fail |" in report and "| `target` | ⏭️ skipped | not run: the data cannot be used |" in report
+    return message
+
+
+def test_missing_target_is_bad_input_and_still_writes_the_reports(project, rt, capsys):
+    root = project(spec(columns={}), {"data/train.csv": cancer()})
+    assert rt("validate") == 0
+    assert (root / OUT / "validation.json").is_file()
+    cancer().drop(columns=["malignant"]).to_csv(root / "data/train.csv", index=False)
+    capsys.readouterr()
+    assert rt("validate") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "mlgen_runtime validate: error: data/train.csv: target column `malignant` not found; columns: mean_radius, ")
+    # as for a wrong type, the job artifact says what is wrong; the earlier run's verdict is gone
+    message = unusable_reports(root)
+    assert message.startswith("data/train.csv: target column `malignant` not found; columns: mean_radius, ")
+    assert "target column `malignant` not found" in (root / OUT / "report.md").read_text()
     assert not (root / OUT / "validation.json").exists()
 
 
-def test_missing_target_is_bad_input(project, rt, capsys):
-    project(spec(columns={}), {"data/train.csv": cancer().drop(columns=["malignant"])})
+def test_empty_drift_reference_is_bad_input(project, rt, capsys):
+    frame = cancer()
+    root = project(spec(validate='drift = { method = "psi", threshold = 0.2 }', reference="data/reference.csv"),
+                   {"data/train.csv": frame, "data/reference.csv": frame.iloc[:0]})  # the header alone
     assert rt("validate") == 2
-    assert capsys.readouterr().err.startswith(
-        "mlgen_runtime validate: error: data/train.csv: target column `malignant` not found; columns: mean_radius, ")
+    assert capsys.readouterr().err == ("mlgen_runtime validate: error: data/reference.csv: data.reference has no rows; "
+                                       "drift needs a sample to compare with\n")
+    assert unusable_reports(root) == "data/reference.csv: data.reference has no rows; drift needs a sample to compare with"
 
 
 def test_empty_file_is_bad_input(project, rt, capsys):
@@ -286,6 +322,54 @@ def test_drift_against_the_reference(project, rt):
     assert "| `mean_radius` | numeric | ks |" in (root / OUT / "report.md").read_text()
 
 
+def test_drift_names_the_columns_it_did_not_compare(project, rt, capsys):
+    frame = cancer()
+    reference = frame.drop(columns=["visits", "size"]).sample(frac=0.5, random_state=7)
+    project(spec(validate='drift = { method = "psi", threshold = 0.2 }', reference="data/reference.csv"),
+            {"data/train.csv": frame, "data/reference.csv": reference})
+    assert rt("validate") == 0
+    assert check("drift")["message"] == ("no drift in 31 columns (psi, drift when PSI > 0.2); "
+                                         "not compared: `size`, `visits` (not in the reference)")
+    assert "PASS  drift       no drift in 31 columns (psi, drift when PSI > 0.2); not compared: `size`" \
+        in capsys.readouterr().out
+
+
+def test_drift_with_no_comparable_column_fails(project, rt):
+    frame = cancer()
+    reference = pd.DataFrame({"other": [1.0, 2.0, 3.0]})
+    project(spec(validate='drift = { method = "psi", threshold = 0.2 }', reference="data/reference.csv"),
+            {"data/train.csv": frame, "data/reference.csv": reference})
+    assert rt("validate") == 1
+    assert failed() == ["drift"]
+    assert check("drift")["message"].startswith("no column could be compared with the reference; not compared: `mean_radius`, ")
+
+
+# --- non-finite numbers -------------------------------------------------------------------------
+
+def test_infinite_numbers_in_feature_columns_fail_naming_column_and_row(project, rt, capsys):
+    frame = cancer()
+    frame.loc[16, "mean_radius"] = np.inf  # data row 17; a contract float column
+    frame.loc[[30, 31], "mean_texture"] = -np.inf  # data rows 31, 32; not in the contract
+    frame.loc[4, "mean_area"] = np.nan  # a missing value is `nulls`' business, not `finite`'s
+    columns = {"mean_radius": '{ type = "float" }', "malignant": '{ type = "int", values = [0, 1] }'}
+    root = project(spec(columns=columns, validate="max_null_fraction = 0.01"), {"data/train.csv": frame})
+    assert rt("validate") == 1
+    assert failed() == ["finite"]
+    assert check("finite")["message"] == ("column `mean_radius`: 1 infinite value (first: data row 17 has inf); "
+                                          "column `mean_texture`: 2 infinite values (first: data row 31 has -inf)")
+    assert check("finite")["details"]["mean_texture"] == {"rows": 2, "first_row": 31, "value": "-inf"}
+    assert "FAIL  finite" in capsys.readouterr().out
+    assert "| `finite` | ❌ fail | column `mean_radius`: 1 infinite value" in (root / OUT / "report.md").read_text()
+
+
+def test_finite_check_passes_and_skips_the_target_and_categories(project, rt):
+    project(spec(target="cultivar", columns={}), {"data/train.csv": wine()})
+    assert rt("validate") == 0
+    assert check("finite")["message"] == "no infinite values in 13 numeric feature columns"
+    frame = pd.DataFrame({"size": ["a", "b"] * 50, "y": [0, 1] * 50})
+    assert validate.check_finite(frame, {}, "y", {}).skipped
+
+
 # --- outputs ----------------------------------------------------------------------------------
 
 def test_junit_has_one_case_per_check(project, rt):
@@ -299,9 +383,9 @@ def test_junit_has_one_case_per_check(project, rt):
     assert {c.get("classname") for c in cases} == {"mlgen.validate"}
     failures = {c.get("name"): c.find("failure").get("message") for c in cases if c.find("failure") is not None}
     assert failures == {"ranges": check("ranges")["message"], "min_rows": "569 rows < min_rows 1,000"}
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("10", "2", "1")  # drift: skipped
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("11", "2", "1")  # drift: skipped
     report = (root / OUT / "report.md").read_text()
-    assert "**❌ 2 of 10 checks failed**" in report
+    assert "**❌ 2 of 11 checks failed**" in report
     assert "| `min_rows` | ❌ fail | 569 rows &lt; min\\_rows 1,000 |" in report
 
 

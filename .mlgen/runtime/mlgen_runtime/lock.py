@@ -10,6 +10,7 @@ a file system that does.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import time
@@ -40,9 +41,15 @@ class FileLock:
             raise BadInput("the file-system registry needs POSIX file locks (fcntl), not available here")
         if self._fd is not None:
             raise RuntimeError(f"{self.path}: lock already held by this object")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only or full file system, no permission, a file as parent...
+            raise BadInput(f"{self.path}: cannot open the lock file: {reason(exc)}") from None
         try:
             self._wait(fd)
+        except OSError as exc:  # flock itself failed (e.g. ENOLCK on a network file system)
+            os.close(fd)
+            raise BadInput(f"{self.path}: cannot lock the file: {reason(exc)}") from None
         except BaseException:
             os.close(fd)
             raise
@@ -87,10 +94,21 @@ class FileLock:
         self.release()
 
 
+def reason(exc: OSError) -> str:
+    """The operating system's reason, e.g. "Read-only file system (errno EROFS)"."""
+    name = errno.errorcode.get(exc.errno or 0)
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return f"{text} (errno {name})" if name else text
+
+
 def _note_holder(fd: int) -> None:
-    """Record our pid in the lock file, only to name the holder in a timeout message."""
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    """Record our pid in the lock file, only to name the holder in a timeout message (best
+    effort: the lock is held either way)."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass
 
 
 def _holder(fd: int) -> str:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 MODEL_STEP = "model"
 CATEGORICAL_TYPES = frozenset({"category", "str", "bool"})
+NUMERIC_TYPES = frozenset({"int", "float"})
+SHOWN = 5  # problems spelled out in one message
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,11 @@ class Columns:
 
 
 def columns(X: pd.DataFrame, contract: dict[str, dict[str, Any]]) -> Columns:
-    """Sort the feature columns into numeric / categorical / dropped (contract type first, then dtype)."""
+    """Sort the feature columns into numeric / categorical / dropped (contract type first, then dtype).
+
+    A contract int/float column is numeric whatever pandas read it as: one stray string makes a
+    CSV column `object`, and one-hot encoding a column of numbers would be silently wrong
+    (`number_problems` refuses such values before training)."""
     import pandas as pd
     from pandas.api import types as t
 
@@ -53,6 +59,8 @@ def columns(X: pd.DataFrame, contract: dict[str, dict[str, Any]]) -> Columns:
         if declared == "datetime" or t.is_datetime64_any_dtype(dtype):
             dropped.append(name)
             notes.append(f"column `{name}` is a datetime: dropped from the features (derive numeric features from it in a custom stage)")
+        elif declared in NUMERIC_TYPES:
+            numeric.append(name)
         elif declared in CATEGORICAL_TYPES or isinstance(dtype, pd.CategoricalDtype) or t.is_bool_dtype(dtype) \
                 or t.is_object_dtype(dtype) or t.is_string_dtype(dtype):
             categorical.append(name)
@@ -71,15 +79,69 @@ def prepare(X: pd.DataFrame, cols: Columns) -> pd.DataFrame:
     string); SimpleImputer recognises neither. Train and evaluate both call this first.
     """
     import numpy as np
+    import pandas as pd
 
     out = X.copy()
     for name in cols.categorical:
         s = out[name]
         out[name] = s.astype(object).where(s.notna(), np.nan)
     for name in cols.numeric:
-        if out[name].dtype.kind not in "fiu":  # nullable extension dtypes
-            out[name] = out[name].astype("float64")
+        s = out[name]
+        if s.dtype.kind in "fiu":
+            continue
+        if s.dtype.kind == "b" or isinstance(s.dtype, pd.BooleanDtype):  # nullable extension dtypes
+            out[name] = s.astype("float64")
+            continue
+        values = pd.to_numeric(s, errors="coerce").astype("float64")  # numbers as text (a contract int/float column)
+        lost = values.isna().to_numpy() & s.notna().to_numpy()
+        if lost.any():  # train refuses these first, naming the row (number_problems); never guess a number
+            raise BadInput(f"column `{name}` is numeric but holds {s[lost].iloc[0]!r}, which is not a number")
+        out[name] = values
     return out
+
+
+def number_problems(X: pd.DataFrame, cols: Columns) -> list[str]:
+    """Why the numeric feature columns cannot be trained on: values that are not numbers (a
+    contract int/float column read as text) and +-inf. X is the data file's rows in file order,
+    so positions are data rows (1-based, header excluded, as validate counts). [] when fine."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api import types as t
+
+    problems = []
+    for name in cols.numeric:
+        s = X[name]
+        if t.is_integer_dtype(s.dtype) or t.is_bool_dtype(s.dtype):
+            continue  # always finite
+        if t.is_numeric_dtype(s.dtype):
+            values = s.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            values = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            text = np.isnan(values) & s.notna().to_numpy()
+            if text.any():
+                problems.append(_first_problem(name, text, s, "is not a number"))
+        inf = np.isinf(values)
+        if inf.any():
+            problems.append(_first_problem(name, inf, values, "is not finite"))
+    return problems
+
+
+def _first_problem(name: str, mask: Any, values: Any, what: str) -> str:
+    import numpy as np
+
+    pos, count = int(np.argmax(mask)), int(mask.sum())
+    value = values.iloc[pos] if hasattr(values, "iloc") else values[pos]
+    value = repr(float(value)) if isinstance(value, (float, np.floating)) else repr(value)  # inf, not np.float64(inf)
+    more = f" ({count:,} rows in all)" if count > 1 else ""
+    return f"column `{name}`: data row {pos + 1} has {value}, which {what}{more}"
+
+
+def check_numbers(X: pd.DataFrame, cols: Columns, source: str) -> None:
+    """BadInput naming the column and row when a numeric feature holds something no model can fit."""
+    problems = number_problems(X, cols)
+    if problems:
+        more = f"; ... and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
+        raise BadInput(f"{source}: {'; '.join(problems[:SHOWN])}{more} (`validate` reports every check)")
 
 
 def estimator_class(path: str) -> type:
@@ -167,12 +229,17 @@ def seed_random_states(pipe: Any, seed: int, keep: frozenset[str] | set[str] = f
 
 
 def fit(pipe: Pipeline, X: Any, y: Any) -> Pipeline:
-    """Fit; a parameter the estimator rejects at fit time (sklearn validates there) is BadInput."""
+    """Fit. BadInput (exit 2, no traceback) when the estimator refuses its parameters (sklearn
+    validates them at fit time) or the data (a ValueError from fit: non-finite values, a single
+    class...), with the estimator's own message. Anything else is a bug and propagates."""
     try:
         return pipe.fit(X, y)
     except Exception as exc:
         if type(exc).__name__ == "InvalidParameterError":  # sklearn's param validation
             raise BadInput(f"train: {exc}") from None
+        if isinstance(exc, ValueError):
+            est = pipe.named_steps[MODEL_STEP] if hasattr(pipe, "named_steps") else pipe
+            raise BadInput(f"train: {type(est).__name__} cannot be fitted on this data: {exc}") from None
         raise
 
 

@@ -17,7 +17,7 @@ from mlgen_runtime.metrics import Predictions, positive_label, positive_scores
 DPI = 100
 TITLES = {
     "confusion_matrix.png": "confusion matrix",
-    "roc_curve.png": "ROC curve",
+    "roc_curve.png": "ROC curve",  # multiclass: one curve per class, one-vs-rest
     "pr_curve.png": "precision-recall curve",
     "residuals.png": "residuals",
     "predicted_vs_actual.png": "predicted vs actual",
@@ -51,6 +51,8 @@ def write(folder: Path, task: str, y_true: Any, p: Predictions) -> list[str]:
         scores = positive_scores(p)
         if scores is not None and len(np.unique(y)) == 2:
             names += _roc_pr(folder, y == positive_label(p.classes), scores, str(positive_label(p.classes)))
+        elif _multiclass_proba(p) and len(np.unique(y)) >= 2:
+            names += _roc_pr_one_vs_rest(folder, y, p.proba, p.classes)  # type: ignore[arg-type]
     else:
         names += _regression(folder, y.astype(float), p.y_pred.astype(float))
     return names
@@ -79,6 +81,52 @@ def _roc_pr(folder: Path, positive: np.ndarray, scores: np.ndarray, label: str) 
     fig, ax = _figure()
     PrecisionRecallDisplay.from_predictions(positive, scores, ax=ax, name="candidate")
     ax.set_title(f"Precision-recall curve (positive class: {label})")
+    _save(fig, folder / "pr_curve.png")
+    return ["roc_curve.png", "pr_curve.png"]
+
+
+def _multiclass_proba(p: Predictions) -> bool:
+    return (p.classes is not None and len(p.classes) > 2 and p.proba is not None
+            and p.proba.ndim == 2 and p.proba.shape[1] == len(p.classes))
+
+
+def _roc_pr_one_vs_rest(folder: Path, y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> list[str]:
+    """One ROC and one PR curve per class (that class vs the rest, scored by its probability),
+    plus the micro-average over every (row, class) pair. A class with no held-out row (or every
+    row) has no curve; the micro-average still counts it."""
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    truth = np.column_stack([y == c for c in classes])
+    drawn = [k for k in range(len(classes)) if 0 < truth[:, k].sum() < len(y)]
+    micro_truth, micro_scores = truth.ravel(), proba.ravel()
+
+    fig, ax = _figure()
+    for k in drawn:
+        fpr, tpr, _ = roc_curve(truth[:, k], proba[:, k])
+        ax.plot(fpr, tpr, linewidth=1.2, label=f"{classes[k]} vs rest (AUC = {auc(fpr, tpr):.3f})")
+    fpr, tpr, _ = roc_curve(micro_truth, micro_scores)
+    ax.plot(fpr, tpr, color="black", linestyle=":", linewidth=1.5, label=f"micro-average (AUC = {auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set_xlabel("False positive rate")
+    ax.set_ylabel("True positive rate")
+    ax.set_title("ROC curves, one-vs-rest (held-out split)")
+    ax.legend(loc="lower right", fontsize="small")
+    _save(fig, folder / "roc_curve.png")
+
+    fig, ax = _figure()
+    for k in drawn:
+        precision, recall, _ = precision_recall_curve(truth[:, k], proba[:, k])
+        ap = average_precision_score(truth[:, k], proba[:, k])
+        ax.plot(recall, precision, drawstyle="steps-post", linewidth=1.2, label=f"{classes[k]} vs rest (AP = {ap:.3f})")
+    precision, recall, _ = precision_recall_curve(micro_truth, micro_scores)
+    ap = average_precision_score(micro_truth, micro_scores)
+    ax.plot(recall, precision, drawstyle="steps-post", color="black", linestyle=":", linewidth=1.5,
+            label=f"micro-average (AP = {ap:.3f})")
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Precision-recall curves, one-vs-rest (held-out split)")
+    ax.legend(loc="lower left", fontsize="small")
     _save(fig, folder / "pr_curve.png")
     return ["roc_curve.png", "pr_curve.png"]
 

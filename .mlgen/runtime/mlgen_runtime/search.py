@@ -21,6 +21,7 @@ from typing import Any
 from mlgen_runtime import metrics, pipeline
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import dumps, read_json, sha256_bytes, write_json
+from mlgen_runtime.progress import Progress
 
 SHARD_FILE = re.compile(r"^shard-(\d+)-of-(\d+)\.json$")
 
@@ -116,6 +117,8 @@ def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, 
             s = float(sc.score(model, X.iloc[va], y.iloc[va]))
         except metrics.Undefined as exc:
             return TrialResult(index, params, scores + [None], None, None, f"fold {k}: {sc.name} undefined ({exc})")
+        except BadInput as exc:  # the estimator refused these params or this fold's data (pipeline.fit)
+            return TrialResult(index, params, scores + [None], None, None, f"fold {k}: {exc}")
         except Exception as exc:  # noqa: BLE001 - e.g. an invalid combination of params in a grid
             return TrialResult(index, params, scores + [None], None, None, f"fold {k}: {type(exc).__name__}: {exc}")
         if not math.isfinite(s):
@@ -127,20 +130,22 @@ def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, 
 
 def run_trials(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, indices: list[int],
                all_trials: list[dict[str, Any]], label: str = "") -> list[TrialResult]:
-    """Run the given trials with a progress line each (CI logs show where a long search is)."""
+    """Run the given trials with progress on stderr: an updating bar on a terminal, a `[k/n]`
+    line per trial elsewhere (CI logs show where a long search is); see progress.py."""
     search = settings["train"]["search"]
     sc = scoring(settings)
     cv_folds = folds(settings["data"]["task"], int(search.get("cv", 5)), int(settings["project"]["seed"]), X, y)
     print(f"search{label}: {len(indices)} of {len(all_trials)} trials, {len(cv_folds)}-fold CV, "
           f"scoring {sc.name} ({'higher' if sc.greater_is_better else 'lower'} is better)", flush=True)
     results = []
-    for k, index in enumerate(indices, 1):
-        start = time.perf_counter()
-        r = run_trial(settings, cols, X, y, index, all_trials[index], sc, cv_folds)
-        took = time.perf_counter() - start
-        outcome = f"{sc.name} = {r.mean:.4f} ± {r.std:.4f}" if r.mean is not None else f"failed: {r.error}"
-        print(f"  trial {k}/{len(indices)} (#{index}) {_show(r.params)}: {outcome} [{took:.1f}s]", flush=True)
-        results.append(r)
+    with Progress(len(indices), f"search{label}") as progress:
+        for index in indices:
+            start = time.perf_counter()
+            r = run_trial(settings, cols, X, y, index, all_trials[index], sc, cv_folds)
+            took = time.perf_counter() - start
+            outcome = f"{sc.name} = {r.mean:.4f} ± {r.std:.4f}" if r.mean is not None else f"failed: {r.error}"
+            progress.step(f"trial #{index} {_show(r.params)}: {outcome} [{took:.1f}s]", important=r.mean is None)
+            results.append(r)
     return results
 
 

@@ -63,6 +63,8 @@ def load(ctx: Context) -> Training:
     cols = pipeline.columns(X, settings["data"].get("columns") or {})
     for note in cols.notes:
         print(f"note: {note}", flush=True)
+    # the whole file, in file order, so the message names the data row (and both splits are covered)
+    pipeline.check_numbers(frame, cols, settings["data"]["path"])
     return Training(frame, train_part, test_part, pipeline.prepare(X, cols), y, cols,
                     sha256_file(ctx.path(settings["data"]["path"])))
 

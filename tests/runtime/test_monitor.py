@@ -162,3 +162,16 @@ def test_live_data_sharing_no_column_is_bad_input(project, rt, capsys):
     assert rt("monitor") == 2
     assert capsys.readouterr().err.startswith(
         "mlgen_runtime monitor: error: data/live.csv: no column in common with data/reference.csv")
+
+
+@pytest.mark.parametrize("empty", ["data/reference.csv", "data/live.csv"])
+def test_a_side_with_no_rows_is_bad_input(project, rt, capsys, empty):
+    """A header-only file would compare nothing and report "no drift": a false all-clear."""
+    ref, live = split(cancer())
+    frames = {"data/train.csv": ref, "data/reference.csv": ref, "data/live.csv": live}
+    frames[empty] = frames[empty].iloc[:0]
+    root = project(spec(), frames)
+    assert rt("monitor") == 2
+    assert capsys.readouterr().err == (f"mlgen_runtime monitor: error: {empty} has no rows; "
+                                       "the drift check needs data on both sides\n")
+    assert not (root / OUT / "drifted").exists()

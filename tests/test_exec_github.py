@@ -394,24 +394,29 @@ def test_push_publishes_reports_in_the_step_summary(push_run: RunResult) -> None
 
 @pytest.mark.slow
 def test_pull_request_comments_the_report_and_never_deploys(demo: Demo, push_run: RunResult) -> None:
-    run = demo.executor.run(WORKFLOW, Event.pull_request(number=42))
+    # an earlier run's report comment (edited in place), and comments that are not it: another
+    # workflow's (same bot, no marker) and a person's quoting the marker (never edited)
+    ex = demo.executor
+    ex.add_comment(42, "github-actions[bot]", "<!-- mlgen:report -->\nthe report of an older push")
+    ex.add_comment(42, "github-actions[bot]", "coverage: 93%")
+    ex.add_comment(42, "octocat", "<!-- mlgen:report --> why did the gate fail?")
+    before = {c["id"]: c["body"] for c in ex.comments(42)}
+    run = ex.run(WORKFLOW, Event.pull_request(number=42))
     assert_results(run, {
         "validate": SUCCESS, "train": SUCCESS, "select": SUCCESS, "evaluate": SUCCESS, "scan": SUCCESS,
         "deploy-staging": SKIPPED, "deploy-production": SKIPPED, "monitor": SKIPPED, "mlgen-pr-comment": SUCCESS,
     })
-    calls = [c for c in demo.executor.gh_calls() if "42" in c["args"]]
-    assert len(calls) == 1
-    call = calls[0]
-    # the scan ran: its report (evaluate's, then the scan section) is the comment
-    assert call["args"] == [
-        "pr", "comment", "42", "--repo", "mlgen-tests/demo",
-        "--body-file", ".mlgen/out/scan/report.md", "--edit-last", "--create-if-none",
-    ]
-    assert call["env"]["PR_NUMBER"] == "42" and call["env"]["GH_TOKEN"]
     report = (run["scan"].workspace / ".mlgen/out/scan/report.md").read_text()
     evaluation = (run["evaluate"].workspace / ".mlgen/out/evaluate/report.md").read_text()
-    assert call["body"] == report and report.startswith(evaluation) and "## Scan" in report
-    assert "champion v1" in report
+    # the scan ran: its report (evaluate's, then the scan section) is the comment
+    assert report.startswith(evaluation) and "## Scan" in report and "champion v1" in report
+    after = {c["id"]: c["body"] for c in ex.comments(42)}
+    ours = min(before)
+    assert after == {**before, ours: "<!-- mlgen:report -->\n" + report}, "only the report comment changed"
+    (edit,) = [c for c in ex.gh_calls() if c["args"][:3] == ["api", "--method", "PATCH"]]
+    assert edit["args"][3] == f"repos/mlgen-tests/demo/issues/comments/{ours}"
+    assert edit["env"]["PR_NUMBER"] == "42" and edit["env"]["GH_TOKEN"]
+    assert not [c for c in ex.gh_calls() if c["args"][:2] == ["pr", "comment"]], "no second comment"
     assert demo.aliases() == {"staging": 1, "production": 1}
     # the stage cache saved on main serves the pull request: unchanged stages are not redone
     for job in ("validate", "train", "select"):
@@ -462,9 +467,11 @@ def test_failed_gate_on_a_pull_request_comments_the_evaluation(tmp_path: Path) -
     run = executor.run(WORKFLOW, Event.pull_request(number=7))
     # the failed gate stops the scan; the comment falls back to evaluate's report
     assert_results(run, {"evaluate": FAILURE, "scan": SKIPPED, "mlgen-pr-comment": SUCCESS})
-    calls = [c for c in executor.gh_calls() if "7" in c["args"]]
-    assert len(calls) == 1 and calls[0]["args"][6] == ".mlgen/out/evaluate/report.md"
-    assert "f1 min 0.999" in calls[0]["body"]
+    # the first report on this pull request: a new comment, marked so later pushes edit it
+    (comment,) = executor.comments(7)
+    assert comment["user"]["login"] == "github-actions[bot]"
+    evaluation = (run["evaluate"].workspace / ".mlgen/out/evaluate/report.md").read_text()
+    assert comment["body"] == "<!-- mlgen:report -->\n" + evaluation and "f1 min 0.999" in evaluation
 
 
 @pytest.mark.slow

@@ -558,10 +558,13 @@ def test_pr_comment_job_posts_the_evaluation_with_a_write_grant_of_its_own() -> 
     assert download["with"] == {"name": "evaluate", "path": "."}
     assert comment["id"] == "mlgen-comment"
     assert comment["env"] == {"GH_TOKEN": "${{ github.token }}", "PR_NUMBER": "${{ github.event.pull_request.number }}"}
-    assert comment["run"] == (
-        'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" --body-file .mlgen/out/evaluate/report.md'
-        " --edit-last --create-if-none"
-    )
+    script = comment["run"]
+    assert script.startswith("report=.mlgen/out/evaluate/report.md\n")
+    # found again by its marker and author, edited in place; created the first time
+    assert "{ echo '<!-- mlgen:report -->'; cat \"$report\"; } > \"$body\"" in script
+    assert '.user.login == "github-actions[bot]"' in script and "--method PATCH" in script
+    assert 'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" --body-file "$body"' in script
+    assert "${{" not in script
     assert "pull_request_target" not in text
 
 
@@ -666,4 +669,4 @@ def test_pr_comment_downloads_the_report_where_it_was_uploaded() -> None:
     jobs = tuple(replace(j, summary="reports/evaluate.md") if j.name == "evaluate" else j for j in plan.jobs)
     comment = load_file(replace(plan, jobs=jobs), OUT)["jobs"]["mlgen-pr-comment"]
     assert comment["steps"][0]["with"] == {"name": "mlgen-reports-evaluate", "path": "."}
-    assert "--body-file reports/evaluate.md" in comment["steps"][1]["run"]
+    assert comment["steps"][1]["run"].startswith("report=reports/evaluate.md\n")

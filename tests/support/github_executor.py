@@ -9,7 +9,8 @@ context or shell raises :class:`Unsupported` instead of being skipped or guessed
 - jobs run in `needs` order (ties in file order); each job's `if:` is evaluated for the
   simulated event with a tiny evaluator of exactly the forms the backend emits (`github.*`,
   `needs.<job>.result/outputs`, `inputs`, `matrix`, `steps`, `runner.os`, `==`/`!=`, `!`, `&&`,
-  `||`, `always()`, `cancelled()`, `failure()`, `success()`, `startsWith()`), with GitHub's
+  `||`, `always()`, `cancelled()`, `failure()`, `success()`, `startsWith()`, `hashFiles()` of the
+  job's workspace), with GitHub's
   implicit `success() &&` when the condition calls no status function;
 - a matrix job runs once per combination (`fail-fast` honoured);
 - every job (and matrix instance) runs in a fresh copy of the project (the checkout), so only
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import hashlib
 import itertools
 import json
 import os
@@ -109,7 +111,7 @@ _TOKEN = re.compile(
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*))"
 )
 STATUS_FUNCTIONS = ("always", "cancelled", "failure", "success")
-FUNCTIONS = (*STATUS_FUNCTIONS, "startsWith")
+FUNCTIONS = (*STATUS_FUNCTIONS, "startsWith", "hashFiles")
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -257,6 +259,7 @@ class Scope:
     matrix: dict[str, Any] | None = None
     steps: dict[str, dict[str, Any]] | None = None
     status: Callable[[str], bool] | None = None  # status function -> value
+    workspace: Path | None = None  # for hashFiles(): the job's workspace (steps only)
 
 
 def evaluate(expr: Expr | str, scope: Scope) -> Any:
@@ -286,6 +289,10 @@ def _eval(node: tuple[Any, ...], scope: Scope, text: str) -> Any:
                 raise Unsupported(f"{text!r}: startsWith takes 2 arguments")
             a, b = (to_text(_eval(x, scope, text)) for x in args)
             return a.casefold().startswith(b.casefold())
+        if name == "hashFiles":
+            if scope.workspace is None or not args:
+                raise Unsupported(f"{text!r}: hashFiles() needs a workspace and at least one pattern")
+            return hash_files(scope.workspace, [to_text(_eval(x, scope, text)) for x in args])
         if args:
             raise Unsupported(f"{text!r}: {name}() takes no arguments")
         if scope.status is None:
@@ -294,6 +301,20 @@ def _eval(node: tuple[Any, ...], scope: Scope, text: str) -> Any:
     if op == "ctx":
         return lookup(node[1], scope, text)
     raise AssertionError(node)  # pragma: no cover
+
+
+def hash_files(workspace: Path, patterns: list[str]) -> str:
+    """GitHub's hashFiles(): the sha256 of the matched files' sha256 digests, in path order;
+    "" when nothing matches (patterns relative to the workspace; `!` exclusions unsupported)."""
+    if any(p.startswith("!") for p in patterns):
+        raise Unsupported("hashFiles(): exclusion patterns are not simulated")
+    matched = sorted({p for pat in patterns for p in workspace.glob(pat) if p.is_file()})
+    if not matched:
+        return ""
+    outer = hashlib.sha256()
+    for path in matched:
+        outer.update(hashlib.sha256(path.read_bytes()).digest())
+    return outer.hexdigest()
 
 
 def lookup(path: list[str], scope: Scope, text: str) -> Any:
@@ -441,22 +462,50 @@ class RunResult:
 # ------------------------------------------------------------------------------------- executor
 
 GH_STUB = """\
-#!{python}
-# A stand-in for the GitHub CLI: records how it was called (and the body file it was given).
+#!@PYTHON@
+# A stand-in for the GitHub CLI. It records each call (with the body it was given) and keeps the
+# pull requests' comments in a JSON file, for the calls the generated workflows make:
+#   gh pr comment N --repo R --body-file F               -> a new comment by github-actions[bot]
+#   gh api repos/R/issues/N/comments --paginate --jq Q   -> the ids Q selects (Q must be the
+#                                                           workflow's query; it is evaluated here)
+#   gh api --method PATCH repos/R/issues/comments/ID -F body=@F --silent -> edits comment ID
+# Anything else fails, so a workflow cannot rely on a call the stub does not understand.
 import json, os, sys
 args = sys.argv[1:]
+store_path, marker, query = @STORE@, @MARKER@, @QUERY@
+store = json.load(open(store_path, encoding="utf-8")) if os.path.exists(store_path) else []
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 body = None
-for flag in ("--body-file", "-F"):
-    if flag in args[:-1]:
-        path = args[args.index(flag) + 1]
-        body = open(path, encoding="utf-8").read() if os.path.isfile(path) else None
-record = {{
+if args[:2] == ["pr", "comment"] and "--body-file" in args:
+    body = read(args[args.index("--body-file") + 1])
+    store.append({"id": 100 + len(store), "issue": args[2], "user": {"login": "github-actions[bot]"}, "body": body})
+elif args[:1] == ["api"] and "--jq" in args and "--method" not in args:
+    if args[args.index("--jq") + 1] != query:
+        sys.exit("gh stub: unexpected --jq " + args[args.index("--jq") + 1])
+    issue = args[1].split("/")[-2]
+    for c in store:
+        if c["issue"] == issue and c["user"]["login"] == "github-actions[bot]" and c["body"].startswith(marker):
+            print(c["id"])
+elif args[:3] == ["api", "--method", "PATCH"] and "-F" in args:
+    field = args[args.index("-F") + 1]
+    assert field.startswith("body=@"), field
+    body = read(field[len("body=@"):])
+    wanted = int(args[3].rsplit("/", 1)[1])
+    (hit,) = [c for c in store if c["id"] == wanted]
+    hit["body"] = body
+else:
+    sys.exit("gh stub: unsupported call: gh " + " ".join(args))
+with open(store_path, "w", encoding="utf-8") as f:
+    json.dump(store, f)
+record = {
     "args": args,
     "cwd": os.getcwd(),
     "body": body,
-    "env": {{k: os.environ.get(k) for k in ("GH_TOKEN", "PR_NUMBER", "GITHUB_REPOSITORY")}},
-}}
-with open({log!r}, "a", encoding="utf-8") as f:
+    "env": {k: os.environ.get(k) for k in ("GH_TOKEN", "PR_NUMBER", "GITHUB_REPOSITORY")},
+}
+with open(@LOG@, "a", encoding="utf-8") as f:
     f.write(json.dumps(record) + "\\n")
 """
 
@@ -483,10 +532,28 @@ class GitHubExecutor:
         self.stub_dir.mkdir(exist_ok=True)
         self.gh_log = self.work / "gh-calls.jsonl"
         gh = self.stub_dir / "gh"
-        gh.write_text(GH_STUB.format(python=sys.executable, log=str(self.gh_log)), encoding="utf-8")
+        self.comments_file = self.work / "gh-comments.json"
+        from mlgen.backends.github.steps import COMMENT_MARKER, COMMENT_QUERY
+
+        stub = (GH_STUB.replace("@PYTHON@", sys.executable).replace("@LOG@", repr(str(self.gh_log)))
+                .replace("@STORE@", repr(str(self.comments_file))).replace("@MARKER@", repr(COMMENT_MARKER))
+                .replace("@QUERY@", repr(COMMENT_QUERY)))
+        gh.write_text(stub, encoding="utf-8")
         gh.chmod(0o755)
 
     # -- public -----------------------------------------------------------------------------
+
+    def comments(self, issue: int | str) -> list[dict[str, Any]]:
+        """The comments on pull request `issue`, as the stub keeps them."""
+        if not self.comments_file.is_file():
+            return []
+        return [c for c in json.loads(self.comments_file.read_text(encoding="utf-8")) if c["issue"] == str(issue)]
+
+    def add_comment(self, issue: int | str, login: str, body: str) -> None:
+        """A comment someone else (a person, another workflow) wrote on the pull request."""
+        store = json.loads(self.comments_file.read_text(encoding="utf-8")) if self.comments_file.is_file() else []
+        store.append({"id": 100 + len(store), "issue": str(issue), "user": {"login": login}, "body": body})
+        self.comments_file.write_text(json.dumps(store), encoding="utf-8")
 
     def gh_calls(self) -> list[dict[str, Any]]:
         if not self.gh_log.is_file():
@@ -692,7 +759,7 @@ class _RunContext:
             return {"always": True, "cancelled": False, "failure": failed, "success": not failed}[fn]
 
         scope = Scope(github=self.github, needs=job_scope.needs, inputs=self.inputs, matrix=combo or None,
-                      steps=steps_ctx, status=step_status)
+                      steps=steps_ctx, status=step_status, workspace=workspace)
         env_scope = Scope(github=self.github, needs=job_scope.needs, inputs=self.inputs, matrix=combo or None)
         env: dict[str, str] = self._runner_env(name, workspace, temp)
         for layer in (self.doc.get("env"), job.get("env")):

@@ -289,7 +289,10 @@ def gitlab_ci_local(
         for job in manual_jobs:
             args += ["--manual", job]
         args += list(extra_args)
-        return _run(args, cwd=repo, check=check, timeout=timeout)
+        # HOME too: the job shells are bash, which may read ~/.bashrc (it does when its stdin is
+        # a socket, as node's pipes are); a developer's dotfiles (pyenv init, say) must not
+        # change the jobs' PATH
+        return _run(args, cwd=repo, check=check, timeout=timeout, env={**tool_env(), "HOME": str(home)})
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -93,6 +93,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     current = data.load_frame(ctx.path(current_path), current_path)
     ref_path = reference_source(settings)
     reference = data.load_frame(ctx.path(ref_path), ref_path)
+    for frame, path in ((reference, ref_path), (current, current_path)):
+        if len(frame) == 0:  # nothing to compare with: "no drift" would be a false all-clear
+            raise BadInput(f"{path} has no rows; the drift check needs data on both sides")
     if not any(c in current.columns for c in reference.columns):
         raise BadInput(f"{current_path}: no column in common with {ref_path}; columns: {', '.join(current.columns[:20])}")
 

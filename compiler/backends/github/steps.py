@@ -200,24 +200,41 @@ def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedM
     )
 
 
+COMMENT_MARKER = "<!-- mlgen:report -->"
+# The token's own earlier report comment on the PR: its first line is the marker, its author the
+# workflow token's user (a person's comment quoting the marker is never edited).
+COMMENT_QUERY = (
+    '.[] | select(.user.login == "github-actions[bot]" and (.body | startswith("' + COMMENT_MARKER + '"))) | .id'
+)
+
+
 def pr_comment(report: str, fuller: str | None = None) -> CommentedMap:
     """Post the report as one pull-request comment, edited in place on every later push;
     `fuller` (the scan's report, which extends evaluate's) is posted instead when it exists.
 
-    `--edit-last` edits the token user's (github-actions) last comment on the PR and
-    `--create-if-none` creates it the first time, so the PR keeps a single mlgen comment.
+    The comment starts with a hidden marker; a later run finds the comment by that marker and
+    its author and edits it (`gh api` PATCH), else creates it, so the PR keeps a single mlgen
+    comment and another workflow's comments are never overwritten (`gh pr comment
+    --edit-last` would edit whichever comment the token user wrote last).
     """
     env = CommentedMap()
     env["GH_TOKEN"] = "${{ github.token }}"
     env["PR_NUMBER"] = "${{ github.event.pull_request.number }}"
-    body = shlex.quote(checked(report, "report path"))
-    pick = ""
+    report_file = shlex.quote(checked(report, "report path"))
+    pick = f"report={report_file}\n"
     if fuller is not None:
         full = shlex.quote(checked(fuller, "report path"))
-        pick = f"report={body}; if [ -f {full} ]; then report={full}; fi; "
-        body = '"$report"'
-    script = (
-        pick + 'gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" '
-        f"--body-file {body} --edit-last --create-if-none"
+        pick += f"if [ -f {full} ]; then report={full}; fi\n"
+    script = LiteralScalarString(
+        pick
+        + 'body="$RUNNER_TEMP/mlgen-pr-comment.md"\n'
+        + f"{{ echo {shlex.quote(COMMENT_MARKER)}; cat \"$report\"; }} > \"$body\"\n"
+        + 'id=$(gh api "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" --paginate \\\n'
+        + f"  --jq {shlex.quote(COMMENT_QUERY)} | tail -n 1)\n"
+        + 'if [ -n "$id" ]; then\n'
+        + '  gh api --method PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$id" -F "body=@$body" --silent\n'
+        + "else\n"
+        + '  gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" --body-file "$body"\n'
+        + "fi\n"
     )
     return helper_run(COMMENT_STEP, "Comment on the pull request", script, env)

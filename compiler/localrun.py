@@ -223,6 +223,7 @@ class RuntimeWorker:
         self.requests = os.fdopen(req_w, "w", encoding="utf-8")
         self.answers = os.fdopen(ans_r, "r", encoding="utf-8")
         self.ready: bool | None = None  # None: not heard from yet
+        self.hello: dict[str, Any] = {}  # the worker's first answer
         self.bundle: tuple[Any, ...] | None = None
 
     def _read(self) -> dict[str, Any] | None:
@@ -231,7 +232,8 @@ class RuntimeWorker:
 
     def alive(self) -> bool:
         if self.ready is None:
-            self.ready = bool((self._read() or {}).get("ready"))
+            self.hello = self._read() or {}
+            self.ready = bool(self.hello.get("ready"))
         return self.ready and self.proc.poll() is None
 
     def run(self, argv: list[str]) -> int:

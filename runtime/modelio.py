@@ -70,6 +70,10 @@ class _Memo:
     def __init__(self) -> None:
         self.enabled = False
         self.models: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
+        # the model each file this process wrote came from, by the file's sha256 (train saves,
+        # evaluate loads: the same object, not a parse of its bytes); the types each file lists
+        self.saved: OrderedDict[str, Any] = OrderedDict()
+        self.types: dict[str, list[str]] = {}
 
 
 MEMO = _Memo()
@@ -78,6 +82,15 @@ MEMO = _Memo()
 def enable_memo(on: bool = True) -> None:
     MEMO.enabled = on
     MEMO.models.clear()
+    MEMO.saved.clear()
+    MEMO.types.clear()
+
+
+def _remember(table: OrderedDict[Any, Any], key: Any, model: Any) -> None:
+    table[key] = copy.deepcopy(model)
+    table.move_to_end(key)
+    while len(table) > MEMO_MODELS:
+        table.popitem(last=False)
 
 
 def save_model(model: Any, folder: Path) -> str:
@@ -86,7 +99,10 @@ def save_model(model: Any, folder: Path) -> str:
 
     data = sio.dumps(model)
     write_bytes_atomic(folder / MODEL_FILE, data)
-    return sha256_file(folder / MODEL_FILE)
+    sha = sha256_bytes(data)
+    if MEMO.enabled:
+        _remember(MEMO.saved, sha, model)
+    return sha
 
 
 # -- the allow-list ------------------------------------------------------------------------------
@@ -150,13 +166,23 @@ def untrusted_refused(found: list[str], extra: tuple[str, ...] = ()) -> list[str
     return refused
 
 
-def _found_types(data: bytes, name: str) -> list[str]:
+def found_types(data: bytes, name: str, sha: str | None = None) -> list[str]:
+    """The types skops does not trust by default that the archive `data` lists (BadInput when
+    it is no skops archive: a pickle, say, which is never unpickled). In the local-run worker
+    the answer is remembered by the bytes' sha256."""
+    if MEMO.enabled:
+        sha = sha or sha256_bytes(data)
+        if sha in MEMO.types:
+            return list(MEMO.types[sha])
     import skops.io as sio
 
     try:
-        return list(sio.get_untrusted_types(data=data))
+        found = list(sio.get_untrusted_types(data=data))
     except Exception as exc:  # not a skops archive (e.g. a pickle), or a damaged one
         raise BadInput(f"{name}: not a skops model file ({type(exc).__name__}: {exc})") from None
+    if MEMO.enabled and sha is not None:
+        MEMO.types[sha] = list(found)
+    return found
 
 
 def trusted_types(path: Path, extra: tuple[str, ...] = ()) -> list[str]:
@@ -165,8 +191,8 @@ def trusted_types(path: Path, extra: tuple[str, ...] = ()) -> list[str]:
     return _checked_types(path.read_bytes(), path.name, extra)
 
 
-def _checked_types(data: bytes, name: str, extra: tuple[str, ...]) -> list[str]:
-    found = _found_types(data, name)
+def _checked_types(data: bytes, name: str, extra: tuple[str, ...], sha: str | None = None) -> list[str]:
+    found = found_types(data, name, sha)
     refused = untrusted_refused(found, extra)
     if refused:
         raise BadInput(
@@ -181,8 +207,6 @@ def _checked_types(data: bytes, name: str, extra: tuple[str, ...]) -> list[str]:
 def load_model(path: Path, sha256: str, extra: tuple[str, ...] = ()) -> Any:
     """Load a skops model after checking its hash and the types it contains. `extra`: dotted
     paths of estimator classes trusted exactly, besides the defaults (`estimator_package`)."""
-    import skops.io as sio
-
     if not path.is_file():
         raise BadInput(f"{path}: model file not found")
     try:
@@ -196,16 +220,20 @@ def load_model(path: Path, sha256: str, extra: tuple[str, ...] = ()) -> Any:
     if MEMO.enabled and key in MEMO.models:
         MEMO.models.move_to_end(key)
         return copy.deepcopy(MEMO.models[key])  # a stage may change its model; the next must not see it
-    trusted = _checked_types(data, str(path), tuple(extra))
-    try:
-        model = sio.loads(data, trusted=trusted)
-    except Exception as exc:
-        raise BadInput(f"{path}: cannot load the model: {type(exc).__name__}: {exc}") from None
-    check_trees(model, path)
+    # the allow-list always judges the file, as a CI job would, also for a model this process wrote
+    trusted = _checked_types(data, str(path), tuple(extra), actual)
+    if MEMO.enabled and actual in MEMO.saved:
+        model = copy.deepcopy(MEMO.saved[actual])  # these bytes were written from this object
+    else:
+        import skops.io as sio
+
+        try:
+            model = sio.loads(data, trusted=trusted)
+        except Exception as exc:
+            raise BadInput(f"{path}: cannot load the model: {type(exc).__name__}: {exc}") from None
+        check_trees(model, path)
     if MEMO.enabled:
-        MEMO.models[key] = copy.deepcopy(model)
-        while len(MEMO.models) > MEMO_MODELS:
-            MEMO.models.popitem(last=False)
+        _remember(MEMO.models, key, model)
     return model
 
 

@@ -420,12 +420,16 @@ _SKOPS_CHECKED: set[str] = set()
 
 def check_skops(path: Path) -> None:
     """Refuse a file that is not a skops archive (a pickle, say) without ever unpickling it."""
-    import skops.io as sio
+    from mlgen_runtime.modelio import found_types
 
     try:
-        sio.get_untrusted_types(file=path)
-    except Exception as exc:
-        raise BadInput(f"{path}: not a skops model file ({type(exc).__name__}); refusing to register") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the model file: {exc.strerror or exc}") from None
+    try:
+        found_types(data, str(path))
+    except BadInput:
+        raise BadInput(f"{path}: not a skops model file; refusing to register") from None
 
 
 def version_record(

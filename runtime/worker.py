@@ -151,7 +151,9 @@ def serve(requests: TextIO, answers: TextIO) -> None:
     data.enable_memo()
     modelio.enable_memo()
     state = _State()
-    answers.write(json.dumps({"ready": True}) + "\n")
+    # "active": what the stages will read (this module as the package imports it), for the tests
+    active = getattr(sys.modules.get("mlgen_runtime.worker"), "ACTIVE", False)
+    answers.write(json.dumps({"ready": True, "active": active}) + "\n")
     answers.flush()
     for line in requests:
         if not line.strip():
@@ -174,7 +176,11 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
+    # Run the package's copy of this module: `python -m` executes this file as __main__, a
+    # second module object, and the stages read ACTIVE from mlgen_runtime.worker.
+    from mlgen_runtime.worker import main as package_main
+
+    code = package_main()
     # Every stage's files are written and closed and its output flushed: skip the interpreter's
     # teardown of pandas, scikit-learn & co. (half a second of a run's wall time), as
     # multiprocessing's workers do.

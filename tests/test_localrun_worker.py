@@ -160,6 +160,9 @@ def test_worker_is_one_process_for_the_run(tmp_path: Path, capfd: pytest.Capture
         env = _env(json.loads((root / ".mlgen/plan.json").read_text()))
         first = workers.get(env)
         assert first is not None
+        # `python -m` runs worker.py as __main__, a second module object: the stages must see the
+        # package's module marked active, or imports_alongside never overlaps anything
+        assert first.hello == {"ready": True, "active": True}
         assert first.run(["verify", "--plan", ".mlgen/plan.json"]) == 0
         assert workers.get(env) is first, "reused for the next command"
         second = workers.get({**env, "MLGEN_NO_CACHE": "1"})

@@ -312,3 +312,35 @@ def test_a_tampered_hist_gradient_boosting_tree_is_refused(tmp_path: Path, field
     path, sha = saved(model, tmp_path)
     with pytest.raises(BadInput, match=problem):
         modelio.load_model(path, sha)
+
+
+def test_worker_memo_reuses_a_saved_model_but_still_judges_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the local-run worker, evaluate gets the object train saved instead of parsing its bytes
+    again, but the allow-list still judges the file, as a CI job's separate process would."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    y = (x[:, 0] > 0).astype(int)
+    modelio.enable_memo(True)
+    try:
+        good = tmp_path / "good"
+        good.mkdir()
+        sha = modelio.save_model(LogisticRegression().fit(x, y), good)
+        assert sha == sha256_file(good / modelio.MODEL_FILE)
+        parsed: list[Any] = []
+        real_loads = sio.loads
+        monkeypatch.setattr(sio, "loads", lambda *a, **k: parsed.append(a) or real_loads(*a, **k))
+        loaded = modelio.load_model(good / modelio.MODEL_FILE, sha, ("sklearn.linear_model.LogisticRegression",))
+        assert parsed == [] and (loaded.predict(x) == LogisticRegression().fit(x, y).predict(x)).all()
+        assert loaded.coef_.tolist() == modelio.load_model(good / modelio.MODEL_FILE, sha).coef_.tolist()
+
+        marker = tmp_path / "pwned"
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        bad_sha = modelio.save_model(payload_pipeline(marker), bad)
+        with pytest.raises(BadInput, match="refusing to load untrusted types"):
+            modelio.load_model(bad / modelio.MODEL_FILE, bad_sha)
+        assert not marker.exists()
+    finally:
+        modelio.enable_memo(False)

@@ -24,23 +24,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 META_FORMAT = 1
-# imported after the fit: by save_model, and by evaluate's plots when it runs next in the same
-# local worker (`mlgen run`); see worker.imports_alongside
+# imported after the fit by save_model: in the local worker (`mlgen run`) during the fit instead,
+# see worker.imports_alongside. (Not matplotlib for evaluate's plots: its ~30 MB during the fit
+# would raise the run's peak memory more than the import saves in time.)
 AFTER_FIT = ["skops.io"]
-PLOTS = ["matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"]
 
 
 @dataclass(frozen=True)
 class Training:
-    """The data as training sees it."""
+    """The data as training sees it. The whole frame and both halves of the split are reduced
+    to their provenance before any fit, so the fit does not hold them (peak memory)."""
 
-    frame: pd.DataFrame
-    train: pd.DataFrame
-    test: pd.DataFrame
     X: pd.DataFrame
     y: pd.Series
     cols: pipeline.Columns
     data_sha256: str
+    data: dict[str, Any]  # model.json's "data": the file, its hash, both halves' hashes
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -64,8 +63,8 @@ def load(ctx: Context) -> Training:
         print(f"note: {note}", flush=True)
     # the whole file, in file order, so the message names the data row (and both splits are covered)
     pipeline.check_numbers(frame, cols, settings["data"]["path"])
-    return Training(frame, train_part, test_part, pipeline.prepare(X, cols), y, cols,
-                    sha256_file(ctx.path(settings["data"]["path"])))
+    sha = sha256_file(ctx.path(settings["data"]["path"]))
+    return Training(pipeline.prepare(X, cols), y, cols, sha, provenance.data(settings, sha, frame, train_part, test_part))
 
 
 def train(ctx: Context, args: argparse.Namespace) -> int:
@@ -150,7 +149,7 @@ def fit_and_save(ctx: Context, t: Training, params: dict[str, Any], summary: dic
     settings = ctx.settings
     pipe = pipeline.build(settings, t.cols, extra=params)
     print(f"fitting {settings['train']['estimator']} on {len(t.X)} rows, {len(t.X.columns)} columns", flush=True)
-    with imports_alongside(AFTER_FIT + (PLOTS if ctx.job("evaluate") else [])):
+    with imports_alongside(AFTER_FIT):
         pipeline.fit(pipe, t.X, t.y)
     folder = ctx.out("model")
     sha = modelio.save_model(pipe, folder)
@@ -184,7 +183,7 @@ def metadata(ctx: Context, t: Training, pipe: Any, params: dict[str, Any], summa
             "scoring": summary["scoring"], "mean": summary["best"]["mean"], "std": summary["best"]["std"],
             "fold_scores": summary["best"]["fold_scores"],
         },
-        "data": provenance.data(settings, t.data_sha256, t.frame, t.train, t.test),
+        "data": t.data,
         "versions": provenance.versions(),
         "git_commit": provenance.git_commit(ctx.root),
     }

@@ -17,8 +17,8 @@ sys.stdout/stderr, the warnings filters, logging's root handlers, matplotlib's r
 open pyplot figures. What it keeps on purpose: imported modules, and the memo of parsed data
 files, splits and loaded models (data.enable_memo, modelio.enable_memo), keyed by what identifies
 their content (file stat, sha256), so a changed file is read again. And while an estimator fits
-(native code, one core with OMP_NUM_THREADS=1), the modules the next steps import (skops, and
-matplotlib for evaluate's plots) are imported on the other core (`imports_alongside`).
+(native code, one core with OMP_NUM_THREADS=1), skops, which the save after it imports, is imported
+on the other core, and while validate parses the data file, scikit-learn's split (`imports_alongside`).
 """
 
 from __future__ import annotations

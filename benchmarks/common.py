@@ -46,7 +46,7 @@ class Size:
 
 SIZES = {
     "full": Size("full", compile_reps=9, scaling_stages=(10, 100, 1000), scaling_reps=3, scaling_inproc_reps=15, cache_csv_mb=80,
-                 cache_reps=7, fullrun_rows=200_000, fullrun_reps=3, validate_rows=1_000_000, validate_reps=5,
+                 cache_reps=7, fullrun_rows=200_000, fullrun_reps=5, validate_rows=1_000_000, validate_reps=5,
                  drift_rows=100_000, drift_reps=3, skops_rows=200_000, skops_reps=7),
     "small": Size("small", compile_reps=2, scaling_stages=(10, 30, 100), scaling_reps=1, scaling_inproc_reps=2, cache_csv_mb=2,
                   cache_reps=1, fullrun_rows=5_000, fullrun_reps=1, validate_rows=20_000, validate_reps=2,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import shutil
 import sys
 from pathlib import Path
@@ -372,3 +373,24 @@ def test_imports_alongside_happen_only_in_the_worker(monkeypatch: pytest.MonkeyP
     with worker.imports_alongside(["colorsys", "mlgen_no_such_module"]):
         pass
     assert "colorsys" in sys.modules, "imported (and waited for) by the end of the block"
+
+
+def test_memoized_file_hash_follows_every_write(tmp_path: Path) -> None:
+    """The worker remembers file hashes by stat; a rewrite with the same size and mtime restored
+    still changes ctime, so the hash is computed again."""
+    import hashlib
+
+    from mlgen_runtime import fsutil
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    fsutil.enable_sha_memo()
+    try:
+        assert fsutil.sha256_file(path) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+        st = path.stat()
+        time.sleep(0.01)
+        path.write_bytes(b"a,b\n3,4\n")  # same size
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
+        assert fsutil.sha256_file(path) == hashlib.sha256(b"a,b\n3,4\n").hexdigest()
+    finally:
+        fsutil.enable_sha_memo(False)

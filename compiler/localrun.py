@@ -36,6 +36,12 @@ from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, 
                            SHARD_TOTAL_VAR)
 
 CACHE_FILE = ".mlgen/cache/run.json"
+# What the stage runtime imports (runtime/requirements.txt, the `runtime` extra): import name ->
+# distribution name. pyarrow is only needed for .parquet data, so it is checked only then.
+RUNTIME_PACKAGES = {"numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "sklearn": "scikit-learn",
+                    "skops": "skops", "matplotlib": "matplotlib"}
+PARQUET_PACKAGES = {"pyarrow": "pyarrow"}
+INSTALL_RUNTIME = "pip install 'mlgen[runtime]'"
 SCHEDULE = "@schedule"  # pseudo target: run the plan as a scheduled pipeline would
 NEVER_CACHED = ("deploy", "monitor")
 WORKER_ENV = "MLGEN_RUN_WORKER"  # "0": every command in its own process, as in CI
@@ -372,6 +378,65 @@ def run_plan(
         workers.close()
 
 
+def _python_on_path(env: dict[str, str]) -> str | None:
+    """The interpreter the jobs' `python` resolves to (see _env)."""
+    return shutil.which("python", path=env.get("PATH"))
+
+
+def missing_runtime_packages(plan: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
+    """Distribution names of the runtime's packages that the jobs' `python` cannot import.
+    Checked by module lookup (nothing is imported): in this process when the jobs' `python` is
+    this interpreter, else by asking that interpreter."""
+    import importlib.util
+
+    wanted = dict(RUNTIME_PACKAGES)
+    paths = [plan["settings"]["data"].get("path") or "", plan["settings"]["data"].get("reference") or ""]
+    if any(str(p).endswith(".parquet") for p in paths):
+        wanted.update(PARQUET_PACKAGES)
+    python = _python_on_path(env if env is not None else _env(plan))
+    same = python is not None and _same_file(python, sys.executable)
+    if python is None or same:
+        return [dist for mod, dist in wanted.items() if importlib.util.find_spec(mod) is None]
+    probe = ("import importlib.util, sys; "
+             "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+    try:
+        res = subprocess.run([python, "-c", probe, *wanted], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return [wanted[m] for m in wanted]
+    if res.returncode != 0:
+        return [wanted[m] for m in wanted]
+    return [wanted[m] for m in res.stdout.split() if m in wanted]
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_runtime_packages(plan: dict[str, Any]) -> None:
+    """Refuse to start (one line, exit 2 from the CLI) when the runtime's packages are missing,
+    instead of a job's traceback: `pip install mlgen` brings the compiler only."""
+    env = _env(plan)
+    missing = missing_runtime_packages(plan, env)
+    if missing:
+        python = _python_on_path(env) or sys.executable
+        raise ValueError(
+            f"the stage runtime needs {', '.join(missing)}, not installed for {python}; "
+            f"install them with `{INSTALL_RUNTIME}` (or `pip install -r {RUNTIME_DIR}/requirements.txt`)"
+        )
+
+
+def _load_cache(path: Path) -> dict[str, Any]:
+    """The run cache; an unreadable or damaged one is a cold cache (it only saves work)."""
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
 def _check_approvals(plan: dict[str, Any], approved: set[str]) -> None:
     """A mistyped `--approve` would leave the deploy waiting and the run green: refuse it."""
     import difflib
@@ -394,14 +459,17 @@ def _run_plan(
 ) -> list[Outcome]:
     plan = json.loads((root / PLAN_PATH).read_text(encoding="utf-8"))
     cache_path = root / CACHE_FILE
-    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    cache = _load_cache(cache_path)
     stats = StatCache(cache.get("stat", {}))
     keys: dict[str, str] = cache.get("keys", {})
     approved = set(approve)
     _check_approvals(plan, approved)
     wanted = list(wanted)
+    selected = select_jobs(plan, wanted)
+    if selected:
+        _check_runtime_packages(plan)
     outcomes: dict[str, Outcome] = {}
-    for job in select_jobs(plan, wanted):
+    for job in selected:
         name = job["name"]
         bad = [n for n in job["needs"] if n in outcomes and outcomes[n].status not in ("ran", "cached", "skipped")]
         if bad:

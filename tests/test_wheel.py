@@ -113,3 +113,106 @@ def test_wheel_declares_every_library_the_compiler_imports(wheel: Path) -> None:
     missing = {mod: sorted(files) for mod, files in _third_party_imports(ROOT / "compiler").items()
                if not {_normal(d) for d in owners.get(mod, [mod])} & reachable}
     assert not missing, f"imported by the compiler but not required by the wheel: {missing}"
+
+
+# ------------------------------------------------------------------ `pip install mlgen`, no extras
+
+# what the `runtime` extra brings (import names): none of it may be importable in the test's venv
+RUNTIME_MODULES = ("numpy", "pandas", "scipy", "sklearn", "skops", "matplotlib", "pyarrow")
+
+
+def _base_requirements(wheel: Path) -> list[str]:
+    """The wheel's own Requires-Dist without extras (normalized names)."""
+    import re
+
+    with zipfile.ZipFile(wheel) as zf:
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    return [_normal(re.split(r"[\s<>=!~;\[(]", line.split(":", 1)[1].strip())[0])
+            for line in meta.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+
+
+def _compiler_only_site(wheel: Path, dest: Path) -> list[str]:
+    """A folder holding only the distributions `pip install mlgen` would bring: the wheel's
+    requirements and theirs, recursively, linked from this interpreter's site-packages (no
+    network in tests). Returns their names."""
+    import importlib.metadata as md
+    import re
+
+    todo, seen = _base_requirements(wheel), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            # a requirement under a marker this Python does not meet (typing-extensions on an old
+            # Python, say) is not installed; a real gap shows below, when pip checks the wheel's deps
+            continue
+        seen.add(name)
+        todo += [_normal(re.split(r"[\s<>=!~;\[(]", r)[0]) for r in dist.requires or [] if "extra ==" not in r]
+        base = Path(str(dist.locate_file("")))
+        for top in {f.parts[0] for f in dist.files or [] if f.parts[0] not in ("..", "__pycache__")}:
+            if (base / top).exists() and not (dest / top).exists():
+                (dest / top).symlink_to(base / top)
+    return sorted(seen)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_wheel_without_extras_compiles_and_run_names_the_install_command(wheel: Path, tmp_path: Path) -> None:
+    """The quick start: `pip install mlgen` (no extras) gives a working `mlgen compile`, and
+    `mlgen run` refuses in one line that names the install command, never a traceback."""
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    names = _compiler_only_site(wheel, deps)
+    assert "pydantic" in names and "scikit-learn" not in names, names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "_mlgen_compiler_deps.pth").write_text(f"{deps}\n")
+    # no --no-deps: pip itself checks that the linked folder satisfies every requirement of the wheel
+    res = subprocess.run([py, "-m", "pip", "install", "-q", "--no-index", str(wheel)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
+    found = subprocess.run([py, "-c", probe, *RUNTIME_MODULES], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", f"the venv must lack the runtime's packages: {found.stdout}"
+
+    mlgen = str(venv / "bin" / "mlgen")
+    work = tmp_path / "project"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run([mlgen, *args], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        assert "Traceback" not in res.stdout + res.stderr, (args, res.stdout, res.stderr)
+        return res
+
+    work.mkdir()
+    assert cli("init").returncode == 0
+    res = cli("compile")
+    assert res.returncode == 0, res.stderr
+    assert (work / ".mlgen/plan.json").is_file() and (work / ".mlgen/runtime/MANIFEST.json").is_file()
+    for args in (["run"], ["run", "train"], ["run", "deploy-staging", "--approve", "production"], ["run", "--force"]):
+        res = cli(*args)
+        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        assert res.stdout == "", (args, res.stdout)  # nothing started: not even the starter's get-data
+        (line,) = _lines(res.stderr)
+        assert "pip install 'mlgen[runtime]'" in line and "scikit-learn" in line, line
+    assert not (work / ".mlgen/out").exists() and not (work / "data").exists()
+    # the other commands, on their good and bad paths: an exit code and a message, no traceback
+    assert cli("validate").returncode == 0
+    assert cli("graph").returncode == 0 and cli("graph", "--mermaid").returncode == 0
+    assert cli("schema").returncode == 0
+    assert cli("registry", "list").returncode == 0
+    assert cli("registry", "promote", "--env", "staging", "--version", "1").returncode == 2
+    assert cli("registry", "rollback", "--env", "staging").returncode == 2
+    assert cli("run", "no-such-job").returncode == 2
+    assert cli("--help").returncode == 0
+    (work / "broken.toml").write_text("[project\n")
+    for args in (["compile"], ["validate"], ["graph"], ["run"]):
+        assert cli(*args, "--spec", "broken.toml").returncode == 2, args

@@ -45,6 +45,8 @@ def _print_diagnostics(exc: SpecError) -> None:
         line.append(f"error[{d.code}]", style="bold red")
         line.append(f": {d.path + ': ' if d.path else ''}{d.message}")
         console.print(line)
+        for row in d.frame():  # the source line and its caret
+            console.print(Text(row, style="bold red" if row.rstrip().endswith("^") else ""))
         if d.hint:
             console.print(Text(f"  hint: {d.hint}", style="cyan"))
 

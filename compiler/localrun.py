@@ -466,6 +466,8 @@ def _run_plan(
     _check_approvals(plan, approved)
     wanted = list(wanted)
     selected = select_jobs(plan, wanted)
+    if not selected and wanted == [SCHEDULE]:
+        raise ValueError("--schedule: nothing runs on a schedule; add a [monitor] table (schedule, data) to the spec")
     if selected:
         _check_runtime_packages(plan)
     outcomes: dict[str, Outcome] = {}

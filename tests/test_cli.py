@@ -207,3 +207,88 @@ def test_compile_removes_bundle_files_it_no_longer_writes(project: Path, capsys:
     assert "refusing to overwrite .mlgen/runtime/mlgen_runtime/notes.txt" in capsys.readouterr().err
     assert mine.read_text() == "mine"
     assert main(["compile", "--force"]) == 0 and not mine.exists()
+
+
+# ------------------------------------------------------------------- the code frame under errors
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mlgen.errors import TAB_STOP, code_frame  # noqa: E402
+
+
+def _caret_at(frame: list[str], line: int) -> int:
+    prefix = f"{' ' * len(str(line))} | "
+    assert frame[2].startswith(prefix) and frame[2].endswith("^"), frame
+    rest = frame[2][len(prefix):-1]
+    assert rest == " " * len(rest), frame
+    return len(rest)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab =\t\"[{,"), max_size=40), st.integers(1, 99999), st.data())
+def test_caret_is_under_the_column_with_tabs(text: str, line: int, data: st.DataObject) -> None:
+    """With tabs expanded to 4-column stops the caret sits where str.expandtabs puts character col."""
+    col = data.draw(st.integers(1, len(text) + 1))
+    frame = code_frame(text, line, col)
+    assert frame[1] == f"{line} | {text.expandtabs(TAB_STOP)}".rstrip() and "\t" not in frame[1]
+    assert _caret_at(frame, line) == len(text[: col - 1].expandtabs(TAB_STOP))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_characters="\n\r"), min_size=1, max_size=30), st.integers(1, 500), st.data())
+def test_caret_moves_by_each_characters_width(text: str, line: int, data: st.DataObject) -> None:
+    """Any line: the caret of column c+1 is character c's cells right of column c's (a tab: to the
+    next stop; CJK and fullwidth: 2; others 0 or 1), and the shown line holds no tab or unprintable."""
+    col = data.draw(st.integers(1, len(text)))
+    here = _caret_at(code_frame(text, line, col), line)
+    step = _caret_at(code_frame(text, line, col + 1), line) - here
+    ch = text[col - 1]
+    if ch == "\t":
+        assert step == TAB_STOP - here % TAB_STOP
+    elif "\u4e00" <= ch <= "\u9fff" or "\uff01" <= ch <= "\uff60":
+        assert step == 2
+    else:
+        assert step in (0, 1, 2)
+    shown = code_frame(text, line, 1)[1]
+    assert "\t" not in shown and all(c.isprintable() for c in shown)
+
+
+@given(st.text(st.characters(exclude_characters="\n\r"), max_size=30), st.integers(-3, 100))
+def test_any_column_gives_a_frame(text: str, col: int) -> None:
+    """Columns past either end (an error at the end of a line) still give one caret in the line."""
+    frame = code_frame(text, 1, col)
+    assert len(frame) == 3 and frame[2].count("^") == 1
+
+
+def test_wide_characters_take_two_cells() -> None:
+    frame = code_frame('slices = ["地域", "x"]', 14, 17)
+    assert frame == ["   |", '14 | slices = ["地域", "x"]', "   |                   ^"]
+
+
+def test_every_spec_error_shows_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mlproject.toml").write_text('[project]\nname = "a b"\n\n[data\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err == (
+        "mlproject.toml:4:6: error[E003]: invalid TOML: expected ']' at the end of a table declaration\n"
+        "  |\n4 | [data\n  |      ^\n  hint: see https://toml.io for the syntax\nmlgen: 1 error; nothing written\n"
+    )
+
+
+def test_terminal_output_has_the_frame_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal (rich, colours) the same lines are printed: the frame is not plain-text only."""
+    import io
+    import re
+
+    from mlgen import cli
+    from mlgen.errors import Diagnostic, SpecError
+
+    buf = io.StringIO()
+    buf.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys, "stderr", buf)
+    exc = SpecError([Diagnostic("mlproject.toml", 3, 8, "E104", "project.name", "bad", "a hint", 'name = "a b"')])
+    cli._print_diagnostics(exc)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue()) == str(exc) + "\n"

@@ -41,3 +41,25 @@ def test_bad_spec(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     if update_golden:
         (src / "expected.txt").write_text(err)
     assert err == (src / "expected.txt").read_text()
+
+
+# ----------------------------------------------------------------- docs show the real output
+
+ROOT = CORPUS.parent.parent
+
+
+def _text_blocks(page: Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    return [b.split("\n", 1)[1] for b in text.split("```text")[1:] for b in [b.split("```", 1)[0]] if "error[" in b]
+
+
+def test_readme_shows_the_readme_example_output() -> None:
+    """README's error block is the real stderr of tests/error_corpus/readme-example."""
+    expected = (CORPUS / "readme-example" / "expected.txt").read_text()
+    assert expected in _text_blocks(ROOT / "README.md")
+
+
+def test_tutorial_error_is_part_of_the_readme_example_output() -> None:
+    expected = (CORPUS / "readme-example" / "expected.txt").read_text()
+    blocks = _text_blocks(ROOT / "docs" / "tutorial.md")
+    assert blocks and all(b in expected for b in blocks)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from mlgen.spec.record import Record, from_model
 from mlgen.spec.semantic import Issue
 from mlgen.spec.shapes import MODELS, ROOT
 
-REPAIR_ROUNDS = 3
+REPAIR_ROUNDS = 6  # a missing table, then its required keys, then theirs...
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Verdict:
     spec: Record | None  # the valid spec; or, with issues, a repaired one to run the semantic checks on
     settings: dict[str, Any] | None  # JSON-mode dump by alias (valid specs only)
     issues: list[Issue]
-    repaired: tuple[KeyPath, ...] = ()  # what the repair removed: semantic issues there are noise
+    repaired: tuple[KeyPath, ...] = ()  # what the repair removed or filled in: semantic issues there are noise
 
 
 def validate(data: Any) -> Verdict:
@@ -42,26 +43,90 @@ def validate(data: Any) -> Verdict:
 
 
 def _repair(data: Any, exc: ValidationError) -> tuple[Record | None, tuple[KeyPath, ...]]:
-    """Remove every value pydantic refused (the defaults take their place) and validate again, so
-    the semantic checks (cycles, unknown jobs, gates) can report in the same run as the schema
-    errors. A refused required key, or one inside a list, cannot be removed: then nothing."""
+    """Repair `data` until pydantic accepts it, so the semantic checks (cycles, unknown jobs,
+    gates) report in the same run as the schema errors: a refused value is removed (its default
+    takes its place), a missing required key or a refused list item gets a placeholder of its
+    type. Issues under the repaired paths are the repair's, not the file's: the caller drops them.
+    None when no repair is found."""
     doc = copy.deepcopy(data)
-    removed: list[KeyPath] = []
+    repaired: list[KeyPath] = []
     for _ in range(REPAIR_ROUNDS):
+        done: set[KeyPath] = set()  # a union value fails once per member: repair it once
         for err in exc.errors(include_url=False):
-            if err["type"] == "missing":
+            missing = err["type"] == "missing"
+            path, _ = _data_path(tuple(err["loc"]), doc, missing or err["type"] == "extra_forbidden")
+            if path in done:
+                continue
+            if not path or not _fix(doc, path, missing):
                 return None, ()
-            path, _ = _data_path(tuple(err["loc"]), doc, err["type"] == "extra_forbidden")
-            parent = _node(doc, path[:-1]) if path else None
-            if not isinstance(parent, dict) or path[-1] not in parent:
-                return None, ()
-            del parent[path[-1]]
-            removed.append(path)
+            done.add(path)
+            repaired.append(path)
         try:
-            return from_model(m.Spec.model_validate(doc)), tuple(removed)
+            return from_model(m.Spec.model_validate(doc)), tuple(repaired)
         except ValidationError as again:
             exc = again
     return None, ()
+
+
+def _fix(doc: Any, path: KeyPath, missing: bool) -> bool:
+    """Put a placeholder at `path` (missing, or a list item) or remove the value; False if neither."""
+    parent, key = _node(doc, path[:-1]), path[-1]
+    if isinstance(parent, dict) and not missing and key in parent:
+        del parent[key]
+        return True
+    in_list = isinstance(parent, list) and isinstance(key, int) and 0 <= key < len(parent)
+    if not (in_list or (isinstance(parent, dict) and missing and key not in parent)):
+        return False
+    shape = _shape_at(path)
+    value = _placeholder(shape, path) if shape is not None else None
+    if value is None:
+        return False
+    parent[key] = value
+    return True
+
+
+# Placeholders for the patterned strings a required key or a list item may hold (a pattern not
+# listed here is not repaired); names are made from the key path, so two never collide.
+_PLACEHOLDER_TEXT = {
+    rules.PATH_PATTERN: "placeholder.csv",
+    rules.DOTTED_PATTERN: "placeholder.Estimator",
+    rules.CRON_PATTERN: "0 0 * * *",
+    rules.BRANCH_PATTERN: "placeholder",
+    rules.SECRET_PATTERN: "PLACEHOLDER",
+}
+
+
+def _placeholder(shape: tuple[Any, ...], path: KeyPath) -> Any:
+    """A value the model accepts for `shape` (None when there is none to offer)."""
+    tag = shape[0]
+    if tag == "str":
+        _, pattern, min_len, _max_len, _checks = shape
+        if pattern == rules.NAME_PATTERN:
+            return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(map(str, path)))[-64:].strip("-_") or "placeholder"
+        if pattern is not None:
+            return _PLACEHOLDER_TEXT.get(pattern)
+        return "x" * max(1, min_len or 0)
+    if tag in ("int", "float"):
+        _, ge, gt, le, lt = shape
+        if ge is not None:
+            return ge
+        if gt is not None:
+            return (gt + lt) / 2 if tag == "float" and lt is not None else gt + 1
+        return le if le is not None else (lt - 1 if lt is not None else 0)
+    if tag == "bool":
+        return False
+    if tag == "lit":
+        return shape[1][0]
+    if tag in ("list", "dict"):
+        if not shape[2]:
+            return [] if tag == "list" else {}
+        item = _placeholder(shape[1], path + (0,))
+        return None if item is None else [item] if tag == "list" else {"placeholder": item}
+    if tag == "model":
+        return {}  # its own required keys are repaired in the next round
+    if tag in ("opt", "union"):
+        return _placeholder(shape[1] if tag == "opt" else shape[1][0], path)
+    return None
 
 
 def _node(doc: Any, path: KeyPath) -> Any:

@@ -16,6 +16,7 @@ from mlgen.errors import Diagnostic, SpecError, dotted
 from mlgen.spec import fastcheck
 from mlgen.spec.positions import Path as KeyPath
 from mlgen.spec.positions import Positions, key_positions, locate
+from mlgen.spec.resolve import resolve
 from mlgen.spec.safety import unsafe_strings
 from mlgen.spec.semantic import Issue, check
 
@@ -38,8 +39,8 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
     """Load and check `path`; raise SpecError with every problem found."""
     shown = display or path.name
 
-    def fail(line: int, col: int, code: str, msg: str, hint: str = "") -> SpecError:
-        return SpecError([Diagnostic(shown, line, col, code, "", msg, hint)])
+    def fail(line: int, col: int, code: str, msg: str, hint: str = "", source: str | None = None) -> SpecError:
+        return SpecError([Diagnostic(shown, line, col, code, "", msg, hint, source)])
 
     try:
         raw = path.read_bytes()
@@ -51,13 +52,18 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
         # a byte-order mark is invisible in editors and harmless: read past it (tomllib refuses it)
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise fail(line, 1, "E002", "the spec is not valid UTF-8", "save the file as UTF-8 (your editor's encoding setting)") from None
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        end = raw.find(b"\n", exc.start)
+        shown_line = raw[start : end if end >= 0 else len(raw)].decode("utf-8", "replace")
+        line, col = raw[: exc.start].count(b"\n") + 1, len(raw[start : exc.start].decode("utf-8", "replace")) + 1
+        raise fail(line, col, "E002", "the spec is not valid UTF-8", "save the file as UTF-8 (your editor's encoding setting)",
+                   shown_line) from None
+    lines = text.split("\n")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, col, msg = _toml_error_position(str(exc))
-        raise fail(line, col, "E003", f"invalid TOML: {msg}", "see https://toml.io for the syntax") from None
+        line, col, msg = _toml_error_position(str(exc), lines)
+        raise fail(line, col, "E003", f"invalid TOML: {msg}", "see https://toml.io for the syntax", lines[line - 1]) from None
 
     base: KeyPath = ()
     if path.name == "pyproject.toml":
@@ -68,7 +74,8 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
     else:
         data = doc
 
-    issues: list[Issue] = list(unsafe_strings(data))
+    data, issues = resolve(data, path.parent)  # a short spec: data.task, evaluate.metrics
+    issues.extend(unsafe_strings(data))
     checked = None if issues else fastcheck.check(data)
     to_check = checked[0] if checked else None
     repaired: tuple[KeyPath, ...] = ()
@@ -84,14 +91,15 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
         issues.extend(i for i in check(to_check, path.parent) if not _under(i.path, repaired))
     if issues:
         positions = key_positions(text)  # only needed to place diagnostics
-        raise SpecError([_diagnostic(shown, positions, base, i) for i in _dedupe(issues)])
+        raise SpecError([_diagnostic(shown, positions, base, i, lines) for i in _dedupe(issues)])
     assert checked is not None  # pydantic returns either issues or the spec
     return LoadedSpec(spec=checked[0], settings=checked[1], path=path, raw=raw, base=base)  # type: ignore[arg-type]
 
 
-def _diagnostic(file: str, positions: Positions, base: KeyPath, issue: Issue) -> Diagnostic:
+def _diagnostic(file: str, positions: Positions, base: KeyPath, issue: Issue, lines: list[str]) -> Diagnostic:
     line, col = locate(positions, issue.path, base)
-    return Diagnostic(file, line, col, issue.code, dotted(base + issue.path), issue.message, issue.hint)
+    source = lines[line - 1] if 0 < line <= len(lines) else None
+    return Diagnostic(file, line, col, issue.code, dotted(base + issue.path), issue.message, issue.hint, source)
 
 
 def _under(path: KeyPath, removed: tuple[KeyPath, ...]) -> bool:
@@ -114,10 +122,14 @@ def _dedupe(issues: list[Issue]) -> list[Issue]:
 _TOML_POS = re.compile(r"^(.*?) \(at line (\d+), column (\d+)\)$")
 
 
-def _toml_error_position(text: str) -> tuple[int, int, str]:
+def _toml_error_position(text: str, lines: list[str]) -> tuple[int, int, str]:
     found = _TOML_POS.match(text)
     if found:
-        return int(found[2]), int(found[3]), found[1].lower()
-    return 1, 1, text.lower()  # "(at end of document)" and similar
+        line = min(int(found[2]), len(lines))
+        return line, int(found[3]), found[1].lower()
+    if text.endswith(" (at end of document)"):  # point just past the last character
+        last = len(lines) - (len(lines) > 1 and lines[-1] == "")
+        return last, len(lines[last - 1].rstrip("\r")) + 1, text.removesuffix(" (at end of document)").lower()
+    return 1, 1, text.lower()
 
 

@@ -75,7 +75,11 @@ class Split(_Strict):
 class Data(_Strict):
     path: RelPath = Field(description="Training data, .csv or .parquet.")
     target: Annotated[str, StringConstraints(min_length=1)] = Field(description="The column to predict.")
-    task: Literal["classification", "regression"] = Field(description="What kind of model is trained.")
+    task: Literal["classification", "regression"] | None = Field(
+        None,
+        description="What kind of model is trained (default: what scikit-learn's is_classifier / "
+        "is_regressor say of train.estimator).",
+    )
     reference: RelPath | None = Field(None, description="Baseline data for drift checks.")
     test_size: Annotated[float, Field(gt=0, lt=1)] = Field(
         0.2, description="Share of rows held out for evaluation (stratified for classification)."
@@ -162,7 +166,11 @@ class Gate(_Strict):
 
 
 class Evaluate(_Strict):
-    metrics: list[str] = Field(min_length=1, description="Metrics computed on the held-out split.")
+    metrics: Annotated[list[str], Field(min_length=1)] | None = Field(
+        None,
+        description="Metrics computed on the held-out split (default: accuracy, balanced_accuracy, f1_macro, "
+        "roc_auc for classification; r2, rmse, mae for regression).",
+    )
     gates: dict[str, Gate] = Field(
         default_factory=dict, description="Metric -> bounds; a failed gate fails evaluate and blocks deploys."
     )
@@ -311,7 +319,7 @@ class Spec(_Strict):
     data: Data
     validate_: Validate = Field(default_factory=Validate, alias="validate")
     train: Train
-    evaluate: Evaluate
+    evaluate: Evaluate = Field(default_factory=Evaluate)
     scan: Scan | None = None
     deploy: Deploy | None = None
     monitor: Monitor | None = None

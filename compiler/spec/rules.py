@@ -32,6 +32,22 @@ def is_mlflow(registry: str) -> bool:
 
 # Value checks run after the pattern. Each raises ValueError("message\nhint"); the fast checker
 # finds them by name in CHECKS, so renaming one is caught by the shapes staleness test.
+# What evaluate computes when the spec names no metrics; each has a value on binary and on
+# multiclass targets (runtime/metrics.py: macro f1, one-vs-rest roc_auc). The first one is also
+# the search's default scoring.
+DEFAULT_METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"),
+    "regression": ("r2", "rmse", "mae"),
+}
+
+
+def metrics_of(task: str | None) -> tuple[str, ...]:
+    """The metric names of `task`; every name when the task is not known (it could not be inferred)."""
+    if task == "classification":
+        return CLASSIFICATION_METRICS
+    if task == "regression":
+        return REGRESSION_METRICS
+    return CLASSIFICATION_METRICS + REGRESSION_METRICS
 
 def inside_repo(path: str) -> str:
     # the pattern cannot say this: the JSON Schema / Rust regex engines have no look-around

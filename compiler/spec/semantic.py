@@ -102,13 +102,15 @@ def _cycles(spec: Spec, root: Path) -> Iterator[Issue]:
 
 
 def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
-    known = rules.CLASSIFICATION_METRICS if spec.data.task == "classification" else rules.REGRESSION_METRICS
-    for k, metric in enumerate(spec.evaluate.metrics):
+    known = rules.metrics_of(spec.data.task)
+    # metrics is None only when the task could not be inferred (reported at data.task)
+    computed = spec.evaluate.metrics if spec.evaluate.metrics is not None else known
+    for k, metric in enumerate(spec.evaluate.metrics or []):
         if metric not in known:
-            yield Issue(("evaluate", "metrics", k), "E204", f"`{metric}` is not a {spec.data.task} metric", _suggest(metric, list(known), "available"))
+            yield Issue(("evaluate", "metrics", k), "E204", f"`{metric}` is not {_metric_kind(spec)}", _suggest(metric, list(known), "available"))
     for metric, gate in spec.evaluate.gates.items():
         path: KeyPath = ("evaluate", "gates", metric)
-        if metric not in spec.evaluate.metrics:
+        if metric not in computed:
             yield Issue(path, "E204", f"gate on `{metric}`, which is not computed", f"add \"{metric}\" to evaluate.metrics")
         if gate.min is None and gate.max is None and gate.max_drop is None:
             yield Issue(path, "E213", "gate has no bound", "set `min`, `max` or `max_drop`")
@@ -120,6 +122,10 @@ def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
 
 
 def _data(spec: Spec, root: Path) -> Iterator[Issue]:
+def _metric_kind(spec: Spec) -> str:
+    return f"a {spec.data.task} metric" if spec.data.task else "a metric mlgen computes"
+
+
     d = spec.data
     paths: list[tuple[KeyPath, str]] = [(("data", "path"), d.path)]
     if d.reference:
@@ -170,7 +176,7 @@ def _duplicates(spec: Spec, root: Path) -> Iterator[Issue]:
     lists: list[tuple[KeyPath, list[str]]] = [
         (("ci", "providers"), list(spec.ci.providers)),
         (("ci", "branches"), spec.ci.branches),
-        (("evaluate", "metrics"), spec.evaluate.metrics),
+        (("evaluate", "metrics"), spec.evaluate.metrics or []),
     ]
     for path, values in lists:
         seen: set[str] = set()
@@ -184,10 +190,10 @@ def _scan(spec: Spec, root: Path) -> Iterator[Issue]:
     scan = spec.scan
     if scan is None:
         return
-    known = rules.CLASSIFICATION_METRICS if spec.data.task == "classification" else rules.REGRESSION_METRICS
+    known = rules.metrics_of(spec.data.task)
     metric = scan.slices.metric
     if metric is not None and metric not in known:
-        yield Issue(("scan", "slices", "metric"), "E204", f"`{metric}` is not a {spec.data.task} metric", _suggest(metric, list(known), "available"))
+        yield Issue(("scan", "slices", "metric"), "E204", f"`{metric}` is not {_metric_kind(spec)}", _suggest(metric, list(known), "available"))
     for k, col in enumerate(scan.slices.columns):
         if col == spec.data.target:
             yield Issue(("scan", "slices", "columns", k), "E201", f"`{col}` is the target, not a feature", "slice on feature columns")

@@ -121,11 +121,11 @@ def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
             yield Issue(("evaluate", "slices", k), "E201", f"unknown column `{col}`", _suggest(col, sorted(spec.data.columns), "columns"))
 
 
-def _data(spec: Spec, root: Path) -> Iterator[Issue]:
 def _metric_kind(spec: Spec) -> str:
     return f"a {spec.data.task} metric" if spec.data.task else "a metric mlgen computes"
 
 
+def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     d = spec.data
     paths: list[tuple[KeyPath, str]] = [(("data", "path"), d.path)]
     if d.reference:
@@ -220,3 +220,4 @@ def _mlflow_aliases(spec: Spec, root: Path) -> Iterator[Issue]:
 def _dvc(spec: Spec, root: Path) -> Iterator[Issue]:
     if spec.data.dvc_secrets and not spec.data.dvc:
         yield Issue(("data", "dvc_secrets"), "E212", "secrets for `dvc pull`, but the data is not tracked with DVC", "set data.dvc = true")
+

@@ -1,11 +1,14 @@
 """The `validate` stage: checks the training data before anything is trained on it.
 
-Every check is named and gives a verdict plus a message that points at a column and a data row
-(rows are counted from 1, the header excluded). The checks are vectorized (pandas/numpy over
+Every check is named and gives one of three outcomes, pass / warn / fail, plus a message that
+points at a column and a data row (rows are counted from 1, the header excluded). A warning is
+something the pipeline handles but the user should know (missing feature values train imputes,
+repeated rows the split keeps together, rows without a target left out, ids and free text left
+out of the features); `validate.strict = true` makes every warning a failure. The checks are vectorized (pandas/numpy over
 whole columns, one 64-bit hash per row for duplicates and leakage), so a million rows take
 seconds. Results go to `.mlgen/out/validate/`: validation.json, report.md, junit.xml.
 
-Exit codes: 0 all checks passed; 1 a check failed; 2 the data is unusable: unreadable, no
+Exit codes: 0 no check failed (warnings allowed); 1 a check failed; 2 the data is unusable: unreadable, no
 target, an empty drift reference, or values that are not of the type the contract declares. The
 reports are written in every case, so the job artifact still says what is wrong: when the data
 cannot be read at all, report.md and junit.xml hold one failing `data` case with the reason and
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgen_runtime import data, drift
+from mlgen_runtime import data, drift, profile
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
 from mlgen_runtime.fsutil import write_json, write_text_atomic
@@ -37,8 +40,8 @@ SPLIT_MODULES = ["sklearn.model_selection"]
 
 SUITE = "mlgen.validate"
 # every check, in report order (validate_frame returns them so)
-CHECKS = ("columns", "types", "ranges", "values", "nulls", "finite", "min_rows", "duplicates", "target", "leakage",
-          "drift")
+CHECKS = ("columns", "types", "ranges", "values", "nulls", "finite", "min_rows", "duplicates", "target", "features",
+          "leakage", "drift")
 SHOWN = 5  # problems spelled out per message; the rest are counted
 BOOL_WORDS = frozenset({"true", "false", "1", "0", "yes", "no", "t", "f", "y", "n"})
 Contract = Mapping[str, Mapping[str, Any]]
@@ -52,10 +55,22 @@ class Check:
     details: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False
     bad_input: bool = False  # failed because the data cannot be read as the contract says: exit 2
+    warning: bool = False  # passed, with something the user should know (see the module docstring)
+
+    @property
+    def status(self) -> str:
+        return "skip" if self.skipped else "fail" if not self.passed else "warn" if self.warning else "pass"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "skipped": self.skipped, "message": self.message,
-                "details": self.details}
+        return {"name": self.name, "status": self.status, "passed": self.passed, "skipped": self.skipped,
+                "message": self.message, "details": self.details}
+
+
+def strict(check: Check) -> Check:
+    """validate.strict: a warning fails."""
+    if not check.warning or not check.passed:
+        return check
+    return Check(check.name, False, f"{check.message} (validate.strict: warnings fail)", check.details)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -255,13 +270,18 @@ def check_values(frame: pd.DataFrame, contract: Contract) -> Check:
 
 # --- data quality -----------------------------------------------------------------------------
 
-def check_nulls(frame: pd.DataFrame, contract: Contract, target: str, max_fraction: float) -> Check:
-    """Null share per column <= max_null_fraction; none at all in non-nullable contract columns."""
+def check_nulls(frame: pd.DataFrame, contract: Contract, target: str, max_fraction: float,
+                features: frozenset[str] | None = None) -> Check:
+    """Null share per feature column <= max_null_fraction (fail above, warn below: train imputes
+    them); none at all in non-nullable contract columns. Columns left out of the features
+    (`features` given) are only held to the contract."""
     counts = frame.isna().sum()
     n = len(frame)
     problems, details = [], {}
     for name, count in counts.items():
         if name == target or count == 0:
+            continue
+        if features is not None and name not in features and name not in contract:
             continue
         count = int(count)
         fraction = count / n
@@ -282,8 +302,9 @@ def check_nulls(frame: pd.DataFrame, contract: Contract, target: str, max_fracti
     worst = max(details.items(), key=lambda kv: kv[1]["fraction"], default=None)
     if worst is None:
         return Check("nulls", True, "no missing values", details)
-    return Check("nulls", True, f"{count_of(len(details), 'column')} with missing values, all within limits; "
-                 f"most: `{worst[0]}` {pct(worst[1]['fraction'])}", details)
+    return Check("nulls", True, f"{count_of(len(details), 'column')} with missing values (train imputes them), "
+                 f"all <= max_null_fraction {pct(max_fraction)}; most: `{worst[0]}` {pct(worst[1]['fraction'])}",
+                 details, warning=True)
 
 
 def numeric_features(frame: pd.DataFrame, contract: Contract, target: str) -> list[str]:
@@ -344,11 +365,22 @@ def check_duplicates(hashes: np.ndarray, max_fraction: float) -> Check:
     verdict = f"{count_of(count, 'duplicate row')} ({pct(fraction)})"
     if fraction > max_fraction:
         return Check("duplicates", False, f"{verdict} > max_duplicate_fraction {pct(max_fraction)}{where}", details)
-    return Check("duplicates", True, f"{verdict} <= max_duplicate_fraction {pct(max_fraction)}{where}", details)
+    if not count:
+        return Check("duplicates", True, "no repeated rows", details)
+    return Check("duplicates", True, f"{verdict} <= max_duplicate_fraction {pct(max_fraction)}{where}; "
+                 "the split keeps equal rows on one side", details, warning=True)
 
 
-def check_target(y: pd.Series, task: str) -> Check:
-    """Classification: >= 2 classes, each with >= 2 rows. Regression: finite numbers, not constant."""
+def check_target(y: pd.Series, task: str, dropped: str | None = None) -> Check:
+    """Classification: >= 2 classes, each with >= 2 rows. Regression: finite numbers, not constant.
+    `dropped`: what data.load_training says about rows left out for a missing target (a warning)."""
+    result = _target(y, task)
+    if dropped is None or not result.passed:
+        return result
+    return Check("target", True, f"{result.message}; {dropped}", result.details, warning=True)
+
+
+def _target(y: pd.Series, task: str) -> Check:
     name = y.name
     if task == "classification":
         if pd.api.types.is_float_dtype(y.dtype):
@@ -392,29 +424,56 @@ def check_target(y: pd.Series, task: str) -> Check:
     return Check("target", True, f"numeric, finite, from {show(lo)} to {show(hi)}", details)
 
 
-def check_leakage(y: pd.Series, hashes: np.ndarray, settings: Mapping[str, Any], max_fraction: float) -> Check:
-    """Share of held-out rows that also occur, whole, in the training split <= max_overlap_fraction."""
-    # the shared split depends only on the row count, the target and the seed: split the hashes
-    keyed = pd.DataFrame({y.name: y.to_numpy(), "__row_hash": hashes})
+def check_leakage(frame: pd.DataFrame, settings: Mapping[str, Any], max_fraction: float) -> Check:
+    """Share of held-out rows whose features (what the model reads) also occur in the training
+    split <= max_overlap_fraction. The shared split keeps equal rows together, so this is 0 by
+    construction unless the split is by time: there identical rows at different times are
+    recurrences, not copies (the future repeating the past), and they warn instead."""
     try:
-        train, test = data.split(keyed, dict(settings))
-    except ValueError as exc:
+        parts = data.split_positions(frame, dict(settings))
+    except (ValueError, BadInput) as exc:
         return Check("leakage", False, f"cannot split the data into train and test: {exc}")
-    shared = test["__row_hash"].isin(pd.Index(train["__row_hash"])).to_numpy()
-    count, n = int(shared.sum()), len(test)
+    keys = data.feature_keys(frame, dict(settings))
+    train_keys, test_keys = keys[parts.train], keys[parts.test]
+    shared = np.isin(test_keys, train_keys)
+    count, n = int(shared.sum()), len(test_keys)
     fraction = count / n if n else 0.0
-    details: dict[str, Any] = {"rows": count, "test_rows": n, "fraction": fraction, "max_fraction": max_fraction}
+    by_time = parts.how.get("method") == "time"
+    details: dict[str, Any] = {"rows": count, "test_rows": n, "fraction": fraction, "max_fraction": max_fraction,
+                               "split": parts.how}
     where = ""
     if count:
-        positions = np.sort(test.index.to_numpy()[shared])
-        pos = int(positions[0])
-        twin = int(train.index.to_numpy()[first(train["__row_hash"].to_numpy() == hashes[pos])])
-        where = f"; first: held-out {row_of(pos)} equals training {row_of(twin)}"
-        details["first_row"] = pos + 1
-    verdict = f"{count:,} of {n:,} held-out rows ({pct(fraction)}) also occur in the training split"
+        rows_in_file = frame.index.to_numpy()  # positions in the file (rows without a target are left out)
+        mine = parts.test[shared]
+        pos = int(mine[np.argmin(rows_in_file[mine])])
+        twin = int(parts.train[first(train_keys == keys[pos])])
+        where = f"; first: held-out {row_of(int(rows_in_file[pos]))} equals training {row_of(int(rows_in_file[twin]))}"
+        details["first_row"] = int(rows_in_file[pos]) + 1
+    verdict = f"{count:,} of {n:,} held-out rows ({pct(fraction)}) have features that also occur in the training split"
+    if by_time and count:
+        return Check("leakage", True, f"{verdict}, at an earlier time (split by `{parts.how['time']}`: recurrences, "
+                     f"not copies){where}", details, warning=True)
     if fraction > max_fraction:
         return Check("leakage", False, f"{verdict} > max_overlap_fraction {pct(max_fraction)}{where}", details)
     return Check("leakage", True, f"{verdict} <= max_overlap_fraction {pct(max_fraction)}{where}", details)
+
+
+def check_features(prof: profile.Profile) -> Check:
+    """What the model will read; a warning for each column left out that the spec did not name."""
+    kinds = {k: prof.names(k) for k in (*profile.FEATURE_KINDS, *profile.LEFT_OUT_KINDS)}
+    details: dict[str, Any] = {k: list(v) for k, v in kinds.items() if v}
+    details["why"] = {c.name: c.why for c in prof.columns if c.kind not in ("numeric", "categorical")}
+    parts = [f"{len(kinds[k])} {label}" for k, label in (("numeric", "numeric"), ("categorical", "categorical"),
+                                                          ("datetime", "date/time")) if kinds[k]]
+    if not prof.features:
+        return Check("features", False, "no usable feature columns: " + (listing(list(prof.warnings)) or
+                     "every column is the target or excluded"), details)
+    head = f"{count_of(len(prof.features), 'feature column')} ({', '.join(parts)})"
+    if kinds["excluded"]:
+        head += f"; excluded: {names(list(kinds['excluded']))}"
+    if prof.warnings:
+        return Check("features", True, f"{head}; {listing(list(prof.warnings))}", details, warning=True)
+    return Check("features", True, head, details)
 
 
 def check_drift(frame: pd.DataFrame, reference: pd.DataFrame | None, settings: Mapping[str, Any]) -> Check:
@@ -453,33 +512,43 @@ def _stat(r: Mapping[str, Any]) -> str:
 
 # --- the stage --------------------------------------------------------------------------------
 
-def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: pd.DataFrame | None = None) -> list[Check]:
-    """Every check on the training data, in report order. Pure: no I/O."""
+def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: pd.DataFrame | None = None,
+                   training: data.Training | None = None) -> list[Check]:
+    """Every check on the training data, in report order. Pure: no I/O. `frame` is the whole
+    file; `training` (data.load_training) says which rows have a target (all, when None)."""
     d, v = settings["data"], settings["validate"]
     contract: Contract = d.get("columns") or {}
     target = d["target"]
-    hashes = row_hashes(frame)
+    training = training or data.with_target(frame, target)
+    kept = training.frame
+    prof = profile.of_settings(kept, settings)
     types, numbers = check_types(frame, contract)
-    return [
+    checks = [
         check_columns(frame, contract, target, bool(d.get("allow_extra"))),
         types,
         check_ranges(frame, contract, numbers),
         check_values(frame, contract),
-        check_nulls(frame, contract, target, float(v["max_null_fraction"])),
+        check_nulls(frame, contract, target, float(v["max_null_fraction"]), frozenset(prof.features)),
         check_finite(frame, contract, target, numbers),
-        check_min_rows(len(frame), int(v["min_rows"])),
-        check_duplicates(hashes, float(v["max_duplicate_fraction"])),
-        check_target(frame[target], d["task"]),
-        check_leakage(frame[target], hashes, settings, float(v["max_overlap_fraction"])),
-        check_drift(frame, reference, settings),
+        check_min_rows(len(kept), int(v["min_rows"])),
+        check_duplicates(row_hashes(frame), float(v["max_duplicate_fraction"])),
+        check_target(kept[target], d["task"], training.note(target)),
+        check_features(prof),
+        check_leakage(kept, settings, float(v["max_overlap_fraction"])),
+        check_drift(kept, reference, settings),
     ]
+    return [strict(c) for c in checks] if v.get("strict") else checks
 
 
-def report(checks: list[Check], source: str, shape: tuple[int, int] | None) -> dict[str, Any]:
-    """`shape` None: the data could not be read (see `unusable`)."""
+def report(checks: list[Check], source: str, shape: tuple[int, int] | None,
+           dropped: int = 0) -> dict[str, Any]:
+    """`shape` None: the data could not be read (see `unusable`). `dropped`: rows left out for a
+    missing target."""
     failed = [c.name for c in checks if not c.passed]
+    warned = [c.name for c in checks if c.status == "warn"]
     rows_, cols = shape if shape is not None else (None, None)
-    return {"passed": not failed, "failed": failed, "data": {"path": source, "rows": rows_, "columns": cols},
+    return {"passed": not failed, "failed": failed, "warnings": warned,
+            "data": {"path": source, "rows": rows_, "columns": cols, "missing_target_rows": dropped},
             "checks": [c.to_json() for c in checks]}
 
 
@@ -490,12 +559,18 @@ def markdown(result: Mapping[str, Any]) -> str:
     if src["rows"] is None:
         head, size = "❌ the data cannot be used", ""
     else:
+        warned = result.get("warnings") or []
         head = "✅ all checks passed" if not failed else f"❌ {len(failed)} of {len(checks)} checks failed"
+        if warned:
+            head += f", {count_of(len(warned), 'warning')}"
         size = f" · {src['rows']:,} rows × {src['columns']} columns"
+        if src.get("missing_target_rows"):
+            size += f" · {rows(src['missing_target_rows'])} without a target left out"
     lines = ["# Data validation", "",
              f"{bold(head)} · {code(src['path'], cell=False)}{size}", "",
              table(["Check", "Result", "Details"],
-                   [[code(c["name"]), status(c["passed"], c["skipped"]), inline(c["message"])] for c in checks], "lll")]
+                   [[code(c["name"]), status(c["passed"], c["skipped"], c.get("status") == "warn"), inline(c["message"])]
+                    for c in checks], "lll")]
     d = next(c for c in checks if c["name"] == "drift")
     if not d["skipped"]:
         info = d["details"]
@@ -510,13 +585,14 @@ def markdown(result: Mapping[str, Any]) -> str:
 
 
 def junit_cases(checks: list[Check]) -> list[Case]:
-    return [Case(name=c.name, classname=SUITE, passed=c.passed, message=c.message, skipped=c.skipped) for c in checks]
+    return [Case(name=c.name, classname=SUITE, passed=c.passed, message=c.message, skipped=c.skipped,
+                 warning=c.status == "warn") for c in checks]
 
 
-def load(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def load(ctx: Context) -> tuple[data.Training, pd.DataFrame | None]:
     """The training data and the drift reference (None without validate.drift); BadInput when unusable."""
     settings = ctx.settings
-    frame = data.training_frame(settings, ctx.root)
+    frame = data.load_training(settings, ctx.root)
     if settings["validate"].get("drift") is None:
         return frame, None
     ref_path = settings["data"].get("reference")
@@ -535,9 +611,10 @@ def unusable(message: str) -> list[Check]:
             *(Check(name, True, "not run: the data cannot be used", skipped=True) for name in CHECKS)]
 
 
-def write_reports(out: Path, checks: list[Check], source: str, shape: tuple[int, int] | None) -> None:
+def write_reports(out: Path, checks: list[Check], source: str, shape: tuple[int, int] | None,
+                  dropped: int = 0) -> None:
     """report.md and junit.xml always; validation.json only when the checks ran (no stale one stays)."""
-    result = report(checks, source, shape)
+    result = report(checks, source, shape, dropped)
     if shape is None:
         (out / "validation.json").unlink(missing_ok=True)
     else:
@@ -555,19 +632,22 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         # the hold-out split (leakage check, then train) needs scikit-learn: in the local worker
         # it is imported on the other core while the data file is parsed (worker.imports_alongside)
         with imports_alongside(SPLIT_MODULES):
-            frame, reference = load(ctx)
+            training, reference = load(ctx)
     except BadInput as exc:  # no target, unreadable file, empty reference...: the job artifact still says so
         write_reports(out, unusable(str(exc)), source, None)
         raise
-    checks = validate_frame(frame, settings, reference)
-    write_reports(out, checks, source, frame.shape)
+    frame = training.raw
+    checks = validate_frame(frame, settings, reference, training)
+    write_reports(out, checks, source, frame.shape, training.dropped)
 
     print(f"validate: {source}: {rows(len(frame))} x {frame.shape[1]} columns")
     for c in checks:
-        print(f"  {'SKIP' if c.skipped else 'PASS' if c.passed else 'FAIL'}  {c.name:<10}  {c.message}")
+        print(f"  {c.status.upper()}  {c.name:<10}  {c.message}")
     failed = [c for c in checks if not c.passed]
-    print(f"validate: {len(checks) - len(failed)} of {len(checks)} checks passed in "
-          f"{time.perf_counter() - started:.1f}s; reports in {out.relative_to(ctx.root).as_posix()}/")
+    warned = sum(1 for c in checks if c.status == "warn")
+    print(f"validate: {len(checks) - len(failed)} of {len(checks)} checks passed"
+          + (f" ({count_of(warned, 'warning')})" if warned else "")
+          + f" in {time.perf_counter() - started:.1f}s; reports in {out.relative_to(ctx.root).as_posix()}/")
     mistyped = next((c for c in failed if c.bad_input), None)
     if mistyped:
         raise BadInput(f"{source}: {mistyped.message}")

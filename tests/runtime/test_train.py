@@ -60,7 +60,10 @@ def test_train_writes_a_skops_model_and_its_metadata(project, rt, monkeypatch):
     assert re.fullmatch(r"[0-9a-f]{64}", d["train"]["hash"]) and d["train"]["hash"] != d["test"]["hash"]
     assert set(meta["versions"]) == {"python", "numpy", "pandas", "scikit-learn", "skops", "mlgen_runtime"}
     assert meta["git_commit"] == "0123456789abcdef0123456789abcdef01234567"
-    assert not any(k in json.dumps(meta) for k in ("timestamp", "created", "date"))
+    assert not any(k in json.dumps(meta) for k in ("timestamp", "created"))
+    assert not re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:", json.dumps(meta))  # no time of training
+    assert d["split"] == {"method": "random", "stratified": True, "group": None, "rows": 569, "groups": 569}
+    assert d["missing_target_rows"] == 0 and meta["features"]["dates"] == []
     assert model.predict(breast_cancer().drop(columns=["malignant"]).head(3)).shape == (3,)
 
 
@@ -180,7 +183,7 @@ metrics = ["r2", "rmse"]
     assert s["best"]["mean"] == min(r["mean"] for r in s["results"])
 
 
-def test_preprocessing_types_missing_values_and_datetimes():
+def test_preprocessing_types_missing_values_and_dates():
     frame = pd.DataFrame({
         "num": [1.0, None, 3.0, 4.0, 5.0, 6.0],
         "nullable_int": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
@@ -193,9 +196,11 @@ def test_preprocessing_types_missing_values_and_datetimes():
     contract = {"code": {"type": "category"}, "when": {"type": "datetime"}}
     X = frame.drop(columns=["y"])
     cols = pipeline.columns(X, contract)
-    assert cols.numeric == ("num", "nullable_int")
+    assert cols.numeric == ("num", "nullable_int", "when")  # a contract datetime: days since 1970-01-01
+    assert cols.dates == ("when",) and cols.dropped == ()
     assert cols.categorical == ("plan", "flag", "code")
-    assert cols.dropped == ("when",) and "datetime" in cols.notes[0]
+    assert cols.notes == ("column `when` is a date/time (data.columns): used as days since 1970-01-01",)
+    assert pipeline.prepare(X, cols)["when"].tolist() == [19723.0] * 6
     settings = {"project": {"seed": 5}, "data": {"task": "classification"},
                 "train": {"estimator": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 2}}}
     pipe = pipeline.build(settings, cols)
@@ -217,7 +222,6 @@ def test_explicit_random_state_wins_over_the_seed():
     ("nosuchpackage.Model", "{}", "cannot import module `nosuchpackage`"),
     ("sklearn.linear_model.LogisticRegression", "{ bogus = 1 }", "rejected the parameters"),
     ("sklearn.linear_model.LogisticRegression", '{ C = "high" }', "train:"),
-    ("sklearn.linear_model.Ridge", "{}", "is a regressor but data.task is classification"),
 ])
 def test_bad_estimator_or_params_is_bad_input(project, rt, capsys, estimator, params, message):
     spec = CLASSIFICATION_SPEC.replace('"sklearn.linear_model.LogisticRegression"', f'"{estimator}"').replace(
@@ -254,12 +258,28 @@ def test_infinite_feature_is_bad_input_naming_column_and_row(project, rt, capsys
 
 
 def test_a_value_error_from_fit_is_bad_input_with_the_estimator_message(project, rt, capsys):
-    project(CLASSIFICATION_SPEC, {"data/train.csv": breast_cancer().assign(malignant=1)})  # a single class
+    frame = breast_cancer()
+    frame["malignant"] = frame["malignant"] + np.linspace(0.01, 0.5, len(frame))  # classes that are not classes
+    project(CLASSIFICATION_SPEC, {"data/train.csv": frame})
     capsys.readouterr()
     assert rt("train") == 2
     err = one_line_error(capsys)
     assert err.startswith("mlgen_runtime train: error: train: LogisticRegression cannot be fitted on this data: ")
-    assert "only one class" in err
+    assert "continuous" in err
+
+
+@pytest.mark.parametrize(("task", "target", "message"), [
+    ("classification", 1, "target column `malignant` has a single class (1 in all 569 rows with a target)"),
+    ("regression", 2.5, "target column `malignant` is constant (2.5 in all 569 rows with a target)"),
+])
+def test_nothing_to_learn_is_bad_input_naming_the_target(project, rt, capsys, task, target, message):
+    spec = CLASSIFICATION_SPEC if task == "classification" else CLASSIFICATION_SPEC.split("[train]")[0].replace(
+        'task = "classification"', 'task = "regression"') + '[train]\nestimator = "sklearn.linear_model.Ridge"\n'
+    
+    project(spec, {"data/train.csv": breast_cancer().assign(malignant=target)})
+    capsys.readouterr()
+    assert rt("train") == 2
+    assert one_line_error(capsys) == f"mlgen_runtime train: error: data/train.csv: {message}; nothing to learn\n"
 
 
 class Broken(BaseEstimator, ClassifierMixin):

@@ -17,8 +17,8 @@ from mlgen_runtime import validate
 from tests.runtime.conftest import breast_cancer, diabetes, wine
 
 OUT = Path(".mlgen/out/validate")
-CHECKS = ["columns", "types", "ranges", "values", "nulls", "finite", "min_rows", "duplicates", "target", "leakage",
-          "drift"]
+CHECKS = ["columns", "types", "ranges", "values", "nulls", "finite", "min_rows", "duplicates", "target", "features",
+          "leakage", "drift"]
 CONTRACT = {
     "mean_radius": '{ type = "float", min = 0, max = 40 }',
     "visits": '{ type = "int", min = 0 }',
@@ -89,9 +89,12 @@ def test_clean_classification_data_passes_every_check(project, rt, capsys):
     assert res["passed"] is True and res["failed"] == []
     assert [c["name"] for c in res["checks"]] == CHECKS
     assert not any(c["skipped"] for c in res["checks"])
-    assert res["data"] == {"path": "data/train.csv", "rows": 569, "columns": 33}
+    assert res["data"] == {"path": "data/train.csv", "rows": 569, "columns": 33, "missing_target_rows": 0}
     assert check("target")["message"] == "2 classes; the smallest, 1, has 212 rows"
-    assert check("leakage")["message"] == "0 of 114 held-out rows (0%) also occur in the training split <= max_overlap_fraction 0%"
+    assert check("leakage")["message"] == ("0 of 114 held-out rows (0%) have features that also occur in the training "
+                                           "split <= max_overlap_fraction 0%")
+    assert check("features")["message"] == "32 feature columns (31 numeric, 1 categorical)"
+    assert {c["status"] for c in res["checks"]} == {"pass"} and res["warnings"] == []
     assert check("drift")["details"]["drifted"] is False
     report = (root / OUT / "report.md").read_text()
     assert report.startswith("# Data validation\n\n**✅ all checks passed** · `data/train.csv` · 569 rows × 33 columns")
@@ -99,7 +102,7 @@ def test_clean_classification_data_passes_every_check(project, rt, capsys):
     assert "| `mean_radius` | numeric | psi |" in report
     out = capsys.readouterr().out
     assert "PASS  ranges      2 columns within min/max" in out
-    assert "validate: 11 of 11 checks passed" in out
+    assert "validate: 12 of 12 checks passed in" in out
 
 
 def test_clean_regression_parquet_passes(project, rt):
@@ -111,7 +114,9 @@ def test_clean_regression_parquet_passes(project, rt):
             {"data/train.parquet": frame})
     assert rt("validate") == 0
     assert check("target")["message"] == "numeric, finite, from 25 to 346"
-    assert check("nulls")["message"] == "1 column with missing values, all within limits; most: `visits` 2.04%"
+    assert check("nulls")["message"] == ("1 column with missing values (train imputes them), all <= max_null_fraction 5%; "
+                                         "most: `visits` 2.04%")
+    assert check("nulls")["status"] == "warn" and results()["warnings"] == ["nulls"]
     assert check("drift")["skipped"] is True
 
 
@@ -261,21 +266,117 @@ def test_duplicates_name_the_first_repeat_and_its_original(project, rt):
                                               "first: data row 570 repeats data row 3")
 
 
-def test_leakage_names_a_held_out_row_and_its_training_twin(project, rt):
+def test_repeated_rows_warn_and_stay_on_one_side_of_the_split(project, rt, capsys):
     frame = cancer()
-    frame = pd.concat([frame, frame.iloc[:60]], ignore_index=True)  # 60 rows twice: many straddle the split
-    root = project(spec(validate="max_duplicate_fraction = 0.2"), {"data/train.csv": frame})
+    frame = pd.concat([frame, frame.iloc[:60]], ignore_index=True)  # 60 rows twice: a random split straddles them
+    root = project(spec(), {"data/train.csv": frame})
+    assert rt("validate") == 0
+    assert check("duplicates")["status"] == "warn"
+    assert check("duplicates")["message"] == ("60 duplicate rows (9.54%) <= max_duplicate_fraction 90%; first: data row "
+                                              "570 repeats data row 1; the split keeps equal rows on one side")
+    leak = check("leakage")
+    assert leak["status"] == "pass" and leak["details"]["rows"] == 0
+    assert leak["details"]["split"]["method"] == "grouped" and leak["details"]["split"]["groups"] == 569
+    assert "WARN  duplicates" in capsys.readouterr().out
+    assert "| `duplicates` | ⚠️ warn |" in (root / OUT / "report.md").read_text()
+    # validate.strict: the warning fails
+    project(spec(validate="strict = true"), {"data/train.csv": frame})
     assert rt("validate") == 1
-    assert failed() == ["leakage"]
-    message = check("leakage")["message"]
-    m = re.fullmatch(r"(\d+) of 126 held-out rows \(([\d.]+)%\) also occur in the training split > "
-                     r"max_overlap_fraction 0%; first: held-out data row (\d+) equals training data row (\d+)", message)
-    assert m, message
+    assert failed() == ["duplicates"] and check("duplicates")["message"].endswith("(validate.strict: warnings fail)")
+
+
+def settings_of(frame_spec: str) -> dict[str, Any]:
+    """The plan's settings of a compiled project (every key with its default)."""
+    return json.loads(Path(".mlgen/plan.json").read_text())["settings"]
+
+
+def test_leakage_is_strict_on_a_split_that_straddles_equal_rows(project, rt, monkeypatch):
+    """0 by construction for the shared split; a split that puts twins on both sides fails."""
+    frame = cancer()
+    frame = pd.concat([frame, frame.iloc[:60]], ignore_index=True)
+    project(spec(), {"data/train.csv": frame})
+    settings = settings_of("")
+    from sklearn.model_selection import train_test_split
+
+    from mlgen_runtime import data
+
+    train, test = train_test_split(np.arange(len(frame)), test_size=0.2, random_state=0)  # blind to the twins
+    monkeypatch.setattr(data, "split_positions", lambda f, s: data.Split(train, test, {"method": "random"}))
+    result = validate.check_leakage(frame, settings, 0.0)
+    assert not result.passed
+    m = re.fullmatch(r"(\d+) of 126 held-out rows \(([\d.]+)%\) have features that also occur in the training split > "
+                     r"max_overlap_fraction 0%; first: held-out data row (\d+) equals training data row (\d+)", result.message)
+    assert m, result.message
     test_row, train_row = int(m[3]), int(m[4])
-    on_disk = pd.read_csv(root / "data/train.csv")
-    assert test_row != train_row
-    assert on_disk.iloc[test_row - 1].equals(on_disk.iloc[train_row - 1])
-    assert check("leakage")["details"]["rows"] == int(m[1]) > 0
+    assert test_row != train_row and int(m[1]) > 0
+    assert frame.iloc[test_row - 1].equals(frame.iloc[train_row - 1])
+
+
+def test_time_split_recurrences_warn(project, rt):
+    """Split by time with the time column left out: equal rows at different times are the future
+    repeating the past, not copies; equal rows at one time stay on one side."""
+    frame = cancer().iloc[:200].reset_index(drop=True)
+    frame = pd.concat([frame, frame.iloc[:40]], ignore_index=True)
+    frame["day"] = [f"2024-01-{1 + i // 10:02d}" for i in range(len(frame))]  # the repeats come 20 days later
+    text = spec(columns={}).replace("allow_extra = true", 'allow_extra = true\nexclude = ["day"]\nsplit = { time = "day" }')
+    project(text, {"data/train.csv": frame})
+    assert rt("validate") == 0
+    leak = check("leakage")
+    assert leak["status"] == "warn" and leak["details"]["split"]["method"] == "time"
+    assert leak["details"]["split"]["cutoff"] == "2024-01-20"
+    # the latest 20 % are 48 rows, from 2024-01-20 on; the rest of that day goes with them
+    assert leak["message"].startswith("40 of 50 held-out rows (80%) have features that also occur in the training split, "
+                                      "at an earlier time (split by `day`: recurrences, not copies); first: held-out data row 201")
+
+
+def test_missing_targets_are_left_out_and_counted(project, rt, capsys):
+    frame = cancer().astype({"malignant": "float64"})
+    frame.loc[[3, 10, 11], "malignant"] = np.nan  # data rows 4, 11, 12
+    root = project(spec(columns={}), {"data/train.csv": frame})
+    assert rt("validate") == 0
+    target = check("target")
+    assert target["status"] == "warn"
+    assert target["message"] == ("2 classes; the smallest, 1, has 209 rows; 3 rows with a missing target `malignant` "
+                                 "left out (first: data row 4); data.missing_target = \"error\" refuses them instead")
+    assert results()["data"]["missing_target_rows"] == 3
+    assert "3 rows without a target left out" in (root / OUT / "report.md").read_text()
+    assert check("min_rows")["details"]["rows"] == 566
+    capsys.readouterr()
+    project(spec(columns={}).replace("allow_extra = true", 'allow_extra = true\nmissing_target = "error"'),
+            {"data/train.csv": frame})
+    assert rt("validate") == 2
+    assert capsys.readouterr().err == ("mlgen_runtime validate: error: data/train.csv: target column `malignant` is empty "
+                                       "in 3 rows (first: data row 4); data.missing_target = \"error\"\n")
+
+
+def test_ids_text_and_dates_are_recognised_with_a_warning(project, rt):
+    frame = cancer()
+    n = len(frame)
+    frame.insert(0, "patient_id", np.arange(1000, 1000 + n))
+    frame["notes"] = [f"seen on visit {i} with no complaint about pain" for i in range(n)]
+    frame["seen"] = pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d")
+    frame["ward"] = [f"W{i % 7}" for i in range(n)]
+    root = project(spec(columns={}), {"data/train.csv": frame})
+    assert rt("validate") == 0
+    features = check("features")
+    assert features["status"] == "warn"
+    assert features["message"] == (
+        "34 feature columns (31 numeric, 2 categorical, 1 date/time); "
+        "column `patient_id` is an id (a different integer in each of the 569 rows): left out of the features; "
+        "column `notes` is free text (about 9 words a value): left out of the features")
+    assert features["details"]["datetime"] == ["seen"] and features["details"]["id"] == ["patient_id"]
+    suite = ET.parse(root / OUT / "junit.xml").getroot().find("testsuite")
+    case = next(c for c in suite.findall("testcase") if c.get("name") == "features")
+    assert case.find("failure") is None and case.find("system-out").text.startswith("WARNING: 34 feature columns")
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props == {"mlgen.warnings": "1", "mlgen.warned": "features"}
+    # the contract wins: a declared column is used as declared; data.exclude leaves one out
+    project(spec(columns={"patient_id": '{ type = "int" }'}).replace("allow_extra = true",
+                                                                     'allow_extra = true\nexclude = ["notes"]'),
+            {"data/train.csv": frame})
+    assert rt("validate") == 0
+    assert check("features")["status"] == "pass"
+    assert check("features")["message"] == "35 feature columns (32 numeric, 2 categorical, 1 date/time); excluded: `notes`"
 
 
 def test_classification_target_needs_two_rows_per_class(project, rt):
@@ -383,9 +484,10 @@ def test_junit_has_one_case_per_check(project, rt):
     assert {c.get("classname") for c in cases} == {"mlgen.validate"}
     failures = {c.get("name"): c.find("failure").get("message") for c in cases if c.find("failure") is not None}
     assert failures == {"ranges": check("ranges")["message"], "min_rows": "569 rows < min_rows 1,000"}
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("11", "2", "1")  # drift: skipped
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("12", "2", "1")  # drift: skipped
+    assert suite.find("properties") is None  # no warnings
     report = (root / OUT / "report.md").read_text()
-    assert "**❌ 2 of 11 checks failed**" in report
+    assert "**❌ 2 of 12 checks failed**" in report
     assert "| `min_rows` | ❌ fail | 569 rows &lt; min\\_rows 1,000 |" in report
 
 

@@ -28,6 +28,7 @@ from tests.support import golden
 
 REPO = Path(__file__).resolve().parent.parent
 SHAPES_FILE = REPO / "compiler" / "spec" / "shapes.py"
+ESTIMATORS_FILE = REPO / "compiler" / "spec" / "estimators.py"
 
 
 def _spec_files() -> list[Path]:
@@ -63,6 +64,21 @@ def _agree(data: Any) -> bool:
 def test_committed_shapes_are_current() -> None:
     assert SHAPES_FILE.read_text(encoding="utf-8") == generate_shapes(), \
         "compiler/spec/shapes.py is stale: run `python -m mlgen.schema_update`"
+
+
+def test_committed_estimator_table_is_current() -> None:
+    """compiler/spec/estimators.py is what the installed scikit-learn answers (it records the
+    version it came from; another version may know other estimators, so then there is nothing to
+    compare)."""
+    import sklearn
+
+    from mlgen.spec import estimators
+    from mlgen.spec.estimatorgen import generate_estimators
+
+    if sklearn.__version__ != estimators.SKLEARN_VERSION:
+        pytest.skip(f"table from scikit-learn {estimators.SKLEARN_VERSION}, {sklearn.__version__} installed")
+    assert ESTIMATORS_FILE.read_text(encoding="utf-8") == generate_estimators(), \
+        "compiler/spec/estimators.py is stale: run `python -m mlgen.schema_update`"
 
 
 @pytest.mark.parametrize("path", _spec_files(), ids=lambda p: str(p.relative_to(REPO)))

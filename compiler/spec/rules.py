@@ -24,14 +24,6 @@ CLASSIFICATION_METRICS = (
     "precision", "recall", "roc_auc",
 )
 REGRESSION_METRICS = ("explained_variance", "mae", "mape", "mse", "r2", "rmse")
-
-
-def is_mlflow(registry: str) -> bool:
-    return registry.startswith(("mlflow+http://", "mlflow+https://", "mlflow+sqlite:///"))
-
-
-# Value checks run after the pattern. Each raises ValueError("message\nhint"); the fast checker
-# finds them by name in CHECKS, so renaming one is caught by the shapes staleness test.
 # What evaluate computes when the spec names no metrics; each has a value on binary and on
 # multiclass targets (runtime/metrics.py: macro f1, one-vs-rest roc_auc). The first one is also
 # the search's default scoring.
@@ -48,6 +40,14 @@ def metrics_of(task: str | None) -> tuple[str, ...]:
     if task == "regression":
         return REGRESSION_METRICS
     return CLASSIFICATION_METRICS + REGRESSION_METRICS
+
+
+def is_mlflow(registry: str) -> bool:
+    return registry.startswith(("mlflow+http://", "mlflow+https://", "mlflow+sqlite:///"))
+
+
+# Value checks run after the pattern. Each raises ValueError("message\nhint"); the fast checker
+# finds them by name in CHECKS, so renaming one is caught by the shapes staleness test.
 
 def inside_repo(path: str) -> str:
     # the pattern cannot say this: the JSON Schema / Rust regex engines have no look-around

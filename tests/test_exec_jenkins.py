@@ -136,12 +136,22 @@ def test_unknown_conditions_raise(tmp_path: Path, condition: str) -> None:
 
 @pytest.mark.parametrize(
     "step",
-    ["bat 'x'", "sh \"echo $X\"", "sh script: 'x'", "script {\n env.X = 'a'\n}", "checkout scm",
-     "stash name: 'a', includes: 'x', useDefaultExcludes: false"],
+    ["bat 'x'", "sh \"echo $X\"", "sh script: 'x'", "script {\n env.X = 'a'\n}", "checkout scm"],
 )
 def test_unknown_steps_raise(tmp_path: Path, step: str) -> None:
     with pytest.raises(UnsupportedConstruct):
         tiny(tmp_path, stage("a", step)).run(Build())
+
+
+def test_stash_without_default_excludes_keeps_backup_named_files(tmp_path: Path) -> None:
+    # Ant's default excludes drop `x~` and `#x#`; mlgen's stashes turn them off (outs travel whole)
+    make = "sh 'mkdir -p out && echo 1 > out/x~ && echo 2 > \"out/#x#\" && echo 3 > \"out/d \\u00e9\"'\n"
+    ex = tiny(tmp_path, "\n".join([
+        stage("a", make + "stash name: 'a', includes: 'out/**', useDefaultExcludes: false"),
+        stage("b", make + "stash name: 'b', includes: 'out/**'"),
+    ]))
+    result = ex.run(Build())
+    assert result.stashes == {"a": ("out/#x#", "out/d é", "out/x~"), "b": ("out/d é",)}, result.summary()
 
 
 def test_expressions_read_params_and_env_set_by_script(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from mlgen import backends
@@ -201,20 +201,122 @@ def test_commands_are_rejected_or_exact(cmd: str, tmp_path_factory: pytest.TempP
 @example(name="prep", out="data/$HOME")
 @example(name="a b", out="../up")
 @example(name="validate", out="0")
+@example(name="prep", out="out/it's [1] #x {a} ~b & (c); d | e")
+@example(name="prep", out="!neg")
+@example(name="prep", out=" lead")
+@example(name="prep", out="données 中文/ß")
 def test_names_and_paths_are_rejected_or_exact(name: str, out: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     text = _one_stage_spec(name, "python prep.py", out)
     try:
         plan, files = compile_text(text, tmp_path_factory.mktemp("n"))
     except SpecError as exc:
-        # E201: a stage named `validate` is `before` itself
-        assert {d.code for d in exc.diagnostics} <= {"E104", "E201", "E203", "E207", "E208"}, str(exc)
+        # E201: a stage named `validate` is `before` itself; E218: a provider cannot carry the path
+        assert {d.code for d in exc.diagnostics} <= {"E104", "E201", "E203", "E207", "E208", "E218"}, str(exc)
+        assert all(d.path == "stages[0].outs[0]" for d in exc.diagnostics if d.code == "E218"), str(exc)
         return
     for provider in plan.providers:
-        assert name in {j.name for j in backends.read(provider, files)}, provider
-    gitlab = _yaml(files[".gitlab-ci.yml"])
-    assert list(gitlab[name]["artifacts"]["paths"]) == [out]
+        read = {j.name: j for j in backends.read(provider, files)}
+        assert read[name].artifact_paths == ((out.rstrip("/"),) if provider == "jenkins" else (out,)), provider
+    assert_gitlab_artifacts(files, name, [out])
     plan_data = json.loads(files[".mlgen/plan.json"])
     assert plan_data["settings"]["stages"][0]["outs"] == [out]
+
+
+def assert_gitlab_artifacts(files: dict[str, str], job: str, paths: list[str]) -> None:
+    """GitLab's own YAML 1.1 reading of the artifact globs gives back the paths."""
+    from mlgen.backends.gitlab.paths import artifact_unescape
+
+    gitlab = _yaml(files[".gitlab-ci.yml"], yaml11=True)
+    assert [artifact_unescape(p) for p in gitlab[job]["artifacts"]["paths"]] == paths
+
+
+# --- paths and names as people write them --------------------------------------------------------
+# Letters of any script, digits, spaces and every ASCII punctuation mark (`/` separates folders):
+# each generated path and column name is either refused with a diagnostic naming its key, or
+# reaches every generated file (and plan.json) byte for byte.
+
+PATH_CHARS = "abcXYZ019 éüßñØΩ中文数据" + "!\"#$%&'()*+,-.:;<=>?@[\\]^_`{|}~" + "/"
+
+
+def _path_text(refused: str = "") -> st.SearchStrategy[str]:
+    return st.text(alphabet=st.sampled_from(sorted(set(PATH_CHARS) - set(refused))), min_size=1, max_size=16)
+
+
+# Every character, and (as often) only the characters no provider refuses in that place, so that
+# most examples compile and are read back: outs (GitHub uploads, GitLab `$`, Jenkins Ant
+# patterns), data files (GitLab cache:key:files, and outs too: the stage writes them).
+PATH_TEXT = _path_text()
+OUT_TEXT = st.one_of(_path_text(), _path_text('$,*?\\":<>|'))
+DATA_TEXT = st.one_of(_path_text(), _path_text('$,*?\\":<>|[]{}'))
+NAME_TEXT = st.text(alphabet=st.sampled_from(sorted(set("abcXYZ019 éüßñØΩ中文数据" + "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"))),
+                    min_size=1, max_size=12)
+PATH_CODES = {"E104", "E208", "E218"}  # the path pattern / `..`, provider syntax, a provider's limits
+
+
+def _paths_spec(data: str, ref: str, req: str, dep: str, out: str, columns: list[str], dvc: bool) -> str:
+    return render_toml({
+        "project": {"name": "paths", "requirements": [req]},
+        "data": {"path": data, "target": columns[0], "task": "regression", "reference": ref, "dvc": dvc,
+                 "allow_extra": True},
+        "data.columns": {c: {"type": "float", "nullable": True} for c in columns},
+        "train": {"estimator": "sklearn.linear_model.Ridge"},
+        "evaluate": {"metrics": ["r2"]},
+        "stages": [{"name": "prep", "cmd": "python prep.py", "deps": [dep], "outs": [data, out], "before": "validate"}],
+    })
+
+
+@SETTINGS
+@given(stem=DATA_TEXT, ref=DATA_TEXT, req=PATH_TEXT, dep=PATH_TEXT, out=OUT_TEXT,
+       columns=st.lists(NAME_TEXT, min_size=1, max_size=3, unique=True), dvc=st.booleans())
+@example(stem="data/in put", ref="data/référence 中文", req="requirements ü", dep="raw/données brutes.csv",
+         out="out/it's [1] #x {a} ~b", columns=["classé", "a b", "数据"], dvc=True)
+@example(stem="-lead/x", ref="!r", req="-r", dep="d", out="o", columns=["c"], dvc=True)
+def test_paths_and_column_names_reach_every_provider_exactly(
+    stem: str, ref: str, req: str, dep: str, out: str, columns: list[str], dvc: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    import shlex
+
+    data, reference, requirements = f"{stem}.csv", f"{ref}.csv", f"{req}.txt"
+    assume(len({data, reference, out}) == 3 and not out.startswith(data + "/") and not data.startswith(out.rstrip("/") + "/"))
+    tmp = tmp_path_factory.mktemp("paths")
+    try:
+        (tmp / requirements).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / requirements).write_text("")
+    except OSError:  # a name this file system refuses (`..`, an absolute path): the spec refuses it too
+        pass
+    text = _paths_spec(data, reference, requirements, dep, out, columns, dvc)
+    try:
+        plan, files = compile_text(text, tmp)
+    except SpecError as exc:
+        keys = {"data.path", "data.reference", "project.requirements[0]", "stages[0].deps[0]", "stages[0].outs[0]",
+                "stages[0].outs[1]", "project.requirements"}
+        bad = [d for d in exc.diagnostics if not (d.code in PATH_CODES and d.path in keys) and d.code != "E211"]
+        assert not bad, str(exc)  # E211: the requirements file could not be created under that name
+        event("refused: " + " ".join(sorted({d.code for d in exc.diagnostics})))
+        return
+    event("compiled and read back")
+    settings = json.loads(files[".mlgen/plan.json"])["settings"]
+    assert settings["data"]["path"] == data and settings["data"]["reference"] == reference
+    assert sorted(settings["data"]["columns"]) == sorted(columns) and settings["data"]["target"] == columns[0]
+    assert settings["project"]["requirements"] == [requirements]
+    assert settings["stages"][0]["deps"] == [dep] and settings["stages"][0]["outs"] == [data, out]
+    as_word = (lambda p: "./" + p if p.startswith("-") else p)  # noqa: E731
+    for provider in plan.providers:
+        read = {j.name: j for j in backends.read(provider, files)}
+        setup = shlex.split(read["validate"].commands[0])
+        assert setup[-2:] == ["-r", as_word(requirements)], provider
+        if dvc:  # validate pulls the reference (the data comes from prep's artifact)
+            assert shlex.split(read["validate"].commands[1]) == ["dvc", "pull", as_word(reference)], provider
+        stage_out = (data, out.rstrip("/")) if provider == "jenkins" else (data, out)
+        assert read["prep"].artifact_paths == stage_out, provider
+        pointer = (lambda p: f"{p}.dvc" if dvc else p)  # noqa: E731
+        if provider == "github":
+            assert read["validate"].cache_files == (".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json", pointer(data),
+                                                    pointer(reference))
+        elif provider == "gitlab":
+            assert read["validate"].cache_files == (".mlgen/plan.json", pointer(data))
+    assert_gitlab_artifacts(files, "prep", [data, out])
 
 
 def _yaml(text: str, yaml11: bool = False) -> Any:

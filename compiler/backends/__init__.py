@@ -21,6 +21,20 @@ def render(provider: str, plan: Plan) -> dict[str, str]:
     return fn(plan)
 
 
+# The spec keys whose values are repository paths, by role (what `path_problem` is asked about).
+PATH_ROLES = ("data", "reference", "monitor", "requirements", "deps", "outs")
+
+
+def path_problem(provider: str, role: str, path: str) -> tuple[str, str] | None:
+    """(message, hint) when `provider` cannot write `path` (a value of a spec key of `role`,
+    one of PATH_ROLES) exactly as written, else None. Each backend's `paths.py` says what its
+    files do with a path and escapes what has an escape; the spec checks ask it before anything
+    is rendered, so the user gets the key and the place instead of a render error."""
+    mod = importlib.import_module(f"mlgen.backends.{provider}.paths")
+    fn: Callable[[str, str], tuple[str, str] | None] = mod.path_problem
+    return fn(role, path)
+
+
 def read(provider: str, files: dict[str, str]) -> list[ReadJob]:
     """Recover jobs, needs and commands from a provider's generated files (parity tests)."""
     mod = importlib.import_module(f"mlgen.backends.{provider}")

@@ -58,6 +58,11 @@ class ReadJob:
     needs: tuple[str, ...] | None  # sorted; None where the provider has no needs (Jenkins runs stages in order)
     commands: tuple[str, ...]  # every shell line in order: Plan.setup then Job.commands
     shards: int = 1
+    # the produced artifact's paths, unescaped from the provider's patterns (Job.produces.paths)
+    artifact_paths: tuple[str, ...] = ()
+    # the files the stage cache is keyed on, unescaped (a subset of Job.cache_inputs, in order);
+    # None where the provider keys no cache on files
+    cache_files: tuple[str, ...] | None = None
 
 
 # YAML 1.1 (GitLab's Ruby parser) and 1.2 both resolve some plain scalars to non-strings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from mlgen.plan.ir import (
@@ -31,6 +32,12 @@ CACHED = ("validate", "train", "select", "evaluate")  # runtime stages safe to s
 BUILD_EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push")
 DEPLOY_EVENTS: tuple[Event, ...] = ("manual", "push")
 MONITOR_EVENTS: tuple[Event, ...] = ("manual", "schedule")
+
+
+def shell_path(path: str) -> str:
+    """A repository path as one shell word: quoted when it holds anything but plain characters
+    (spaces, accents, quotes, `$`), and never read as an option (`./-x.csv`)."""
+    return shlex.quote("./" + path if path.startswith("-") else path)
 
 
 def runtime_command(stage: str, *extra: str) -> str:
@@ -103,7 +110,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             reads = jobgraph.data_reads(spec).get(name, [])
             pulls = _dvc_pulls(spec, reads)
             if pulls:
-                commands = (" ".join(("dvc", "pull", *pulls)), *commands)
+                commands = (" ".join(("dvc", "pull", *map(shell_path, pulls))), *commands)
             secrets = _secrets(spec, kind, len(commands), bool(pulls))
             consumes = _builtin_consumes(spec, name) | {
                 a for a in jobgraph.ancestors(graph, name)
@@ -165,7 +172,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
     setup = " ".join(
         ["python", "-m", "pip", "install", "-r", f"{RUNTIME_DIR}/requirements.txt"]
         + list(_tools(spec))
-        + [f"-r {r}" for r in spec.project.requirements]
+        + [f"-r {shell_path(r)}" for r in spec.project.requirements]
     )
     return Plan(
         format_version=FORMAT_VERSION,

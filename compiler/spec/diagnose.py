@@ -141,8 +141,8 @@ _PATTERN_TEXT = {
         "for example `churn-model`",
     ),
     rules.PATH_PATTERN: (
-        "must be a relative path inside the repository (letters, digits, `._@+=/-`; no `..`, no leading `/`)",
-        "for example `data/train.csv`",
+        "must be a relative path inside the repository (no leading `/`, no control, zero-width or bidirectional characters)",
+        "for example `data/train.csv` or `data/données 2024.csv`",
     ),
     rules.BRANCH_PATTERN: ("is not a valid branch name", "use letters, digits and `._/-`, for example `main`"),
     rules.DOTTED_PATTERN: (

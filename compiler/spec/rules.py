@@ -8,16 +8,24 @@ here is what keeps the two from drifting apart.
 from __future__ import annotations
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-# Relative POSIX paths inside the repository, in characters no CI provider expands or splits.
-# No `,` (Jenkins stash patterns split on it), no `$` (GitLab expands it in artifact paths).
-PATH_PATTERN = r"^[A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*$"
+# Relative POSIX paths inside the repository, as people name files: any letters (é, ß, 中文),
+# spaces and punctuation. Refused everywhere: a leading `/`, control characters (tab included),
+# line separators, invisible format characters (zero-width and bidirectional controls, which
+# make a path read differently than it is) and noncharacters. What one CI provider cannot carry
+# (a `,` in a Jenkins stash pattern, `$` in a GitLab artifact path) is its backend's rule
+# (`path_problem` in compiler/backends/<provider>/paths.py), which the semantic checks consult.
+# (No look-around: the JSON Schema and Rust regex engines have none.)
+_NOT_PATH = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufffe\uffff"
+PATH_PATTERN = rf"^[^/{_NOT_PATH}][^{_NOT_PATH}]*$"
 BRANCH_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9._/-]{0,98}[A-Za-z0-9_])?$"
 DOTTED_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 CRON_PATTERN = r"^\S+( \S+){4}$"
 SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,63}$"
 # mlflow+http(s)://host[:port][/path] or mlflow+sqlite:///relative/path.db (four slashes: absolute)
 MLFLOW_PATTERN = r"mlflow\+(https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_.@+=/-]*)?|sqlite:///[A-Za-z0-9_.@+=/-]+)"
-REGISTRY_PATTERN = rf"^(({PATH_PATTERN[1:-1]})|{MLFLOW_PATTERN})$"
+# A registry folder keeps the plain characters (it is also a folder on every runner).
+REGISTRY_FOLDER = r"[A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*"
+REGISTRY_PATTERN = rf"^(({REGISTRY_FOLDER})|{MLFLOW_PATTERN})$"
 
 CLASSIFICATION_METRICS = (
     "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "log_loss",

@@ -35,7 +35,8 @@ def _suggest(word: str, options: list[str], what: str) -> str:
 def check(spec: Spec, root: Path) -> list[Issue]:
     """Every cross-field problem of a spec that passed the model; `root` is the spec's folder."""
     issues: list[Issue] = []
-    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc, _mlflow_aliases):
+    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc, _mlflow_aliases,
+                 _provider_paths):
         issues.extend(rule(spec, root))
     return issues
 
@@ -221,3 +222,23 @@ def _dvc(spec: Spec, root: Path) -> Iterator[Issue]:
     if spec.data.dvc_secrets and not spec.data.dvc:
         yield Issue(("data", "dvc_secrets"), "E212", "secrets for `dvc pull`, but the data is not tracked with DVC", "set data.dvc = true")
 
+def _provider_paths(spec: Spec, root: Path) -> Iterator[Issue]:
+    """Paths a CI provider of the spec cannot write exactly as written: each backend says what
+    its files do with a path (backends.path_problem), and escapes whatever has an escape."""
+    from mlgen import backends
+
+    paths: list[tuple[KeyPath, str, str]] = [(("data", "path"), "data", spec.data.path)]
+    if spec.data.reference:
+        paths.append((("data", "reference"), "reference", spec.data.reference))
+    if spec.monitor:
+        paths.append((("monitor", "data"), "monitor", spec.monitor.data))
+    paths += [(("project", "requirements", k), "requirements", r) for k, r in enumerate(spec.project.requirements)]
+    for i, st in enumerate(spec.stages):
+        paths += [(("stages", i, "deps", k), "deps", d) for k, d in enumerate(st.deps)]
+        paths += [(("stages", i, "outs", k), "outs", o) for k, o in enumerate(st.outs)]
+    for key, role, value in paths:
+        for provider in spec.ci.providers:
+            problem = backends.path_problem(provider, role, value)
+            if problem:
+                yield Issue(key, "E218", f"`{value}`: {problem[0]}", problem[1])
+                break

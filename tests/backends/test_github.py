@@ -12,7 +12,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from mlgen.backends import github
-from mlgen.backends.common import ReadJob, header_lines
+from mlgen.backends.common import ReadJob, header_lines, release_branches
 from mlgen.backends.github.values import UnsafeValue
 from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
 from tests.support.sample_plans import P, RT, full_plan, minimal_plan
@@ -40,7 +40,11 @@ def load(plan: Plan) -> Any:
 
 
 def expected_jobs(plan: Plan) -> list[ReadJob]:
-    return [ReadJob(j.name, j.needs, plan.setup + j.commands, j.shards) for j in plan.jobs]
+    def cached(j: Job) -> tuple[str, ...]:
+        return j.cache_inputs if j.cache and not j.environment and not release_branches(plan.triggers) else ()
+
+    return [ReadJob(j.name, j.needs, plan.setup + j.commands, j.shards, j.produces.paths if j.produces else (), cached(j))
+            for j in plan.jobs]
 
 
 def all_steps(doc: Any) -> list[dict[str, Any]]:
@@ -350,11 +354,32 @@ def test_job_names_that_are_not_job_ids_are_rejected(name: str) -> None:
         github.render(replace(minimal_plan(), jobs=(job,)))
 
 
-@pytest.mark.parametrize("path", ["!x", "#x", "a\nb", " x", ""])
-def test_artifact_paths_that_change_glob_meaning_are_rejected(path: str) -> None:
+@pytest.mark.parametrize("path", ["a\nb", "", "a*b", "a:b", 'a"b', "a/./b"])
+def test_artifact_paths_github_cannot_upload_are_rejected(path: str) -> None:
     job = replace(minimal_plan().jobs[0], produces=Artifact("validate", (path,)))
     with pytest.raises(UnsafeValue, match="artifact path"):
         github.render(replace(minimal_plan(), jobs=(job,)))
+
+
+# @actions/glob: `!` negates, `#` comments, `~/` is home, the line is trimmed, `[` `]` `\\` are
+# pattern syntax; each is escaped so the pattern matches exactly the path.
+GLOB_CASES = {
+    "!x": "\\!x", "#x": "\\#x", "~/x": "\\~/x", " x ": "[ ]x[ ]", "a[1]b": "a\\[1\\]b",
+    "back\\slash": "back\\\\slash", "données 中文/é.csv": "données 中文/é.csv", "x!#~": "x!#~",
+}
+
+
+@pytest.mark.parametrize("path", sorted(GLOB_CASES))
+def test_artifact_paths_are_escaped_globs(path: str) -> None:
+    from mlgen.backends.github.paths import glob_escape, glob_unescape
+
+    assert glob_escape(path) == GLOB_CASES[path]
+    assert glob_unescape(glob_escape(path)) == path
+    job = replace(minimal_plan().jobs[0], produces=Artifact("validate", (path,)), cache="validate",
+                  cache_inputs=(".mlgen/plan.json", path))
+    plan = replace(minimal_plan(), jobs=(job,))
+    (read,) = github.read(github.render(plan))
+    assert read.artifact_paths == (path,) and read.cache_files == (".mlgen/plan.json", path)
 
 
 # --------------------------------------------------------------------------- the ML loop (issue 4)

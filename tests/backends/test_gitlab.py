@@ -15,7 +15,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from mlgen.backends import gitlab
-from mlgen.backends.common import ReadJob
+from mlgen.backends.common import ReadJob, release_branches
 from mlgen.backends.gitlab import render as gl
 from mlgen.compile import build_plan
 from mlgen.plan.ir import FORMAT_VERSION, MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
@@ -109,7 +109,13 @@ def load_yaml11(text: str) -> Any:
 
 
 def expected(plan: Plan) -> list[ReadJob]:
-    return [ReadJob(j.name, j.needs, (*plan.setup, *j.commands), j.shards) for j in plan.jobs]
+    def key_files(j: Job) -> tuple[str, ...]:  # GitLab keys on at most two files: plan and first data file
+        if not j.cache or j.environment or release_branches(plan.triggers):
+            return ()
+        return tuple(f for f in j.cache_inputs if not f.endswith("MANIFEST.json"))[:2]
+
+    return [ReadJob(j.name, j.needs, (*plan.setup, *j.commands), j.shards, j.produces.paths if j.produces else (),
+                    key_files(j)) for j in plan.jobs]
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
@@ -252,7 +258,7 @@ def test_reserved_job_names_are_refused(name: str) -> None:
 def test_strings_gitlab_would_expand_are_refused() -> None:
     base = minimal_plan()
     job = replace(base.jobs[0], produces=Artifact("validate", ("out/$CI_JOB_ID",)))
-    with pytest.raises(ValueError, match="artifact path 'out/\\$CI_JOB_ID' contains '\\$'"):
+    with pytest.raises(ValueError, match="artifact path 'out/\\$CI_JOB_ID': GitLab .artifacts:paths.: GitLab expands"):
         gitlab.render(replace(base, jobs=(job, *base.jobs[1:])))
 
 

@@ -70,7 +70,9 @@ def text(plan: Plan) -> str:
 
 
 def expected_jobs(plan: Plan) -> list[ReadJob]:
-    return [ReadJob(j.name, None, plan.setup + j.commands, j.shards) for j in plan.jobs]
+    # stash patterns are `<path>/**`: a trailing slash of a folder is not written twice
+    return [ReadJob(j.name, None, plan.setup + j.commands, j.shards,
+                    tuple(p.rstrip("/") for p in j.produces.paths) if j.produces else ()) for j in plan.jobs]
 
 
 def stage_block(src: str, name: str) -> str:

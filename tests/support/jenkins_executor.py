@@ -332,10 +332,11 @@ def ant_match(pattern: str, path: str) -> bool:
     return _match([p for p in pattern.split("/") if p], [p for p in path.split("/") if p])
 
 
-def scan(root: Path, includes: str, excludes: str = "") -> list[str]:
-    """Workspace-relative POSIX paths of the files matching comma-separated Ant `includes`."""
+def scan(root: Path, includes: str, excludes: str = "", default_excludes: bool = True) -> list[str]:
+    """Workspace-relative POSIX paths of the files matching comma-separated Ant `includes`
+    (hudson.Util.createFileSet: split on `,`, each pattern trimmed)."""
     inc = [p for p in includes.split(",") if p.strip()]
-    exc = [p for p in excludes.split(",") if p.strip()] + list(DEFAULT_EXCLUDES)
+    exc = [p for p in excludes.split(",") if p.strip()] + (list(DEFAULT_EXCLUDES) if default_excludes else [])
     found: list[str] = []
     for dirpath, _dirs, files in os.walk(root):
         for f in files:
@@ -838,9 +839,8 @@ class JenkinsExecutor:
             ctx.run.log += f"[unstash {name}] {len(result.stashes[name])} files\n"
         elif step.name == "stash":
             named = named_only(step, {"name", "includes", "excludes", "allowEmpty", "useDefaultExcludes"}, {"name"})
-            if named.get("useDefaultExcludes") is False:
-                raise _fail(step, "stash useDefaultExcludes: false is not emulated")
-            files = scan(ws, named.get("includes", "**"), named.get("excludes", ""))
+            files = scan(ws, named.get("includes", "**"), named.get("excludes", ""),
+                         default_excludes=named.get("useDefaultExcludes", True) is not False)
             if not files and not named.get("allowEmpty", False):
                 raise StepFailed(f"No files included in stash {named['name']!r}")
             store = result.dir / "stashes" / named["name"]

@@ -5,14 +5,19 @@ provider mechanics, not plan commands, and are skipped."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
 
 from mlgen.backends.common import ReadJob
 
+from .paths import glob_unescape
 from .render import ROLLBACK_PATH, WORKFLOW_PATH
-from .steps import HELPER_PREFIX
+from .steps import ARTIFACT_ROOT_ANCHOR, HELPER_PREFIX, REPORTS_ARTIFACT
+
+_HASH_FILES = re.compile(r"hashFiles\((.*)\)")
+_EXPR_STRING = re.compile(r"'((?:[^']|'')*)'")
 
 
 def read(files: dict[str, str]) -> list[ReadJob]:
@@ -38,7 +43,33 @@ def read_job(name: str, job: dict[str, Any]) -> ReadJob:
         needs=tuple(sorted(str(n) for n in needs)),
         commands=tuple(str(s["run"]) for s in job.get("steps", []) if "run" in s and not is_helper(s.get("id"))),
         shards=shard_count(job),
+        artifact_paths=artifact_paths(job),
+        cache_files=cache_files(job),
     )
+
+
+def _uses(step: Any, action: str) -> bool:
+    return isinstance(step, dict) and str(step.get("uses", "")).startswith(action + "@")
+
+
+def artifact_paths(job: dict[str, Any]) -> tuple[str, ...]:
+    """The plan paths of the job's own artifact upload (not its loose reports)."""
+    for step in job.get("steps", []):
+        if _uses(step, "actions/upload-artifact") and not str(step["with"]["name"]).startswith(REPORTS_ARTIFACT):
+            lines = str(step["with"]["path"]).splitlines()
+            return tuple(glob_unescape(line) for line in lines if line and line != ARTIFACT_ROOT_ANCHOR)
+    return ()
+
+
+def cache_files(job: dict[str, Any]) -> tuple[str, ...] | None:
+    """The files hashed into the stage cache key (`hashFiles('a', 'b')`), unescaped."""
+    for step in job.get("steps", []):
+        if _uses(step, "actions/cache"):
+            found = _HASH_FILES.search(str(step["with"]["key"]))
+            if found is None:
+                raise ValueError(f"github: cache key without hashFiles(): {step['with']['key']!r}")
+            return tuple(glob_unescape(m.replace("''", "'")) for m in _EXPR_STRING.findall(found.group(1)))
+    return ()
 
 
 def shard_count(job: dict[str, Any]) -> int:

@@ -11,6 +11,7 @@ from mlgen.backends.yamlout import Literal as LiteralScalarString
 from mlgen.backends.common import yaml_str
 from mlgen.plan.ir import CACHE_DIR, MONITOR_RESULT, Artifact
 
+from .paths import glob_escape, path_problem
 from .pins import pin
 from .triggers import quote
 from .values import UnsafeValue, checked, expression, user_str
@@ -111,11 +112,12 @@ def download(name: str, sharded: bool, if_: str | None = None) -> CommentedMap:
 
 
 def _path_line(path: str) -> str:
+    """One upload-artifact `path:` line: an @actions/glob pattern matching exactly `path`."""
     checked(path, "artifact path")
-    # One glob pattern per line: a newline would split it, `!` negates, `#` comments it out.
-    if not path or "\n" in path or path[0] in "!#" or path != path.strip():
-        raise UnsafeValue(f"artifact path {path!r} must be one line, without surrounding blanks or a leading ! or #")
-    return path
+    problem = path_problem("outs", path)
+    if not path or "\n" in path or problem:  # the spec checks refuse these first
+        raise UnsafeValue(f"artifact path {path!r}: {problem[0] if problem else 'must be one non-empty line'}")
+    return glob_escape(path)
 
 
 def upload(
@@ -189,7 +191,7 @@ def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedM
         raise ValueError(f"github: stage cache {name!r} has no input files to key on")
     slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
     prefix = f"mlgen-${{{{ runner.os }}}}-{slot}-"
-    files = ", ".join(quote(checked(f, "cache input")) for f in inputs)
+    files = ", ".join(quote(glob_escape(checked(f, "cache input"))) for f in inputs)
     with_ = CommentedMap()
     with_["path"] = f"{CACHE_DIR}/{slot}"
     with_["key"] = prefix + f"${{{{ hashFiles({files}) }}}}"

@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from mlgen.backends.common import ReadJob
+from mlgen.backends.gitlab.paths import artifact_unescape
 from mlgen.backends.gitlab.render import HELPER_PREFIX, OUTPUT, RESERVED_NAMES
 
 
@@ -47,6 +48,8 @@ def read_job(name: str, body: dict[str, Any]) -> ReadJob:
         needs=tuple(sorted(need_name(n) for n in body.get("needs", []))),
         commands=tuple(script),
         shards=shard_count(body.get("parallel")),
+        artifact_paths=tuple(artifact_unescape(p) for p in (body.get("artifacts") or {}).get("paths", [])),
+        cache_files=tuple(((body.get("cache") or {}).get("key") or {}).get("files", [])),
     )
 
 

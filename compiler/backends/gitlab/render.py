@@ -21,6 +21,7 @@ import shlex
 from typing import Any
 
 from mlgen.backends.common import dump_yaml, header_lines, per_plan, release_branches, yaml_str
+from mlgen.backends.gitlab.paths import artifact_pattern, path_problem
 from mlgen.plan.ir import (
     CACHE_DIR,
     MONITOR_JOB,
@@ -369,8 +370,9 @@ def cache(job: Job) -> dict[str, Any]:
         prefix, folder = f"mlgen-{name}", f"{CACHE_DIR}/{name}/"
     files = [f for f in job.cache_inputs if not f.endswith("MANIFEST.json")][:2]
     for f in files:
-        if not SAFE_PATH.fullmatch(f):
-            raise ValueError(f"gitlab: cache input {f!r} is not a plain relative path")
+        problem = path_problem("data", f)
+        if problem:  # the spec checks refuse it first
+            raise ValueError(f"gitlab: cache input {f!r}: {problem[0]}")
     return {"key": {"files": [yaml_str(f) for f in files], "prefix": yaml_str(prefix)}, "paths": [yaml_str(folder)]}
 
 
@@ -402,7 +404,8 @@ def artifacts(plan: Plan, job: Job) -> dict[str, Any]:
     if job.produces is not None:
         # Every shard uploads its own archive; consumers extract all of them into the same
         # paths, so shard outputs must use distinct file names (the runtime does).
-        out["paths"] = [literal(p, "artifact path") for p in job.produces.paths]
+        # globs: each path escaped to match itself (paths.py)
+        out["paths"] = [yaml_str(artifact_pattern(literal_path(p))) for p in job.produces.paths]
     out["expire_in"] = yaml_str(expire_in(plan.artifact_expire_days))
     if job.reports:
         out["when"] = "always"  # a failing check or gate still publishes its results
@@ -528,6 +531,13 @@ def variable_value(value: str) -> Any:
     if "$" in value:
         return {"value": yaml_str(value), "expand": False}
     return yaml_str(value)
+
+
+def literal_path(path: str) -> str:
+    problem = path_problem("outs", path)
+    if problem:  # the spec checks refuse it first
+        raise ValueError(f"gitlab: artifact path {path!r}: {problem[0]}")
+    return path
 
 
 def literal(s: str, what: str) -> Any:

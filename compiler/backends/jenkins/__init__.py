@@ -27,16 +27,27 @@ def _sh_lines(stage: Node) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _stashed(stage: Node) -> tuple[str, ...]:
+    """The paths of the stage's `stash includes:` (each written as `<path>/**`)."""
+    steps = stage.child("steps")
+    for step in steps.body or [] if steps is not None else []:
+        if step.name == "stash":
+            _, includes = step.strings()
+            return tuple(p.removesuffix("/**") for p in includes.split(","))
+    return ()
+
+
 def _read_stage(stage: Node) -> ReadJob:
     (name,) = stage.strings()
     parallel = stage.child("parallel")
     if parallel is None:
-        return ReadJob(name=name, needs=None, commands=_sh_lines(stage))
+        return ReadJob(name=name, needs=None, commands=_sh_lines(stage), artifact_paths=_stashed(stage))
     shards = parallel.children("stage")
     commands = {_sh_lines(s) for s in shards}
     if len(commands) != 1:
         raise ValueError(f"Jenkinsfile:{stage.line}: shards of {name!r} run different commands")
-    return ReadJob(name=name, needs=None, commands=commands.pop(), shards=len(shards))
+    return ReadJob(name=name, needs=None, commands=commands.pop(), shards=len(shards),
+                   artifact_paths=_stashed(shards[0]))
 
 
 def read(files: dict[str, str]) -> list[ReadJob]:

@@ -22,11 +22,25 @@ def _check_one_line(s: str, what: str) -> None:
 
 
 def groovy_sq(s: str) -> str:
-    """`s` as a Groovy single-quoted string literal (backslash first, then the quote)."""
+    """`s` as a Groovy single-quoted string literal (backslash first, then the quote). Non-ASCII
+    characters are written as `\\uXXXX` escapes (UTF-16, as Groovy reads them): the Jenkinsfile
+    stays ASCII, so a controller reading it in another default charset than UTF-8 still gets
+    `données` and `中文` exactly."""
     if not isinstance(s, str):
         raise TypeError(f"groovy_sq expects a str, got {type(s).__name__}: {s!r}")
     _check_one_line(s, "string")
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    body = s.replace("\\", "\\\\").replace("'", "\\'")
+    if not body.isascii():
+        body = _NON_ASCII.sub(_u_escape, body)
+    return "'" + body + "'"
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _u_escape(m: re.Match[str]) -> str:
+    units = m.group().encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2))
 
 
 def groovy_sq_lines(lines: tuple[str, ...] | list[str]) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from mlgen.backends.common import header_lines, per_plan
 from mlgen.backends.jenkins.groovy import groovy_sq
+from mlgen.backends.jenkins.paths import path_problem
 from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
 
 # --------------------------------------------------------------------------- tables
@@ -256,8 +257,9 @@ def shard_names(name: str, shards: int) -> tuple[str, ...]:
 def stash_includes(paths: tuple[str, ...]) -> str:
     """Ant patterns for `stash`; `p/**` matches a directory's files and also a file named `p`."""
     for p in paths:
-        if "," in p:
-            raise ValueError(f"artifact path {p!r} contains ',' which Jenkins stash includes cannot express")
+        problem = path_problem("outs", p)
+        if problem:  # the spec checks refuse it first
+            raise ValueError(f"artifact path {p!r}: {problem[0]}")
     return ",".join(f"{p.rstrip('/')}/**" for p in paths)
 
 

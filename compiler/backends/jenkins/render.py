@@ -96,7 +96,8 @@ def steps(s: Stage) -> Lines:
     for name, path in s.read_env:
         body += ["script {", *_indent([f"env.{name} = readFile({groovy_sq(path)}).trim()"]), "}"]
     if s.stash is not None:
-        body.append(f"stash name: {groovy_sq(s.stash.name)}, includes: {groovy_sq(s.stash.includes)}")
+        # no default excludes: a declared output named `x~` or `#x#` must travel too (paths.py)
+        body.append(f"stash name: {groovy_sq(s.stash.name)}, includes: {groovy_sq(s.stash.includes)}, useDefaultExcludes: false")
     return ["steps {", *_indent(body), "}"]
 
 

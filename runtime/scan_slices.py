@@ -108,6 +108,9 @@ WORST = 10  # rows of the "worst slices" table
 LOSS_METRICS = {"log_loss": "log", "mse": "sq", "rmse": "sq", "r2": "sq", "explained_variance": "sq", "mae": "abs",
                 "mape": "ape"}
 EPS = np.finfo(np.float64).eps
+# skill scores (0 = predicting the mean): their gap is absolute, a share of the target's variance
+# lost; relative to a whole-set r2 near 0 any slice would be "100 % worse"
+SKILL_METRICS = frozenset({"r2", "explained_variance"})
 
 
 def default_metric(task: str) -> str:
@@ -316,7 +319,39 @@ def p_values(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
             k = np.bincount(g, weights=wrong, minlength=G).round().astype(np.int64)
             p = stats.hypergeom.sf(k - 1, r.n, int(wrong.sum()), n.astype(np.int64))
             return np.where(rest_n > 0, np.nan_to_num(p, nan=1.0), 1.0)
+    if r.task != "classification":
+        return mann_whitney_greater(np.nan_to_num(loss, nan=0.0, posinf=0.0), g, G)  # type: ignore[arg-type]
     return welch_greater(loss, g, G)
+
+
+def offset_p_values(r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    """Regression: Welch's two-sided p-value per group that its mean residual differs from the
+    rest's. It separates a model that misses a group (its residuals are offset there) from a
+    group that is only noisier (a count or a price whose spread grows with its level: every
+    model's errors are larger there, centred on zero)."""
+    err = np.asarray(r.err, dtype=float)
+    return np.minimum(1.0, 2 * np.minimum(welch_greater(err, g, G), welch_greater(-err, g, G)))
+
+
+def mann_whitney_greater(values: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:
+    """Mann-Whitney U per group (one-sided: the group's values tend to be larger than the rest's),
+    normal approximation with the tie correction and a continuity correction (slices have at
+    least min_rows rows), from one ranking of all rows: sum of the group's ranks by bincount."""
+    from scipy import stats
+
+    N = len(values)
+    ranks = stats.rankdata(values)  # average ranks for ties
+    _, ties = np.unique(values, return_counts=True)
+    tie_term = float((ties.astype(float) ** 3 - ties).sum()) / (N * (N - 1)) if N > 1 else 0.0
+    n1 = np.bincount(g, minlength=G).astype(float)
+    n2 = N - n1
+    W = np.bincount(g, weights=ranks, minlength=G)
+    U = W - n1 * (n1 + 1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt(n1 * n2 / 12.0 * ((N + 1) - tie_term))
+        z = (U - n1 * n2 / 2 - 0.5) / sigma
+        p = stats.norm.sf(z)
+    return np.where((n1 > 0) & (n2 > 0) & (sigma > 0), np.nan_to_num(p, nan=1.0), 1.0)
 
 
 def welch_greater(loss: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:
@@ -537,7 +572,7 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
     if not np.isfinite(whole):
         return skipped(NAME, f"{metric} cannot be computed on the scanned rows (e.g. no predict_proba "
                        "for log_loss, or a single class): slices not judged", block, metric=metric)
-    if abs(whole) < 1e-12:
+    if abs(whole) < 1e-12 and metric not in SKILL_METRICS:
         return skipped(NAME, f"{metric} is 0 on the whole test set: a relative comparison is meaningless",
                        block, metric=metric, whole=whole)
     lower = metric in LOWER_IS_BETTER
@@ -552,19 +587,22 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
         g = np.where(s.codes >= 0, s.codes, G)  # rows in no slice: one extra group, ignored
         vals = group_values(metric, r, g, G + 1)[:G]
         counts = np.bincount(g, minlength=G + 1)[:G]
-        x = expect if expect is not None and any(c in numeric for c in s.features) else None
-        if x is not None:  # a numeric bin: judged against the model's own expectation too
+        x = expect  # with probabilities: every slice is judged against the model's own expectation too
+        if x is not None:
             observed, expected = (v[:G] for v in expected_values(x, r, g, G + 1))
             p = excess_p_values(x, r, g, G + 1)[:G] if fdr is not None else np.full(G, np.nan)
         else:
             p = p_values(metric, r, g, G + 1)[:G] if fdr is not None else np.full(G, np.nan)
+        regression = task != "classification" and fdr is not None
+        p_off = offset_p_values(r, g, G + 1)[:G] if regression else np.full(G, np.nan)
         for k in range(G):
             if not np.isfinite(vals[k]):
                 undefined += 1
                 continue
-            worse = ((vals[k] - whole) if lower else (whole - vals[k])) / abs(whole)
+            worse = ((vals[k] - whole) if lower else (whole - vals[k])) / (1.0 if metric in SKILL_METRICS else abs(whole))
             f = {"features": list(s.features), "parts": s.parts[k], "rows": int(counts[k]),
-                 "value": float(vals[k]), "worse": float(worse), "p": float(p[k]), "gap": float(worse)}
+                 "value": float(vals[k]), "worse": float(worse), "p": float(p[k]), "gap": float(worse),
+                 "p_offset": float(p_off[k])}
             if x is not None:
                 adjusted_slices += 1
                 exp_k, obs_k = float(expected[k]), float(observed[k])
@@ -576,12 +614,17 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
         q = benjamini_hochberg(np.array([f["p"] for f in found]))
         for f, qk in zip(found, q):
             f["q"] = float(qk)
+        if task != "classification":
+            for f, qk in zip(found, benjamini_hochberg(np.array([f["p_offset"] for f in found]))):
+                f["q_offset"] = float(qk)
     for f in found:
         f["slice"] = " and ".join(f"{quote(c)} {labels[c][i]}" for c, i in f["parts"])
         f["conditions"] = [{"column": c, "condition": labels[c][i]} for c, i in f["parts"]]
         sev = severity(f["gap"], minor, major)
         if sev is not None and fdr is not None and not f["q"] <= float(fdr):
             sev = None
+        if sev == MAJOR and "q_offset" in f and not f["q_offset"] <= float(fdr):  # type: ignore[arg-type]
+            sev, f["noisier"] = "minor", True  # larger errors centred on zero: a noisier group, a warning
         f["severity"] = sev
 
     # a pair slice that only repeats a flagged single-feature slice is not reported again
@@ -622,7 +665,7 @@ def quote(name: str) -> str:
 
 def _public(f: dict[str, Any]) -> dict[str, Any]:
     keys = ("slice", "conditions", "rows", "value", "worse", "severity", "p", "q", "expected_metric", "expected",
-            "vs_expected")
+            "vs_expected", "q_offset")
     out = {k: f.get(k) for k in keys}
     out["p"] = None if out["p"] is None or not np.isfinite(out["p"]) else out["p"]
     return out
@@ -646,6 +689,9 @@ def _finding(f: dict[str, Any], metric: str, whole: float, n: int, minor: float,
     else:
         text += f" ({sev}: more than {pct(limit)})"
         evidence = f"; BH q = {f['q']:.2g} (fdr {fdr:g})" if fdr is not None else ""
+        if f.get("noisier"):
+            evidence += (f"; minor, not major: the errors there are larger but not offset (residual mean "
+                         f"vs the rest: BH q = {f['q_offset']:.2g}), as in a group whose target is noisier")
     text += (f"{evidence}. Check whether rows like these are rare or labelled differently in the "
              "training data; collect or weight more of them, or give the model features that explain the "
              "difference, and retrain. If the group is simply harder, raise scan.slices.minor/major or set "

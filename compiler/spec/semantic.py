@@ -111,8 +111,10 @@ def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
             yield Issue(("evaluate", "metrics", k), "E204", f"`{metric}` is not {_metric_kind(spec)}", _suggest(metric, list(known), "available"))
     for metric, gate in spec.evaluate.gates.items():
         path: KeyPath = ("evaluate", "gates", metric)
-        if metric not in computed:
-            yield Issue(path, "E204", f"gate on `{metric}`, which is not computed", f"add \"{metric}\" to evaluate.metrics")
+        if metric not in known:
+            yield Issue(path, "E204", f"gate on `{metric}`, which is not {_metric_kind(spec)}", _suggest(metric, list(known), "available"))
+        elif metric not in computed:
+            yield Issue(path, "E204", f"gate on `{metric}`, which is not computed", _add_metric_hint(spec, metric))
         if gate.min is None and gate.max is None and gate.max_drop is None:
             yield Issue(path, "E213", "gate has no bound", "set `min`, `max` or `max_drop`")
         if gate.min is not None and gate.max is not None and gate.min > gate.max:
@@ -120,6 +122,14 @@ def _metrics(spec: Spec, root: Path) -> Iterator[Issue]:
     for k, col in enumerate(spec.evaluate.slices):
         if spec.data.columns and col not in spec.data.columns:
             yield Issue(("evaluate", "slices", k), "E201", f"unknown column `{col}`", _suggest(col, sorted(spec.data.columns), "columns"))
+
+
+def _add_metric_hint(spec: Spec, metric: str) -> str:
+    task, metrics = spec.data.task, spec.evaluate.metrics or []
+    if task and tuple(metrics) == rules.DEFAULT_METRICS[task]:  # a short spec: the user wrote none
+        listed = ", ".join(f'"{m}"' for m in [*metrics, metric])
+        return f"set evaluate.metrics = [{listed}] (the {task} default plus `{metric}`)"
+    return f"add \"{metric}\" to evaluate.metrics"
 
 
 def _metric_kind(spec: Spec) -> str:

@@ -78,15 +78,26 @@ def init_cmd(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing mlproject.toml and example scripts.")
     ] = False,
+    data: Annotated[
+        Optional[Path],
+        typer.Option("--data", help="Start from your own .csv/.parquet file (inside DIRECTORY): the data contract "
+                     "is inferred from it. Needs --target."),
+    ] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="With --data: the column to predict.")] = None,
 ) -> None:
     """Write a starter project that runs as written: mlproject.toml (with a #:schema line for
-    editors), its schema, and the script that makes its example data (`mlgen run` next)."""
-    from mlgen.init import TEMPLATES, init_files, unknown_template_message, user_files
+    editors), its schema, and the script that makes its example data (`mlgen run` next).
+    With --data and --target: a spec for your own file instead, its contract read off the file."""
+    from mlgen.init import TEMPLATES, data_files, init_files, unknown_template_message, user_files
     from mlgen.writer import write_atomic
 
     if template not in TEMPLATES:
         raise UsageError(unknown_template_message(template))
-    files = init_files(directory, template)
+    if (data is None) != (target is None):
+        raise UsageError("--data and --target go together: mlgen init --data PATH --target COLUMN")
+    if data is not None and template != "classification":
+        raise UsageError("--template and --data exclude each other: --data writes a spec for your own data")
+    files = init_files(directory, template) if data is None else data_files(directory, data, target or "")
     existing = [(directory / rel).as_posix() for rel in user_files(files) if (directory / rel).exists()]
     if existing and not force:
         raise UsageError(f"already exists: {', '.join(existing)}; pass --force to replace")
@@ -94,6 +105,9 @@ def init_cmd(
         write_atomic(directory / rel, text, durable=True)  # the user's own spec from now on
         typer.echo(f"wrote {(directory / rel).as_posix()}")
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory.as_posix()} && "
+    if data is not None:
+        typer.echo(f"next: {where}mlgen run   (validates your data against the contract, trains, evaluates, deploys)")
+        return
     typer.echo(f"next: {where}mlgen run   (makes the example data, then validates, trains, evaluates, deploys)")
 
 

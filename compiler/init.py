@@ -8,6 +8,7 @@ from a dataset bundled with scikit-learn (no download). `mlgen run` works right 
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -40,13 +41,15 @@ def project_name(folder: Path) -> str:
 def _env() -> jinja2.Environment:
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("mlgen.templates", "init"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         autoescape=False,
     )
+    env.filters["toml_string"] = lambda text: json.dumps(str(text), ensure_ascii=False)  # JSON strings are TOML strings
+    return env
 
 
 def unknown_template_message(template: str) -> str:
@@ -76,6 +79,17 @@ def starter_spec(name: str, template: str = DEFAULT_TEMPLATE) -> str:
 def init_files(folder: Path, template: str = DEFAULT_TEMPLATE) -> dict[str, str]:
     """Every file `mlgen init` writes into `folder`: the starter's files and the schema."""
     return {**starter_files(template, project_name(folder)), SCHEMA_REL: packaged_schema()}
+
+
+def data_files(folder: Path, data: Path, target: str) -> dict[str, str]:
+    """What `mlgen init --data PATH --target COLUMN` writes: a spec whose data contract is
+    inferred from the file (init_data.py; needs the runtime's packages), and the schema."""
+    from mlgen.init_data import infer
+
+    inferred = infer(data, target, folder)
+    spec = _env().get_template("from-data.toml.j2").render(
+        name=project_name(folder), template="from-data", data=inferred, min_rows=min(inferred.rows, 100))
+    return {SPEC_FILE: spec, SCHEMA_REL: packaged_schema()}
 
 
 def user_files(files: dict[str, str]) -> list[str]:

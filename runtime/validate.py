@@ -129,12 +129,14 @@ def _is_number_dtype(series: pd.Series) -> bool:
 
 # --- data contract ----------------------------------------------------------------------------
 
-def check_columns(frame: pd.DataFrame, contract: Contract, target: str, allow_extra: bool) -> Check:
-    """Every contract column is in the data; no other column unless allow_extra (target allowed)."""
+def check_columns(frame: pd.DataFrame, contract: Contract, target: str, allow_extra: bool,
+                  exclude: frozenset[str] = frozenset()) -> Check:
+    """Every contract column is in the data; no other column unless allow_extra (the target and
+    the data.exclude columns are named by the spec, so they are known)."""
     if not contract:
         return Check("columns", True, "no data contract (data.columns is empty)", skipped=True)
     missing = [c for c in contract if c not in frame.columns]
-    unknown = [] if allow_extra else [c for c in frame.columns if c not in contract and c != target]
+    unknown = [] if allow_extra else [c for c in frame.columns if c not in contract and c != target and c not in exclude]
     problems = []
     if missing:
         problems.append(f"not in the data: {names(missing)}")
@@ -524,7 +526,7 @@ def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: 
     prof = profile.of_settings(kept, settings)
     types, numbers = check_types(frame, contract)
     checks = [
-        check_columns(frame, contract, target, bool(d.get("allow_extra"))),
+        check_columns(frame, contract, target, bool(d.get("allow_extra")), frozenset(d.get("exclude") or ())),
         types,
         check_ranges(frame, contract, numbers),
         check_values(frame, contract),

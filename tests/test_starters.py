@@ -184,3 +184,133 @@ def test_starter_runs_end_to_end(template: str, tmp_path: Path, monkeypatch: pyt
         header = Path("data/train.csv").read_text().splitlines()[0].split(",")
         assert {"flavanoid_ratio", "color_per_hue", "cultivar"} <= set(header)
         assert len(list(Path(".mlgen/out/trials").glob("shard-*-of-2.json"))) == 2
+
+
+# --- mlgen init --data PATH --target COLUMN ---------------------------------------------------
+
+def _realdata(name: str, folder: Path) -> Path:
+    from tests.realdata.datasets import by_name
+
+    return by_name(name).write_csv(folder / "data")
+
+
+def _messy_frame() -> "pd.DataFrame":
+    """An id, free text, a date, a category with 3,000 values, a bool and a missing feature."""
+    import numpy as np
+    import pandas as pd
+
+    n = 3000
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    return pd.DataFrame({
+        "order_id": np.arange(10_000, 10_000 + n),
+        "comment": [f"delivered on time, the box {i} was intact and clean" for i in range(n)],
+        "ordered": pd.date_range("2024-01-01", periods=n, freq="h").strftime("%Y-%m-%d %H:%M"),
+        "product": [f"P{i:04d}" for i in rng.permutation(n)],  # 3,000 values, none repeated... but not per row
+        "express": rng.random(n) < 0.3,
+        "weight kg": np.where(rng.random(n) < 0.1, np.nan, np.round(rng.gamma(2.0, 1.5, n), 2)),
+        "x": x,
+        "late": np.where(x + rng.normal(0, 0.5, n) > 0.8, "yes", "no"),
+    }).assign(product=lambda f: f["product"].where(np.arange(n) % 3 != 0, "P0000"))
+
+
+def test_init_from_data_infers_the_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data").mkdir()
+    _messy_frame().to_csv(tmp_path / "data/orders.csv", index=False)
+    _init(tmp_path, monkeypatch, "--data", "data/orders.csv", "--target", "late")
+    assert "next: mlgen run   (validates your data" in capsys.readouterr().out
+    spec = Path("mlproject.toml").read_text()
+    assert spec.splitlines()[0] == SCHEMA_LINE
+    assert "# Written from data/orders.csv (3,000 rows x 8 columns)" in spec
+    assert 'path = "data/orders.csv"\ntarget = "late"\ntask = "classification"          # `late` holds labels' in spec
+    assert 'exclude = ["order_id", "comment"]' in spec
+    assert ("# order_id is an id (a different integer in each of the 3,000 rows): left out of the features "
+            "(data.exclude)") in spec
+    assert "# comment is free text (about 10 words a value): left out of the features (data.exclude)" in spec
+    assert 'ordered = { type = "datetime" }  # a date/time: used as days since 1970-01-01' in spec
+    assert 'product = { type = "category" }  # 2,001 values: not listed; train one-hot encodes the 49 most common' in spec
+    assert 'express = { type = "bool" }' in spec
+    assert '"weight kg" = { type = "float", min = 0.02, max = 17.23, nullable = true }  # 10.3% missing' in spec
+    assert 'late = { type = "category", values = ["no", "yes"] }  # the target' in spec
+    assert 'estimator = "sklearn.ensemble.HistGradientBoostingClassifier"' in spec
+    assert main(["validate"]) == 0 and main(["compile", "--quiet"]) == 0
+    assert main(["run", "validate"]) == 0  # the contract holds on the file it was read from
+    checks = {c["name"]: c for c in json.loads(Path(".mlgen/out/validate/validation.json").read_text())["checks"]}
+    assert checks["features"]["message"] == ("5 feature columns (2 numeric, 2 categorical, 1 date/time); "
+                                             "excluded: `order_id`, `comment`")
+
+
+def test_init_from_data_regression_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    _realdata("airquality", tmp_path / "proj")  # proj/data/airquality.csv, given from the current folder
+    assert main(["init", "proj", "--data", "proj/data/airquality.csv", "--target", "Ozone"]) == 0
+    spec = (tmp_path / "proj/mlproject.toml").read_text()
+    assert 'path = "data/airquality.csv"' in spec and 'task = "regression"' in spec
+    assert "Ozone = { type = \"int\", min = 1, max = 168, nullable = true }  # the target; 24.2% missing" in spec
+    capsys.readouterr()
+    (tmp_path / "elsewhere.csv").write_text("a,b\n1,2\n3,4\n")
+    assert main(["init", "proj", "--data", "elsewhere.csv", "--target", "b", "--force"]) == 2
+    assert "the data must be inside the project folder proj" in capsys.readouterr().err
+    assert main(["init", "proj", "--data", "proj/data/airquality.csv", "--target", "ozone", "--force"]) == 2
+    assert capsys.readouterr().err.startswith("mlgen: error: --target ozone: not a column of data/airquality.csv; columns: Ozone")
+    assert main(["init", "proj", "--data", "proj/data/airquality.csv"]) == 2
+    assert "--data and --target go together" in capsys.readouterr().err
+
+
+def test_init_from_data_never_replaces_the_spec_without_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _realdata("iris", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    Path("mlproject.toml").write_text("# mine\n")
+    assert main(["init", "--data", "data/iris.csv", "--target", "species"]) == 2
+    assert "already exists: mlproject.toml; pass --force" in capsys.readouterr().err
+    assert Path("mlproject.toml").read_text() == "# mine\n"
+    assert main(["init", "--data", "data/iris.csv", "--target", "species", "--force"]) == 0
+    assert 'species = { type = "category", values = ["setosa", "versicolor", "virginica"] }' in Path("mlproject.toml").read_text()
+
+
+def test_init_from_data_without_the_runtime_packages_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    _realdata("iris", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else real(name, *a))
+    assert main(["init", "--data", "data/iris.csv", "--target", "species"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("mlgen: error: `mlgen init --data` reads the file with pandas, which is not installed: "
+                   "pip install 'mlgen[runtime]'\n")
+    assert not Path("mlproject.toml").exists()
+
+
+def test_init_and_the_cli_do_not_import_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, mlgen.cli_app, mlgen.init; print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "False False\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "target"), [("penguins_sex", "sex"), ("titanic_survival", "survived")])
+def test_init_from_data_runs_as_written(name: str, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Real data with missing values and string categories (penguins: 11 missing targets; the
+    Titanic: a free-text name column, a fifth of the ages missing): green as written."""
+    csv = _realdata(name, tmp_path)
+    _init(tmp_path, monkeypatch, "--data", f"data/{csv.name}", "--target", target)
+    assert main(["run"]) == 0
+    validation = json.loads(Path(".mlgen/out/validate/validation.json").read_text())
+    assert validation["passed"] and "nulls" in validation["warnings"]
+    if name == "penguins_sex":
+        assert validation["data"]["missing_target_rows"] == 11
+        assert "11 rows with a missing target `sex` left out" in Path(".mlgen/out/evaluate/report.md").read_text()
+    else:
+        assert 'exclude = ["rownames"]' in Path("mlproject.toml").read_text()
+        model = json.loads(Path(".mlgen/out/model/model.json").read_text())
+        assert model["features"]["dropped"] == ["rownames"]
+    assert json.loads(Path("models/aliases.json").read_text()) == {"staging": 1}

@@ -20,6 +20,7 @@ from mlgen.spec.shapes import MODELS, ROOT
 
 _BIG = 2**53  # ints beyond this are not exact as floats: leave them to pydantic
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+_CLASS_ESCAPE = re.compile(r"\\[sSwWdDbB]")
 
 
 class _Decline(Exception):
@@ -120,9 +121,14 @@ def _string(shape: tuple[Any, ...], value: str) -> None:
     if (min_len is not None and len(value) < min_len) or (max_len is not None and len(value) > max_len):
         raise _Decline
     if pattern is not None:
-        # pydantic matches with Rust's regex engine; on printable ASCII it agrees with Python's
-        # (beyond it, `\s` and a `$` before a final newline differ)
-        if not value.isascii() or not value.isprintable() or not _compiled(pattern).search(value):
+        # pydantic matches with Rust's regex engine. fullmatch keeps Python's `$` from matching
+        # before a final newline; then the two agree on every character when the pattern uses
+        # only explicit characters and ranges (a path with spaces and accents takes the fast
+        # path), and on printable ASCII when it uses a class escape (`\s`, `\w`, `\d` are
+        # Unicode classes that the engines draw differently).
+        if _CLASS_ESCAPE.search(pattern) and not (value.isascii() and value.isprintable()):
+            raise _Decline
+        if not _compiled(pattern).fullmatch(value):
             raise _Decline
     for name in checks:
         try:

@@ -35,8 +35,8 @@ def _suggest(word: str, options: list[str], what: str) -> str:
 def check(spec: Spec, root: Path) -> list[Issue]:
     """Every cross-field problem of a spec that passed the model; `root` is the spec's folder."""
     issues: list[Issue] = []
-    for rule in (_names, _targets, _cycles, _metrics, _data, _search, _approval, _files, _duplicates, _scan, _dvc, _mlflow_aliases,
-                 _provider_paths):
+    for rule in (_names, _targets, _cycles, _metrics, _data, _split, _search, _approval, _files, _duplicates, _scan, _dvc,
+                 _mlflow_aliases, _provider_paths):
         issues.extend(rule(spec, root))
     return issues
 
@@ -157,6 +157,24 @@ def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     needs_ref = spec.validate_.drift is not None
     if needs_ref and d.reference is None:
         yield Issue(("validate", "drift"), "E212", "drift checks need a baseline", "set data.reference to the reference data file")
+
+
+def _split(spec: Spec, root: Path) -> Iterator[Issue]:
+    """data.split and data.exclude name columns with a role the target cannot have; a split is
+    by group or by time, not both. (An excluded contract column is fine: it is still checked
+    against its contract, only not a feature.)"""
+    d = spec.data
+    target = d.target
+    if d.split.group is not None and d.split.time is not None:
+        yield Issue(("data", "split"), "E213", "`group` and `time` are both set",
+                    "pick one: a group split keeps each group on one side, a time split holds out the latest rows")
+    for key in ("group", "time"):
+        if getattr(d.split, key) == target:
+            yield Issue(("data", "split", key), "E201", f"`{target}` is the target",
+                        f"name the column whose {'groups stay together' if key == 'group' else 'order holds out the latest rows'}")
+    for k, col in enumerate(d.exclude):
+        if col == target:
+            yield Issue(("data", "exclude", k), "E201", f"`{col}` is the target, not a feature", "remove it from data.exclude")
 
 
 def _search(spec: Spec, root: Path) -> Iterator[Issue]:

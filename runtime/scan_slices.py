@@ -324,13 +324,23 @@ def p_values(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
     return welch_greater(loss, g, G)
 
 
+def _centred(r: Rows, g: np.ndarray, G: int) -> Rows:
+    """`r` with each group's errors shifted to mean zero."""
+    from dataclasses import replace
+
+    err = np.asarray(r.err, dtype=float)
+    n = np.maximum(np.bincount(g, minlength=G), 1)
+    return replace(r, err=err - (np.bincount(g, weights=err, minlength=G) / n)[g])
+
+
 def offset_p_values(r: Rows, g: np.ndarray, G: int) -> np.ndarray:
-    """Regression: Welch's two-sided p-value per group that its mean residual differs from the
-    rest's. It separates a model that misses a group (its residuals are offset there) from a
+    """Regression: the two-sided Mann-Whitney p-value per group that its residuals are shifted
+    against the rest's (rank based: the residuals of counts and prices are heavy tailed, and a
+    t-test of their mean is carried by a few large ones). It separates a model that misses a group (its residuals are offset there) from a
     group that is only noisier (a count or a price whose spread grows with its level: every
     model's errors are larger there, centred on zero)."""
     err = np.asarray(r.err, dtype=float)
-    return np.minimum(1.0, 2 * np.minimum(welch_greater(err, g, G), welch_greater(-err, g, G)))
+    return np.minimum(1.0, 2 * np.minimum(mann_whitney_greater(err, g, G), mann_whitney_greater(-err, g, G)))
 
 
 def mann_whitney_greater(values: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:
@@ -595,6 +605,8 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
             p = p_values(metric, r, g, G + 1)[:G] if fdr is not None else np.full(G, np.nan)
         regression = task != "classification" and fdr is not None
         p_off = offset_p_values(r, g, G + 1)[:G] if regression else np.full(G, np.nan)
+        # the slice's metric with its errors re-centred (its offset removed): what is left is "noisier"
+        centred = group_values(metric, _centred(r, g, G + 1), g, G + 1)[:G] if regression else vals
         for k in range(G):
             if not np.isfinite(vals[k]):
                 undefined += 1
@@ -603,6 +615,9 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
             f = {"features": list(s.features), "parts": s.parts[k], "rows": int(counts[k]),
                  "value": float(vals[k]), "worse": float(worse), "p": float(p[k]), "gap": float(worse),
                  "p_offset": float(p_off[k])}
+            if regression:
+                rest = ((centred[k] - whole) if lower else (whole - centred[k])) / (1.0 if metric in SKILL_METRICS else abs(whole))
+                f["offset_gap"] = float(worse - rest)  # the part of the gap the slice's offset makes
             if x is not None:
                 adjusted_slices += 1
                 exp_k, obs_k = float(expected[k]), float(observed[k])
@@ -623,8 +638,8 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
         sev = severity(f["gap"], minor, major)
         if sev is not None and fdr is not None and not f["q"] <= float(fdr):
             sev = None
-        if sev == MAJOR and "q_offset" in f and not f["q_offset"] <= float(fdr):  # type: ignore[arg-type]
-            sev, f["noisier"] = "minor", True  # larger errors centred on zero: a noisier group, a warning
+        if sev == MAJOR and "q_offset" in f and not (f["q_offset"] <= float(fdr) and f["offset_gap"] > major):  # type: ignore[arg-type]
+            sev, f["noisier"] = "minor", True  # larger errors, not (enough) from an offset: a noisier group, a warning
         f["severity"] = sev
 
     # a pair slice that only repeats a flagged single-feature slice is not reported again
@@ -665,7 +680,7 @@ def quote(name: str) -> str:
 
 def _public(f: dict[str, Any]) -> dict[str, Any]:
     keys = ("slice", "conditions", "rows", "value", "worse", "severity", "p", "q", "expected_metric", "expected",
-            "vs_expected", "q_offset")
+            "vs_expected", "q_offset", "offset_gap")
     out = {k: f.get(k) for k in keys}
     out["p"] = None if out["p"] is None or not np.isfinite(out["p"]) else out["p"]
     return out
@@ -690,8 +705,9 @@ def _finding(f: dict[str, Any], metric: str, whole: float, n: int, minor: float,
         text += f" ({sev}: more than {pct(limit)})"
         evidence = f"; BH q = {f['q']:.2g} (fdr {fdr:g})" if fdr is not None else ""
         if f.get("noisier"):
-            evidence += (f"; minor, not major: the errors there are larger but not offset (residual mean "
-                         f"vs the rest: BH q = {f['q_offset']:.2g}), as in a group whose target is noisier")
+            evidence += (f"; minor, not major: the errors there are larger, but their offset (the mean error there vs "
+                         f"the rest: BH q = {f['q_offset']:.2g}) makes only {pct(max(f['offset_gap'], 0.0))} of the "
+                         f"gap (major needs more than {pct(major)}), as in a group whose target is noisier")
     text += (f"{evidence}. Check whether rows like these are rare or labelled differently in the "
              "training data; collect or weight more of them, or give the model features that explain the "
              "difference, and retrain. If the group is simply harder, raise scan.slices.minor/major or set "

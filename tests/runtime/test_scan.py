@@ -179,7 +179,7 @@ def test_slices_minor_lower_is_better_min_rows_and_columns():
     r = scan_slices.detect(Xr, {"x"}, yr, metrics.Predictions(noisier, None, None, None), "regression",
                            cfg("slices", metric="mae"))
     assert r.findings[0].severity == MINOR and r.findings[0].details["slice"].startswith("`x` >= ")
-    assert "not offset" in r.findings[0].text and r.details["lower_is_better"] is True
+    assert "as in a group whose target is noisier" in r.findings[0].text and r.details["lower_is_better"] is True
     offset = yr + rng.normal(0, 1, 4000) + np.where(top, 1.5, 0.0)  # the model misses the group: major
     r = scan_slices.detect(Xr, {"x"}, yr, metrics.Predictions(offset, None, None, None), "regression",
                            cfg("slices", metric="mae"))

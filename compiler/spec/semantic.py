@@ -250,6 +250,7 @@ def _dvc(spec: Spec, root: Path) -> Iterator[Issue]:
     if spec.data.dvc_secrets and not spec.data.dvc:
         yield Issue(("data", "dvc_secrets"), "E212", "secrets for `dvc pull`, but the data is not tracked with DVC", "set data.dvc = true")
 
+
 def _provider_paths(spec: Spec, root: Path) -> Iterator[Issue]:
     """Paths a CI provider of the spec cannot write exactly as written: each backend says what
     its files do with a path (backends.path_problem), and escapes whatever has an escape."""

@@ -91,7 +91,7 @@ def test_an_estimator_next_to_the_spec_is_imported_and_asked(tmp_path: Path) -> 
         """))
     loaded = load_spec(_write(tmp_path, "house_models.Median"))
     assert loaded.settings["data"]["task"] == "regression"
-    assert str(tmp_path) not in sys.path  # put back after asking
+    assert str(tmp_path.resolve()) not in sys.path  # put back after asking
 
 
 def test_without_scikit_learn_an_unknown_estimator_needs_data_task(tmp_path: Path) -> None:

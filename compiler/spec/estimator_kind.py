@@ -65,23 +65,31 @@ def ask(path: str, root: Path) -> Answer:
     if importlib.util.find_spec("sklearn") is None:
         return Answer(None, "scikit-learn is not installed here, so mlgen cannot ask the estimator what it is")
     module_name, _, attr = path.rpartition(".")
-    sys.path.insert(0, str(root))
+    folder = str(root.resolve())
+    sys.path.insert(0, folder)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = importlib.import_module(module_name)
-            cls = getattr(module, attr, None)
+            try:
+                cls = getattr(importlib.import_module(module_name), attr, None)
+            except (Exception, SystemExit) as exc:  # the user's code: anything may go wrong in it
+                return Answer(None, f"cannot import `{module_name}` ({_said(exc)})")
             if not isinstance(cls, type):
                 return Answer(None, f"module `{module_name}` has no class `{attr}`")
-            instance = cls()
-            return Answer(kind_of(instance))
-    except (Exception, SystemExit) as exc:  # the user's code: anything may go wrong in it
-        what = f"cannot import `{module_name}`" if "module" not in locals() else f"`{attr}()` failed"
-        return Answer(None, f"{what} ({type(exc).__name__}: {_first_line(exc)})")
+            try:
+                instance = cls()
+            except (Exception, SystemExit) as exc:
+                return Answer(None, f"`{attr}()` failed ({_said(exc)})")
+            try:
+                return Answer(kind_of(instance))
+            except Exception as exc:  # not a scikit-learn estimator: no tags to read
+                return Answer(None, f"scikit-learn cannot tell what `{attr}` is ({_said(exc)})")
     finally:
-        sys.path.remove(str(root))
+        sys.path.remove(folder)
 
 
-def _first_line(exc: BaseException) -> str:
+def _said(exc: BaseException, limit: int = 160) -> str:
+    """`Type: first line of the message`, cut at `limit` characters (some messages are essays)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else "no message"
+    first = text.splitlines()[0] if text else "no message"
+    return f"{type(exc).__name__}: {first if len(first) <= limit else first[: limit - 3] + '...'}"

@@ -98,7 +98,10 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
 
 def _diagnostic(file: str, positions: Positions, base: KeyPath, issue: Issue, lines: list[str]) -> Diagnostic:
     line, col = locate(positions, issue.path, base)
-    source = lines[line - 1] if 0 < line <= len(lines) else None
+    full = base + issue.path
+    placed = any(full[:n] in positions for n in range(1, len(full) + 1))
+    # a table missing from the file has no line to show (1:1 is only where the file starts)
+    source = lines[line - 1] if placed and 0 < line <= len(lines) else None
     return Diagnostic(file, line, col, issue.code, dotted(base + issue.path), issue.message, issue.hint, source)
 
 

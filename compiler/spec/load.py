@@ -1,7 +1,9 @@
-"""Load a spec file: TOML -> raw data (with key positions) -> strict model -> semantic checks.
+"""Load a spec file: TOML -> raw data (with key positions) -> what a short spec leaves out
+(resolve.py) -> strict model -> semantic checks.
 
-Every problem becomes a Diagnostic with file:line:col, key path, message and hint; all of them
-are collected and raised together as one SpecError, so the user fixes a file in one pass.
+Every problem becomes a Diagnostic with file:line:col, key path, message, the source line and a
+hint; all of them are collected and raised together as one SpecError, so the user fixes a file
+in one pass.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ class Outcome:
     expect: str  # "sound" | "leak"
     findings: dict[str, list[int]]  # detector -> [major, minor]
     blocking: list[str]
-    leak_found: bool | None  # leaking sets: a major leakage finding on the leaking column
+    leak_found: bool | None  # leaking sets: a major leakage finding on the leaking column (blocks)
+    leak_warned: bool | None  # leaking sets: at least a minor leakage finding on the leaking column
     seconds: float
     error: str | None = None
     majors: list[str] | None = None  # titles of the major findings (--verbose)
@@ -115,14 +116,16 @@ def run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
     scanned, results = scan_split(model, frame, train, test, settings, settings["scan"], int(settings["project"]["seed"]))
     findings = {r.name: [sum(f.severity == "major" for f in r.findings), sum(f.severity == "minor" for f in r.findings)]
                 for r in results}
-    leak_found = None
+    leak_found = leak_warned = None
     if expect == "leak":
         leakage = next(r for r in results if r.name == "leakage")
-        leak_found = any(f.severity == "major" and f.details.get("feature") == ds.problem_column
-                         for f in leakage.findings) and leakage.blocking
+        on_column = [f for f in leakage.findings if f.details.get("feature") == ds.problem_column]
+        leak_found = any(f.severity == "major" for f in on_column) and leakage.blocking
+        leak_warned = bool(on_column)
     majors = [f"{f.detector}: {f.title}" for r in results for f in r.findings if f.severity == "major"]
     return Outcome(ds.name, family, len(frame), len(scanned), expect, findings,
-                   [r.name for r in results if r.blocking], leak_found, time.perf_counter() - start, None, majors)
+                   [r.name for r in results if r.blocking], leak_found, leak_warned, time.perf_counter() - start, None,
+                   majors)
 
 
 def cell(counts: list[int]) -> str:
@@ -141,7 +144,7 @@ def table(outcomes: list[Outcome]) -> str:
         if o.expect == "sound":
             verdict = "false positive" if o.blocking else "ok"
         else:
-            verdict = "leak blocked" if o.leak_found else "LEAK MISSED"
+            verdict = "leak blocked" if o.leak_found else "leak warned (minor)" if o.leak_warned else "LEAK MISSED"
         lines.append(f"| {o.dataset} | {o.estimator} | {o.rows:,} | {o.scanned:,} | "
                      + " | ".join(cell(o.findings.get(d, [0, 0])) for d in DETECTORS)
                      + f" | {', '.join(o.blocking) or 'no'} | {verdict} |")
@@ -156,6 +159,7 @@ def summary(outcomes: list[Outcome]) -> str:
     fp_sets = sorted({o.dataset for o in sound if o.blocking})
     per_detector = {d: sum(1 for o in sound if d in o.blocking) for d in DETECTORS}
     caught = [o for o in leaks if o.leak_found]
+    warned = [o for o in leaks if o.leak_warned and not o.leak_found]
     other_blocks = sum(1 for o in leaks if set(o.blocking) - {"leakage"})
     return "\n".join([
         f"sound runs: {len(sound)} ({len(sound_sets)} data sets x estimators); blocked (false positives): "
@@ -163,7 +167,10 @@ def summary(outcomes: list[Outcome]) -> str:
         + (f" ({', '.join(fp_sets)})" if fp_sets else ""),
         "false positives per detector (runs): " + ", ".join(f"{d} {k}" for d, k in per_detector.items()),
         f"leaking runs: {len(leaks)}; leak blocked by a major leakage finding on the leaking column: "
-        f"{len(caught)}/{len(leaks)}; leaking runs also blocked by another detector: {other_blocks}",
+        f"{len(caught)}/{len(leaks)}; only warned (minor finding on the column): {len(warned)}"
+        + (f" ({', '.join(sorted({o.dataset for o in warned}))})" if warned else "")
+        + f"; missed: {len(leaks) - len(caught) - len(warned)}; leaking runs also blocked by another detector: "
+        f"{other_blocks}",
         f"errors: {sum(1 for o in outcomes if o.error)}",
     ])
 
@@ -186,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     o = run_one(ds, family, Path(tmp))
                 except Exception as exc:  # one broken data set must not hide the others' numbers
                     o = Outcome(ds.name, family, ds.rows, 0, "leak" if ds.problem_kind == "leak" else "sound",
-                                {}, [], None, 0.0, f"{type(exc).__name__}: {exc}"[:200])
+                                {}, [], None, None, 0.0, f"{type(exc).__name__}: {exc}"[:200])
             outcomes.append(o)
             print(f"{o.dataset:24s} {o.estimator:8s} {o.seconds:6.1f}s blocks={o.blocking} "
                   f"{o.findings if not o.error else o.error}", file=sys.stderr, flush=True)

@@ -217,7 +217,8 @@ class ScanSlices(_Strict):
     metric: str | None = Field(
         None, description="Metric compared per slice (default: accuracy for classification, r2 for regression)."
     )
-    minor: Fraction = Field(0.05, description="Flag a slice whose metric is this much (relative) worse than the whole test set.")
+    minor: Fraction = Field(0.05, description="Flag a slice whose metric is this much worse than the whole test set "
+                            "(relative; r2 and explained_variance: absolute).")
     major: Fraction = Field(0.10, description="... and call it major from this much worse.")
     min_rows: Annotated[int, Field(ge=1)] = Field(20, description="Slices with fewer rows are skipped.")
     bins: Annotated[int, Field(ge=2, le=20)] = Field(4, description="Quantile bins of each numeric feature.")
@@ -234,11 +235,14 @@ class ScanSlices(_Strict):
 class ScanRobustness(_Strict):
     enabled: bool = True
     noise: Annotated[float, Field(gt=0, le=1)] = Field(
-        0.05, description="Perturbation of numeric features, as a fraction of each feature's standard deviation."
+        0.05, description="Perturbation of continuous numeric features, as a fraction of each feature's standard "
+        "deviation (kept on the feature's observed grid and range); also the share of rows that get one category or "
+        "few-valued feature moved to another observed value."
     )
-    categories: bool = Field(True, description="Also swap category values.")
-    minor: Fraction = Field(0.05, description="Share of changed predictions that is flagged.")
-    major: Fraction = Field(0.10, description="Share of changed predictions that is major.")
+    categories: bool = Field(True, description="Also swap category values (to values observed in training).")
+    minor: Fraction = Field(0.05, description="Share of changed predictions that is flagged (judged by its 95% lower "
+                            "confidence bound).")
+    major: Fraction = Field(0.10, description="Share of changed predictions that is major (the same bound).")
     block: bool = True
 
 
@@ -256,7 +260,7 @@ class ScanLeakage(_Strict):
     minor: Fraction = Field(0.98, description="A single feature reaching this score alone (ROC AUC / R2) is flagged.")
     major: Fraction = Field(0.99, description="... and is major from this score.")
     overlap: Annotated[float, Field(ge=0, lt=1)] = Field(
-        0.0, description="Largest share of test rows that may also occur in the training split."
+        0.0, description="Largest share of test rows that may also occur, features and target, in the training split."
     )
     block: bool = True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Exit codes used by every command.
 EXIT_OK = 0
@@ -23,7 +23,9 @@ class Diagnostic:
     path: str  # dotted key path, e.g. "deploy.environments[1].approval"; "" for the whole file
     message: str
     hint: str = ""
-    source: str | None = None  # the text of line `line`, shown under the message with a caret
+    # the text of line `line`, shown under the message with a caret; not compared (it follows
+    # from file and line, and None cannot be ordered against a string)
+    source: str | None = field(default=None, compare=False)
 
     def render(self) -> str:
         where = f"{self.path}: " if self.path else ""

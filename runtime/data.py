@@ -174,6 +174,7 @@ class Split:
     test: np.ndarray
     how: dict[str, Any]  # for provenance: method, columns, groups, cutoff
     groups: np.ndarray | None = None  # group number per row when rows were joined ("grouped")
+    keys: np.ndarray | None = None  # feature_keys per row (not for a time split)
 
 
 def split_positions(frame: pd.DataFrame, settings: dict[str, Any]) -> Split:
@@ -210,6 +211,7 @@ def split_positions(frame: pd.DataFrame, settings: dict[str, Any]) -> Split:
         result = _time_split(frame[time_col], d)
     else:
         result = _grouped_split(y, keys, None if group_col is None else frame[group_col], settings)
+        result = Split(result.train, result.test, result.how, result.groups, keys)
     if memo_key is not None:
         _remember(MEMO.splits, memo_key, _copy(result), MEMO_SPLITS)
     return result
@@ -217,7 +219,8 @@ def split_positions(frame: pd.DataFrame, settings: dict[str, Any]) -> Split:
 
 def _copy(parts: Split) -> Split:
     groups = None if parts.groups is None else parts.groups.copy()
-    return Split(parts.train.copy(), parts.test.copy(), dict(parts.how), groups)
+    keys = None if parts.keys is None else parts.keys.copy()
+    return Split(parts.train.copy(), parts.test.copy(), dict(parts.how), groups, keys)
 
 
 def feature_keys(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:

@@ -412,3 +412,33 @@ def test_no_pickle_or_joblib_in_the_runtime():
                          re.MULTILINE)
     offenders = [p.name for p in sorted(RUNTIME.rglob("*.py")) if pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_missing_targets_ids_text_and_dates_in_train_and_evaluate(project, rt, capsys):
+    """Rows without a target are left out and counted (train's notes, model.json, evaluate's
+    report); an id and free text are left out with a warning; a date is a numeric feature."""
+    frame = breast_cancer().astype({"malignant": "float64"})
+    frame.loc[[5, 50, 500], "malignant"] = np.nan  # data rows 6, 51, 501
+    frame.insert(0, "patient_id", np.arange(len(frame)))
+    frame["notes"] = [f"referred by the clinic for a second opinion, case {i}" for i in range(len(frame))]
+    frame["seen"] = pd.date_range("2022-01-01", periods=len(frame), freq="D").strftime("%Y-%m-%d")
+    root = project(CLASSIFICATION_SPEC, {"data/train.csv": frame})
+    capsys.readouterr()
+    assert rt("train") == 0
+    out = capsys.readouterr().out
+    assert ("warning: column `patient_id` is an id (a different integer in each of the 566 rows): left out of the "
+            "features\n") in out
+    assert "warning: column `notes` is free text (about 10 words a value): left out of the features\n" in out
+    assert "note: column `seen` holds dates: used as days since 1970-01-01\n" in out
+    assert ("note: 3 rows with a missing target `malignant` left out (first: data row 6); "
+            'data.missing_target = "error" refuses them instead\n') in out
+    _, meta = load_trained(root)
+    assert meta["features"]["dropped"] == ["patient_id", "notes"] and meta["features"]["dates"] == ["seen"]
+    assert "seen" in meta["features"]["numeric"]
+    assert meta["data"]["rows"] == 566 and meta["data"]["missing_target_rows"] == 3
+    assert any("3 rows with a missing target" in n for n in meta["notes"])
+    assert rt("evaluate") == 0
+    report = (root / ".mlgen/out/evaluate/report.md").read_text()
+    assert "3 rows with a missing target `malignant` left out (first: data row 6)" in report
+    metrics = json.loads((root / ".mlgen/out/evaluate/metrics.json").read_text())
+    assert metrics["data"]["missing_target_rows"] == 3

@@ -91,7 +91,8 @@ class StatCache:
             return "missing"
         h = hashlib.sha256()
         for p in sorted(q for q in path.rglob("*") if q.is_file()):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + self.file_hash(p).encode() + b"\0")
+            # fsencode: a name that is not UTF-8 on disk (surrogate-escaped) hashes as its bytes
+            h.update(os.fsencode(p.relative_to(root).as_posix()) + b"\0" + self.file_hash(p).encode() + b"\0")
         return h.hexdigest()
 
 
@@ -122,13 +123,13 @@ def cache_key(root: Path, plan: dict[str, Any], job: dict[str, Any], stats: Stat
     manifest = root / RUNTIME_DIR / "MANIFEST.json"
     h.update(stats.file_hash(manifest).encode() if manifest.exists() else b"no-bundle")
     for rel in _reads(plan, job):
-        h.update(f"in:{rel}:{stats.tree_hash(root, rel)}".encode())
+        h.update(os.fsencode(f"in:{rel}:{stats.tree_hash(root, rel)}"))
     kinds = {j["name"]: j["kind"] for j in plan["jobs"]}
     for producer in job["consumes"]:
         if job["kind"] != "custom" and kinds[producer] == "custom":
             continue  # built-in stages read only the data files (hashed above), not the whole folder
         for rel in _produced(plan, producer):
-            h.update(f"art:{rel}:{stats.tree_hash(root, rel)}".encode())
+            h.update(os.fsencode(f"art:{rel}:{stats.tree_hash(root, rel)}"))
     if job["kind"] == "evaluate":
         h.update(f"champion:{_champion(root, plan)}".encode())
     return h.hexdigest()
@@ -145,7 +146,7 @@ def _champion(root: Path, plan: dict[str, Any]) -> str:
         return f"mlflow:{time.time_ns()}"
     registry = root / where
     try:
-        aliases = json.loads((registry / "aliases.json").read_text())
+        aliases = json.loads((registry / "aliases.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "none"
     version = aliases.get(deploy["environments"][-1]["name"])
@@ -509,7 +510,7 @@ def _run_plan(
 
 def _drifted(root: Path) -> bool:
     result = root / MONITOR_RESULT
-    return result.is_file() and result.read_text().strip() == "true"
+    return result.is_file() and result.read_text(encoding="utf-8").strip() == "true"
 
 
 def _outputs_unchanged(root: Path, plan: dict[str, Any], name: str, cache: dict[str, Any], stats: StatCache) -> bool:
@@ -521,5 +522,6 @@ def _save(path: Path, keys: dict[str, str], stats: StatCache, cache: dict[str, A
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"keys": keys, "stat": stats.entries, "outputs": cache.get("outputs", {})}
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True))
+    # ASCII JSON (\u escapes, surrogate-escaped names too): the same bytes in any locale
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)

@@ -695,3 +695,41 @@ def test_pr_comment_downloads_the_report_where_it_was_uploaded() -> None:
     comment = load_file(replace(plan, jobs=jobs), OUT)["jobs"]["mlgen-pr-comment"]
     assert comment["steps"][0]["with"] == {"name": "mlgen-reports-evaluate", "path": "."}
     assert comment["steps"][1]["run"].startswith("report=reports/evaluate.md\n")
+
+
+# @actions/glob trims each line, reads `#` as a comment and `!` as a negation, then matches with
+# minimatch (dot, nobrace, noext, nocomment, nonegate). Checked here with the minimatch the judges
+# install: each escaped pattern survives that reading and matches its path and no decoy.
+TRICKY_NAMES = ["in put é.csv", "a[1].csv", "{a,b}.txt", "it's #1 ~b & c (2).csv", "中文 数据.csv", "back\\slash",
+                "!neg", "#hash", " lead and trail ", "~", "+(x)", "%p@q=s;t"]
+DECOYS = ["in", "a1.csv", "a.txt", "neg", "hash", "lead and trail", "x", "backslash", "back/slash"]
+
+
+def test_glob_escapes_match_exactly_their_path_under_minimatch(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from mlgen.backends.github.paths import glob_escape
+    from tests.support import judges
+
+    modules = judges.tools_dir() / "node" / "node_modules"
+    node = shutil.which("node")
+    if node is None or not (modules / "minimatch").is_dir():
+        pytest.skip("node or the judges' minimatch is not installed (scripts/install-judges.sh)")
+    cases = [{"pattern": glob_escape(n), "name": n} for n in TRICKY_NAMES]
+    script = """
+const {Minimatch} = require("minimatch");
+const {cases, decoys} = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const opts = {dot: true, nobrace: true, noext: true, nocomment: true, nonegate: true};
+const out = cases.map(({pattern, name}) => {
+  const line = pattern.trim();
+  const mm = new Minimatch(line, opts);
+  return {name, kept: line === pattern && !line.startsWith("!") && !line.startsWith("#"),
+          own: mm.match(name), decoys: decoys.filter((d) => d !== name && mm.match(d))};
+});
+console.log(JSON.stringify(out));
+"""
+    proc = subprocess.run([node, "-e", script], input=json.dumps({"cases": cases, "decoys": DECOYS + TRICKY_NAMES}),
+                          capture_output=True, text=True, env={"NODE_PATH": str(modules), "PATH": ""}, check=True)
+    for result in json.loads(proc.stdout):
+        assert result == {"name": result["name"], "kept": True, "own": True, "decoys": []}, result

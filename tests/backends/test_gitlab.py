@@ -554,3 +554,24 @@ def test_reports_without_produced_files_still_publish_junit() -> None:
     job = replace(base.jobs[0], produces=None, reports=("out/junit.xml",))
     body = load(replace(base, jobs=(job, *base.jobs[1:])))["validate"]
     assert body["artifacts"] == {"expire_in": "7 days", "when": "always", "reports": {"junit": ["out/junit.xml"]}}
+
+
+# Names people give files, and decoys an unescaped glob would also match. The artifact globs are
+# backslash-escaped (paths.py); bash reads `\c` as the character c in a glob as the runner's
+# doublestar / filepath.Match do, so a bash glob over the same files shows what each matches.
+TRICKY_NAMES = ["in put é.csv", "a[1].csv", "x*y?.txt", "{a,b}.txt", "it's #1 ~b & c (2).csv", "中文 数据.csv",
+                "back\\slash", "!neg", "%p@q+r=s", "semi;colon|pipe<lt>gt\"dq\"`bt`"]
+DECOYS = ["in", "put", "a1.csv", "xAyB.txt", "a.txt", "b.txt", "it's", "neg"]
+
+
+@pytest.mark.parametrize("name", TRICKY_NAMES)
+def test_artifact_globs_match_exactly_their_path(name: str, tmp_path: Path) -> None:
+    from mlgen.backends.gitlab.paths import artifact_pattern, artifact_unescape
+
+    for n in (name, *DECOYS):
+        (tmp_path / n).write_text("x")
+    pattern = artifact_pattern(name)
+    assert artifact_unescape(pattern) == name
+    script = f"shopt -s nullglob dotglob; for f in {pattern}; do printf '%s\\0' \"$f\"; done"
+    out = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert out.split("\0")[:-1] == [name]

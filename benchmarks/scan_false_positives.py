@@ -100,6 +100,15 @@ def training_frame(settings: dict[str, Any], folder: Path) -> Any:
 
 
 def run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
+    """Train and scan one data set with one estimator family, on one thread (also when called from
+    the tests, where the environment variables above come too late for OpenMP)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _run_one(ds, family, folder)
+
+
+def _run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
     from mlgen_runtime import data, pipeline
     from mlgen_runtime.scan import scan_split
 

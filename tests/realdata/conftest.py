@@ -171,13 +171,27 @@ def realdata_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         pytest.fail(f"{MLGEN} not found: install mlgen into this interpreter's environment (pip install -e .)")
     wanted = [item.callspec.params["dataset"] for item in request.session.items
               if hasattr(item, "callspec") and "dataset" in item.callspec.params]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     runs = run_all(wanted, tmp_path_factory.mktemp("realdata"))
     session = Session(runs, time.perf_counter() - t0)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    if runs:
         slowest = sorted(runs.values(), key=lambda r: -r.seconds)[:3]
-        reporter.write_line(
-            f"\nrealdata: {len(runs)} data sets in {session.seconds:.1f} s wall ({PARALLEL} at a time); slowest: "
-            + ", ".join(f"{r.dataset.name} {r.seconds:.1f} s" for r in slowest))
+        SUMMARY.append(
+            f"realdata: {len(runs)} data sets in {session.seconds:.1f} s wall, {_children_cpu() - cpu0:.0f} s CPU "
+            f"({PARALLEL} runs at a time); slowest: " + ", ".join(f"{r.dataset.name} {r.seconds:.1f} s" for r in slowest))
     return session
+
+
+SUMMARY: list[str] = []  # printed at the end of the session (the fixture's own output is captured)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in SUMMARY:
+        terminalreporter.write_line(line)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -170,6 +170,14 @@ def registry_cmd(
         args += ["--version", str(version)]
     if action == "rollback" and to is not None:
         args += ["--to", str(to)]
+    if action in ("promote", "rollback"):
+        # both load the model they point the environment at (skops, scikit-learn): without the
+        # runtime's packages that is one line here instead of the runtime's ImportError
+        from mlgen.localrun import missing_here, runtime_missing_message
+
+        missing = missing_here()
+        if missing:
+            raise UsageError(runtime_missing_message(missing, sys.executable))
     env_vars = {**os.environ, "PYTHONPATH": RUNTIME_DIR}
     cmd = [sys.executable, "-m", RUNTIME_MODULE, args[0], "--plan", PLAN_PATH, *args[1:]]
     raise typer.Exit(subprocess.run(cmd, cwd=root, env=env_vars).returncode)

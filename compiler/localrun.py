@@ -388,8 +388,6 @@ def missing_runtime_packages(plan: dict[str, Any], env: dict[str, str] | None = 
     """Distribution names of the runtime's packages that the jobs' `python` cannot import.
     Checked by module lookup (nothing is imported): in this process when the jobs' `python` is
     this interpreter, else by asking that interpreter."""
-    import importlib.util
-
     wanted = dict(RUNTIME_PACKAGES)
     paths = [plan["settings"]["data"].get("path") or "", plan["settings"]["data"].get("reference") or ""]
     if any(str(p).endswith(".parquet") for p in paths):
@@ -397,7 +395,7 @@ def missing_runtime_packages(plan: dict[str, Any], env: dict[str, str] | None = 
     python = _python_on_path(env if env is not None else _env(plan))
     same = python is not None and _same_file(python, sys.executable)
     if python is None or same:
-        return [dist for mod, dist in wanted.items() if importlib.util.find_spec(mod) is None]
+        return missing_here(wanted)
     probe = ("import importlib.util, sys; "
              "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
     try:
@@ -407,6 +405,20 @@ def missing_runtime_packages(plan: dict[str, Any], env: dict[str, str] | None = 
     if res.returncode != 0:
         return [wanted[m] for m in wanted]
     return [wanted[m] for m in res.stdout.split() if m in wanted]
+
+
+def missing_here(modules: dict[str, str] | None = None) -> list[str]:
+    """Distribution names of `modules` (import name -> distribution; default: the runtime's
+    packages) that this interpreter cannot import (looked up, not imported)."""
+    import importlib.util
+
+    return [dist for mod, dist in (modules or RUNTIME_PACKAGES).items() if importlib.util.find_spec(mod) is None]
+
+
+def runtime_missing_message(missing: list[str], python: str) -> str:
+    """The one line `mlgen` prints when the runtime's packages are missing."""
+    return (f"the stage runtime needs {', '.join(missing)}, not installed for {python}; "
+            f"install them with `{INSTALL_RUNTIME}` (or `pip install -r {RUNTIME_DIR}/requirements.txt`)")
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -422,11 +434,7 @@ def _check_runtime_packages(plan: dict[str, Any]) -> None:
     env = _env(plan)
     missing = missing_runtime_packages(plan, env)
     if missing:
-        python = _python_on_path(env) or sys.executable
-        raise ValueError(
-            f"the stage runtime needs {', '.join(missing)}, not installed for {python}; "
-            f"install them with `{INSTALL_RUNTIME}` (or `pip install -r {RUNTIME_DIR}/requirements.txt`)"
-        )
+        raise ValueError(runtime_missing_message(missing, _python_on_path(env) or sys.executable))
 
 
 def _load_cache(path: Path) -> dict[str, Any]:

@@ -251,8 +251,11 @@ def test_wheel_without_extras_compiles_and_run_names_the_install_command(wheel: 
     assert cli("graph").returncode == 0 and cli("graph", "--mermaid").returncode == 0
     assert cli("schema").returncode == 0
     assert cli("registry", "list").returncode == 0
-    assert cli("registry", "promote", "--env", "staging", "--version", "1").returncode == 2
-    assert cli("registry", "rollback", "--env", "staging").returncode == 2
+    for args in (["promote", "--env", "staging", "--version", "1"], ["rollback", "--env", "staging"]):
+        res = cli("registry", *args)  # both load the model with skops first
+        assert res.returncode == 2, res.stdout + res.stderr
+        (line,) = _lines(res.stderr)
+        assert "pip install 'mlgen[runtime]'" in line, line
     assert cli("run", "no-such-job").returncode == 2
     assert cli("--help").returncode == 0
     (work / "broken.toml").write_text("[project\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -496,3 +497,91 @@ def test_rollback_dispatch_moves_production_back(demo: Demo, push_run: RunResult
     assert again.results == {"rollback-staging": SUCCESS, "rollback-production": SKIPPED}, failed_jobs(again)
     assert demo.aliases()["staging"] == 1
     assert demo.history()[-1]["reason"].endswith("--to 1")
+
+
+# ----------------------------------------------------------------------------- paths as people write them
+
+ACCENTED = """\
+[project]
+name = "accents"
+requirements = ["requirements ü.txt"]
+seed = 1
+
+[data]
+path = "données/in put é.csv"
+target = "malin (oui/non)"
+task = "classification"
+reference = "données/référence 中文.csv"
+allow_extra = true
+
+[data.columns]
+"malin (oui/non)" = { type = "int", min = 0, max = 1 }
+"rayon moyen, µm" = { type = "float", min = 0 }
+
+[train]
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { max_iter = 2000 }
+
+[evaluate]
+metrics = ["accuracy"]
+
+[ci]
+providers = ["github"]
+
+[[stages]]
+name = "prepare"
+cmd = "python 'scripts/prépare les données.py'"
+deps = ["scripts/prépare les données.py", "raw/brut données.csv"]
+outs = ["données/in put é.csv", "out/it's [v1] #1 {x} ~b & c"]
+before = "validate"
+
+[[stages]]
+name = "use"
+cmd = "cat \\"out/it's [v1] #1 {x} ~b & c/é t.txt\\""
+deps = ["out/it's [v1] #1 {x} ~b & c/é t.txt"]
+"""
+
+PREPARE = """\
+import pathlib, shutil
+pathlib.Path("données").mkdir(exist_ok=True)
+shutil.copy("raw/brut données.csv", "données/in put é.csv")
+out = pathlib.Path("out/it's [v1] #1 {x} ~b & c")
+out.mkdir(parents=True, exist_ok=True)
+(out / "é t.txt").write_text("étape faite\\n", encoding="utf-8")
+"""
+
+
+@pytest.mark.slow
+def test_paths_with_spaces_brackets_and_accents_travel_between_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    project = tmp_path / "project"
+    frame = load_breast_cancer(as_frame=True).frame
+    data = frame[["mean radius"]].rename(columns={"mean radius": "rayon moyen, µm"})
+    data["malin (oui/non)"] = (frame["target"] == 0).astype(int)
+    for rel, part in (("raw/brut données.csv", data.iloc[:400]), ("données/référence 中文.csv", data.iloc[400:])):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        part.to_csv(project / rel, index=False)
+    (project / "scripts").mkdir()
+    (project / "scripts/prépare les données.py").write_text(PREPARE, encoding="utf-8")
+    (project / "requirements ü.txt").write_text("")
+    (project / "mlproject.toml").write_text(ACCENTED, encoding="utf-8")
+    monkeypatch.chdir(project)
+    assert main(["compile", "-q"]) == 0
+    executor = GitHubExecutor(project, tmp_path / "runner", env={"MLGEN_REGISTRY": str(tmp_path / "registry")})
+    run = executor.run(WORKFLOW, Event.push())
+    assert_results(run, dict.fromkeys(("prepare", "use", "validate", "train", "evaluate"), SUCCESS))
+    # upload-artifact's globs (escaped `[`, `#`, `~`) matched the outputs under their exact names
+    assert (run.artifacts / "prepare/données/in put é.csv").is_file()
+    assert (run.artifacts / "prepare/out/it's [v1] #1 {x} ~b & c/é t.txt").read_text(encoding="utf-8") == "étape faite\n"
+    assert "étape faite" in run["use"].runs[0].log()
+    # hashFiles() found the accented data files: the key hashes more than the plan and manifest
+    from tests.support.github_executor import hash_files
+
+    validate = run["validate"].runs[0]
+    cache = next(s for s in validate.steps if s.name.startswith("Stage cache"))
+    found = re.search(r"^cache key mlgen-\S+-validate-([0-9a-f]{64})$", cache.log, re.M)
+    assert found, cache.log
+    assert found[1] != hash_files(validate.workspace, [".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json"])
+    assert found[1] == hash_files(validate.workspace, [".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json",
+                                                       "données/in put é.csv", "données/référence 中文.csv"])

@@ -129,3 +129,48 @@ def test_the_runtime_reads_accented_data_paths_and_columns(tmp_path: Path, monke
     (tmp_path / "données/référence 中文.csv").write_text(
         data.iloc[380:].to_csv(index=False), encoding="utf-8")  # a new baseline: validate reruns
     assert statuses(tmp_path, "evaluate")["validate"] == "ran"
+
+
+def test_dvc_pulls_accented_data_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dvc pull 'données/in put é.csv' ...`: the pointers (`<file>.dvc`) are found and the data
+    restored before validate reads it."""
+    import shutil
+    import subprocess
+    import sys
+
+    dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
+    if dvc is None:
+        pytest.skip("dvc not installed (pip install dvc)")
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    data = frame[["mean radius", "mean texture"]].rename(columns={"mean radius": "rayon moyen, µm"})
+    data["malin (oui/non)"] = (frame["target"] == 0).astype(int)
+    project = tmp_path / "project"
+    (project / "données").mkdir(parents=True)
+    data.iloc[:400].to_csv(project / "données/in put é.csv", index=False)
+    data.iloc[400:].to_csv(project / "données/référence 中文.csv", index=False)
+    (project / "requirements ü.txt").write_text("")
+    spec = ML.replace('"ville d\'origine" = { type = "category", values = ["Köln", "São Paulo", "北京"] }\n', "")
+    spec = spec.replace('slices = ["ville d\'origine"]\n', "").replace("allow_extra = true", "allow_extra = true\ndvc = true")
+    (project / "mlproject.toml").write_text(spec, encoding="utf-8")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def sh(*args: str) -> None:
+        proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{args}\n{proc.stdout}\n{proc.stderr}"
+
+    sh(dvc, "init", "--no-scm", "-q")
+    sh(dvc, "remote", "add", "-d", "store", str(tmp_path / "remote"))
+    sh(dvc, "add", "-q", "données/in put é.csv", "données/référence 中文.csv")
+    sh(dvc, "push", "-q")
+    for name in ("in put é.csv", "référence 中文.csv"):
+        (project / "données" / name).unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PATH", env["PATH"])
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    assert main(["compile", "-q", "--provider", "github"]) == 0
+    assert statuses(project, "validate") == {"validate": "ran"}
+    assert (project / "données/in put é.csv").is_file() and (project / "données/référence 中文.csv").is_file()

@@ -303,12 +303,53 @@ def _eval(node: tuple[Any, ...], scope: Scope, text: str) -> Any:
     raise AssertionError(node)  # pragma: no cover
 
 
+# What JavaScript's trim() removes: @actions/glob trims every pattern line.
+_JS_SPACE = " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+            "\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def actions_patterns(lines: list[str], where: str) -> list[str]:
+    """@actions/glob pattern lines (trimmed; `#` lines are comments) in Python glob syntax. On
+    Linux `\\` escapes the next character there; Python's glob has no escape, so an escaped
+    character becomes itself (a one-character class for the magic ones). `!` negation and a
+    leading `~` (home) are not simulated."""
+    out = []
+    for raw in lines:
+        line = raw.strip(_JS_SPACE)
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("!") or line == "~" or line.startswith("~/"):
+            raise Unsupported(f"{where}: pattern {line!r} (negation or home) is not simulated")
+        chars, i = [], 0
+        while i < len(line):
+            if line[i] == "\\" and i + 1 < len(line):
+                chars.append(glob.escape(line[i + 1]))
+                i += 2
+            else:
+                chars.append(line[i])
+                i += 1
+        out.append("".join(chars))
+    return out
+
+
+def literal_prefix(pattern: str) -> str:
+    """The search path of a translated pattern: its segments before the first one with a
+    wildcard (a one-character class is a literal character, as @actions/glob's getLiteral)."""
+    literal = []
+    for seg in pattern.split("/"):
+        plain = re.sub(r"\[(.)\]", r"\1", seg)
+        if re.search(r"[*?\[]", plain):
+            break
+        literal.append(plain)
+    return "/".join(literal)
+
+
 def hash_files(workspace: Path, patterns: list[str]) -> str:
     """GitHub's hashFiles(): the sha256 of the matched files' sha256 digests, in path order;
-    "" when nothing matches (patterns relative to the workspace; `!` exclusions unsupported)."""
-    if any(p.startswith("!") for p in patterns):
-        raise Unsupported("hashFiles(): exclusion patterns are not simulated")
-    matched = sorted({p for pat in patterns for p in workspace.glob(pat) if p.is_file()})
+    "" when nothing matches (@actions/glob patterns relative to the workspace)."""
+    translated = actions_patterns(patterns, "hashFiles()")
+    hits = {h for pat in translated for h in glob.glob(pat, root_dir=workspace, recursive=True, include_hidden=True)}
+    matched = sorted(workspace / h for h in hits if (workspace / h).is_file())
     if not matched:
         return ""
     outer = hashlib.sha256()
@@ -938,17 +979,15 @@ class _RunContext:
         if set(w) - allowed:
             raise Unsupported(f"upload-artifact: inputs {sorted(set(w) - allowed)} are not simulated")
         name = w.get("name", "artifact")
-        patterns = [p.strip() for p in w.get("path", "").splitlines() if p.strip()]
-        if any(p.startswith("!") for p in patterns):
-            raise Unsupported("upload-artifact: exclusion patterns are not simulated")
+        patterns = actions_patterns(w.get("path", "").splitlines(), "upload-artifact")
         hidden = w.get("include-hidden-files", "false") == "true"
         files: list[Path] = []
         search_paths: list[Path] = []
         for pattern in patterns:
-            literal = pattern if not glob.has_magic(pattern) else pattern[: re.search(r"[*?\[]", pattern).start()]  # type: ignore[union-attr]
+            literal = literal_prefix(pattern)
             search_paths.append((workspace / literal).resolve() if literal else workspace.resolve())
-            for hit in sorted(glob.glob(str(workspace / pattern), recursive=True, include_hidden=True)):
-                p = Path(hit)
+            for hit in sorted(glob.glob(pattern, root_dir=workspace, recursive=True, include_hidden=True)):
+                p = workspace / hit
                 found = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
                 files += [f.resolve() for f in found]
         files = list(dict.fromkeys(files))
@@ -964,6 +1003,10 @@ class _RunContext:
             mode = w.get("if-no-files-found", "warn")
             msg = f"upload-artifact {name}: no files found for {patterns}"
             return (FAILURE if mode == "error" else SUCCESS), msg, {}
+        for f in files:  # actions/toolkit path-and-artifact-name-validation.ts (NTFS-safe names)
+            bad = sorted(set(str(f.relative_to(root))) & set('":<>|*?\r\n'))
+            if bad:
+                return FAILURE, f"upload-artifact {name}: the path {f.relative_to(root)} contains {bad}", {}
         dest = self.artifacts / name
         if dest.exists():
             return FAILURE, f"upload-artifact: an artifact named {name!r} already exists in this run", {}

@@ -191,6 +191,10 @@ def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedM
         raise ValueError(f"github: stage cache {name!r} has no input files to key on")
     slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
     prefix = f"mlgen-${{{{ runner.os }}}}-{slot}-"
+    for f in inputs:
+        problem = path_problem("data", f)
+        if problem:  # the spec checks refuse it first
+            raise UnsafeValue(f"cache input {f!r}: {problem[0]}")
     files = ", ".join(quote(glob_escape(checked(f, "cache input"))) for f in inputs)
     with_ = CommentedMap()
     with_["path"] = f"{CACHE_DIR}/{slot}"

@@ -340,6 +340,15 @@ def time_values(series: pd.Series, where: str) -> np.ndarray:
     return values
 
 
+def time_order(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
+    """Positions of `frame`'s rows in data.split.time order (stable: ties keep file order; rows
+    without a time first, as the split counts them among the past)."""
+    import numpy as np
+
+    values = time_values(frame[settings["data"]["split"]["time"]], settings["data"]["path"])
+    return np.argsort(np.where(np.isnan(values), -np.inf, values), kind="stable")
+
+
 def _time_split(series: pd.Series, d: dict[str, Any]) -> Split:
     """The latest `test_size` share held out; ties at the boundary all held out (all kept when
     that would leave no training row). Rows without a time are training rows: they cannot be

@@ -90,15 +90,19 @@ def scoring(settings: dict[str, Any]) -> Scoring:
     return Scoring(name, True, get_scorer(name))  # sklearn scorers are greater-is-better (neg_*)
 
 
-def folds(task: str, cv: int, seed: int, X: Any, y: Any, groups: Any = None) -> list[tuple[Any, Any]]:
+def folds(task: str, cv: int, seed: int, X: Any, y: Any, groups: Any = None,
+          by_time: bool = False) -> list[tuple[Any, Any]]:
     """The CV folds (train index, validation index), identical for every trial and shard.
     `groups` (the shared split's groups: equal rows, data.split.group) keep each group in one
-    fold, for the reason the held-out split does: a twin in the other fold flatters a trial."""
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+    fold, for the reason the held-out split does: a twin in the other fold flatters a trial.
+    `by_time` (rows in time order): each fold validates on rows later than those it trains on."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, TimeSeriesSplit
 
     classify = task == "classification"
-    if groups is None:
-        splitter: Any = (StratifiedKFold if classify else KFold)(n_splits=cv, shuffle=True, random_state=seed)
+    if by_time:
+        splitter: Any = TimeSeriesSplit(n_splits=cv)
+    elif groups is None:
+        splitter = (StratifiedKFold if classify else KFold)(n_splits=cv, shuffle=True, random_state=seed)
     else:
         splitter = (StratifiedGroupKFold if classify else GroupKFold)(n_splits=cv, shuffle=True, random_state=seed)
     try:
@@ -134,12 +138,14 @@ def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, 
 
 
 def run_trials(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, indices: list[int],
-               all_trials: list[dict[str, Any]], label: str = "", groups: Any = None) -> list[TrialResult]:
+               all_trials: list[dict[str, Any]], label: str = "", groups: Any = None,
+               by_time: bool = False) -> list[TrialResult]:
     """Run the given trials with progress on stderr: an updating bar on a terminal, a `[k/n]`
     line per trial elsewhere (CI logs show where a long search is); see progress.py."""
     search = settings["train"]["search"]
     sc = scoring(settings)
-    cv_folds = folds(settings["data"]["task"], int(search.get("cv", 5)), int(settings["project"]["seed"]), X, y, groups)
+    cv_folds = folds(settings["data"]["task"], int(search.get("cv", 5)), int(settings["project"]["seed"]), X, y, groups,
+                     by_time)
     print(f"search{label}: {len(indices)} of {len(all_trials)} trials, {len(cv_folds)}-fold CV, "
           f"scoring {sc.name} ({'higher' if sc.greater_is_better else 'lower'} is better)", flush=True)
     results = []

@@ -41,6 +41,7 @@ class Training:
     data_sha256: str
     data: dict[str, Any]  # model.json's "data": the file, its hash, both halves' hashes, the split
     groups: Any = None  # CV groups for the search: the split's groups of the training rows, or None
+    by_time: bool = False  # split by data.split.time: X and y are in time order, CV folds too
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -62,7 +63,10 @@ def load(ctx: Context) -> Training:
     check_target(frame[d["target"]], d["task"], d["path"])
     parts = data.split_positions(frame, settings)
     train_part, test_part = frame.iloc[parts.train], frame.iloc[parts.test]
-    X, y = data.features(train_part, settings)
+    by_time = parts.how.get("method") == "time"
+    # split by time: the training rows in time order, so the search's CV also trains on the past only
+    fit_part = train_part.iloc[data.time_order(train_part, settings)] if by_time else train_part
+    X, y = data.features(fit_part, settings)
     # sorted on the whole data, so evaluate and scan (which read the model's list) agree
     cols = pipeline.columns_for(frame, settings)
     dropped = loaded.note(d["target"])
@@ -77,7 +81,7 @@ def load(ctx: Context) -> Training:
     sha = sha256_file(ctx.path(d["path"]))
     prov = provenance.data(settings, sha, frame, train_part, test_part, parts.how, loaded.dropped)
     groups = None if parts.groups is None else parts.groups[parts.train]
-    return Training(pipeline.prepare(X, cols), y, cols, sha, prov, groups)
+    return Training(pipeline.prepare(X, cols), y, cols, sha, prov, groups, by_time)
 
 
 def check_target(y: pd.Series, task: str, source: str) -> None:
@@ -113,7 +117,8 @@ def train(ctx: Context, args: argparse.Namespace) -> int:
         fit_and_save(ctx, t, {}, None)
         return 0
     all_trials = search.trials(space, ctx.seed)
-    results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials, groups=t.groups)
+    results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials,
+                                groups=t.groups, by_time=t.by_time)
     fit_and_save(ctx, t, *_chosen(settings, results))
     return 0
 
@@ -123,7 +128,8 @@ def train_shard(ctx: Context, i: int, n: int) -> int:
     t = load(ctx)
     all_trials = search.trials(settings["train"]["search"], ctx.seed)
     mine = search.shard_trials(len(all_trials), i, n)
-    results = search.run_trials(settings, t.cols, t.X, t.y, mine, all_trials, label=f" shard {i}/{n}", groups=t.groups)
+    results = search.run_trials(settings, t.cols, t.X, t.y, mine, all_trials, label=f" shard {i}/{n}",
+                                groups=t.groups, by_time=t.by_time)
     path = search.write_shard(ctx.out("trials"), i, n, search.fingerprint(settings, t.data_sha256),
                               search.scoring(settings), len(all_trials), results)
     print(f"shard {i}/{n}: {len(results)} trial results -> {path.relative_to(ctx.root).as_posix()}", flush=True)

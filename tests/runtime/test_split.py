@@ -196,3 +196,39 @@ estimator = "sklearn.linear_model.LogisticRegression"
     monkeypatch.chdir(tmp_path)
     assert mlgen_main(["validate"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_time_split_trains_and_searches_on_the_past_only(project, rt):
+    import json
+
+    from mlgen_runtime import search
+
+    frame = diabetes()
+    frame["visit"] = pd.date_range("2020-01-01", periods=len(frame), freq="D")[::-1].strftime("%Y-%m-%d")  # newest first
+    spec = """
+[project]
+name = "ts"
+seed = 42
+
+[data]
+path = "data/train.csv"
+target = "progression"
+split = { time = "visit" }
+
+[train]
+estimator = "sklearn.linear_model.Ridge"
+
+[train.search]
+space = { alpha = [0.1, 1.0] }
+cv = 3
+"""
+    project(spec, {"data/train.csv": frame})
+    assert rt("train") == 0
+    meta = json.loads(open(".mlgen/out/model/model.json").read())
+    assert meta["data"]["split"]["method"] == "time" and meta["data"]["test"]["rows"] == 89
+    assert meta["data"]["split"]["cutoff"] == "2020-12-19"  # 442 days to 2021-03-17; the latest 89 are held out
+    assert meta["features"]["dates"] == ["visit"]
+    # time-ordered folds: every validation row is later than every row its fold trained on
+    folds = search.folds("regression", 3, 42, np.zeros((30, 1)), np.zeros(30), by_time=True)
+    assert all(train.max() < valid.min() for train, valid in folds)
+    assert rt("evaluate") == 0

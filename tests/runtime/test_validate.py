@@ -521,3 +521,23 @@ def test_report_keeps_hostile_names_and_values_inert(project, rt):
     row = next(line for line in (root / OUT / "report.md").read_text().splitlines() if line.startswith("| `values`"))
     assert row == ("| `values` | ❌ fail | column `tier\\|<b>x</b>`: 284 rows not in the allowed values "
                    "(first: data row 2 has '@\u2060team \\[x\\](http://e)'; unexpected: '@\u2060team \\[x\\](http://e)') |")
+
+
+# --- real survey / panel data (statsmodels) ---------------------------------------------------
+
+@pytest.mark.parametrize(("name", "repeated"), [("fair", "1,039 duplicate rows (16.3%)"),
+                                                 ("randhie", "11,065 duplicate rows (54.8%)")])
+def test_survey_data_with_repeated_rows_passes_with_a_warning(project, rt, name, repeated):
+    """statsmodels' `fair` (affairs survey) and `randhie` (RAND health insurance panel) repeat
+    whole rows; a random split put twins on both sides and the overlap check failed them."""
+    from tests.realdata.datasets import by_name
+
+    dataset = by_name(name)
+    text = spec(target=dataset.target, task=dataset.task, columns={})
+    project(text, {"data/train.csv": dataset.frame()})
+    assert rt("validate") == 0
+    res = results()
+    assert res["failed"] == [] and res["warnings"] == ["duplicates"]
+    assert check("duplicates")["message"].startswith(f"{repeated} <= max_duplicate_fraction 90%")
+    leak = check("leakage")
+    assert leak["status"] == "pass" and leak["details"]["rows"] == 0 and leak["details"]["split"]["method"] == "grouped"

@@ -7,18 +7,22 @@ The slice's metric is compared with the whole scanned test set:
 
     worse = (whole - slice) / |whole|     (higher-is-better metrics)
     worse = (slice - whole) / |whole|     (lower-is-better: log_loss, mae, mape, mse, rmse)
+    worse = whole - slice                 (r2, explained_variance: skill scores, 0 = the mean;
+                                           the gap is the share of the target's variance lost)
 
 `worse` > `minor` is a minor finding, > `major` a major one; slices under `min_rows` rows are
 skipped. A pair slice that only repeats a flagged single-feature slice (its gap is not at least
 `minor` larger) is not reported again.
 
-Numeric-feature slices are difficulty-adjusted (classification with predict_proba). The bins of
-the most predictive numeric features that hold the decision boundary are harder for ANY model:
+Slices are difficulty-adjusted (classification with predict_proba). The bins of the most
+predictive numeric features that hold the decision boundary are harder for ANY model:
 on breast cancer (143 test rows, accuracy 0.965) all 5 errors fall in the middle bin of
 `worst concave points`, and labels drawn from a logistic model + LogisticRegression gave a major
-slice finding in 4-7 of 10 seeds under the plain rule. A sound model knows where it is unsure, so
-such a slice (every slice of a numeric feature: its bins, its values when it has few, and every
-pair that involves one) is flagged only when it is BOTH more than the threshold worse than the
+slice finding in 4-7 of 10 seeds under the plain rule. So are groups whose outcome is close to
+a coin toss: on the Titanic, 3rd-class women survived about half the time, and a sound model's
+accuracy there is ~0.5 against ~0.8 overall. A sound model knows where it is unsure, so every
+slice (numeric bins, category values and their pairs) is flagged only when it is BOTH more than
+the threshold worse than the
 whole set (as above) AND more than the same threshold worse than what the model itself expects
 there; the severity comes from the smaller of the two gaps:
 
@@ -38,10 +42,15 @@ scaled so its sum is the observed total loss.) For metrics other than accuracy a
 (balanced_accuracy, precision, recall, f1*, roc_auc) the expectation is checked on accuracy, the
 same error-rate proxy the significance test uses; the finding names both numbers.
 
-Category-value slices (and category x category pairs) keep the plain rule. So do regression (a
-point prediction carries no per-row expected error: a model-free stand-in such as per-bin target
-variance cannot tell "noisier here" from "fits worse here") and classifiers without predict_proba:
-there a numeric bin that is harder by nature can still be flagged, and fdr is the only guard.
+Classifiers without predict_proba keep the plain rule: there a slice that is harder by nature can
+still be flagged, and fdr is the only guard. Regression has no per-row expected error (a
+model-free stand-in such as per-bin target variance cannot tell "noisier here" from "fits worse
+here"); instead a regression slice is major only when its errors are OFFSET: Welch's two-sided
+test of its mean error against the rest's (BH at `fdr`, `q_offset`), and the offset, shrunk by
+`OFFSET_Z` standard errors towards 0 (its certain part), alone makes the gap more than `major`
+(`offset_gap`: the gap minus the gap with that offset removed). Larger errors centred on zero are
+what a noisier group looks like (the doctor visits of the sick, the prices of large diamonds:
+every model's errors are larger there): such a slice is at most minor, and its text says so.
 
 Everything is vectorized: each feature (and pair) is one integer code per row, and a metric per
 slice comes from `np.bincount` over those codes (confusion counts per slice for the
@@ -68,9 +77,13 @@ are disjoint and independent):
   or permutation p-value. For the other classification metrics the error rate is a proxy: a slice
   whose f1 or roc_auc drops while its error rate does not rise is not confirmed (documented
   limitation; a per-slice bootstrap of ~3,000 slices would cost minutes).
-- metrics that are means of a per-row loss (log_loss; mse, rmse, r2, explained_variance: squared
-  error; mae: absolute error; mape: absolute percentage error): Welch's one-sided t-test of that
-  loss in the slice vs the rest, from per-slice sums of the loss and its square.
+- log_loss: Welch's one-sided t-test of the per-row loss in the slice vs the rest, from per-slice
+  sums of the loss and its square.
+- regression metrics (mse, rmse, r2, explained_variance: squared error; mae: absolute error;
+  mape: absolute percentage error): the one-sided Mann-Whitney test of the per-row loss in the
+  slice vs the rest (normal approximation with tie and continuity corrections, from one ranking
+  of all rows). Rank based: squared errors of real targets are heavy tailed, and a t-test of
+  their mean on a 20-row slice is carried by one outlier.
 - difficulty-adjusted slices (above): a one-sided test of the EXCESS over the model's own
   expectation instead. Accuracy-type metrics: the slice's error count k is, under "the model is as
   good here as it expects", a sum of independent Bernoulli(e'_i): Poisson-binomial with mean
@@ -424,7 +437,7 @@ class Expectation:
 
 
 def expectation(metric: str, r: Rows) -> Expectation | None:
-    """None without predicted probabilities (and for regression): those slices keep the plain rule."""
+    """None without predicted probabilities (and for regression): then no slice is difficulty-adjusted."""
     if r.task != "classification" or r.conf is None:
         return None
     if metric == "log_loss":

@@ -275,7 +275,6 @@ def _stratify(labels: pd.Series, test_size: float) -> pd.Series | None:
 
 def _grouped_split(y: pd.Series, keys: np.ndarray, group: pd.Series | None, settings: dict[str, Any]) -> Split:
     import numpy as np
-    import pandas as pd
     from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     d = settings["data"]
@@ -324,7 +323,6 @@ def majority(groups: np.ndarray, y: pd.Series) -> pd.Series:
 def time_values(series: pd.Series, where: str) -> np.ndarray:
     """The time column as orderable float64 (dates as days); BadInput when it is neither."""
     import numpy as np
-    import pandas as pd
     from pandas.api import types as t
 
     from mlgen_runtime.profile import as_days

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,7 +195,7 @@ def _realdata(name: str, folder: Path) -> Path:
     return by_name(name).write_csv(folder / "data")
 
 
-def _messy_frame() -> "pd.DataFrame":
+def _messy_frame() -> Any:
     """An id, free text, a date, a category with 3,000 values, a bool and a missing feature."""
     import numpy as np
     import pandas as pd

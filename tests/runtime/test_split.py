@@ -153,7 +153,7 @@ def test_the_split_is_recorded_in_the_model_metadata(project, rt):
 
     frame = diabetes()
     frame["patient"] = np.arange(len(frame)) // 2
-    spec = f"""
+    spec = """
 [project]
 name = "sp"
 seed = 42
@@ -161,7 +161,7 @@ seed = 42
 [data]
 path = "data/train.csv"
 target = "progression"
-split = {{ group = "patient" }}
+split = { group = "patient" }
 
 [train]
 estimator = "sklearn.linear_model.Ridge"

@@ -89,6 +89,9 @@ def infer(data: Path, target: str, folder: Path) -> Inferred:
     y = frame[target]
     if y.notna().sum() < 2:
         raise UsageError(f"--target {target}: fewer than 2 rows of {rel} have a value")
+    if y.nunique() < 2:  # one class, or a constant number: nothing to learn
+        raise UsageError(f"--target {target}: every row of {rel} has the same value ({y.dropna().iloc[0]!r}); "
+                         "there is nothing to predict")
     task, why = infer_task(y)
     prof = profile.profile(frame[y.notna()], target)
     lines: list[str] = []

@@ -258,6 +258,10 @@ def test_init_from_data_regression_and_paths(tmp_path: Path, monkeypatch: pytest
     assert capsys.readouterr().err.startswith("mlgen: error: --target ozone: not a column of data/airquality.csv; columns: Ozone")
     assert main(["init", "proj", "--data", "proj/data/airquality.csv"]) == 2
     assert "--data and --target go together" in capsys.readouterr().err
+    (tmp_path / "proj/data/one.csv").write_text("x,y\n1,a\n2,a\n3,\n")
+    assert main(["init", "proj", "--data", "proj/data/one.csv", "--target", "y", "--force"]) == 2
+    assert capsys.readouterr().err == ("mlgen: error: --target y: every row of data/one.csv has the same value ('a'); "
+                                       "there is nothing to predict\n")
 
 
 def test_init_from_data_never_replaces_the_spec_without_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -115,7 +115,7 @@ def profile(values: pd.Series, numeric: bool, contract: Mapping[str, Any] | None
         return Profile("category", originals.loc[counts.index].to_numpy(dtype=object), counts.to_numpy(dtype=float))
     import pandas as pd
 
-    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     x = x[np.isfinite(x)]
     distinct, counts = np.unique(x, return_counts=True)
     if len(distinct) <= FEW_VALUES:
@@ -189,7 +189,7 @@ def perturb(X: pd.DataFrame, numeric: list[str], categorical: list[str], noise: 
     if do_numeric:
         for c in numeric:
             if prof[c].kind == "continuous":
-                out[c] = _continuous(X[c].to_numpy(dtype=float), prof[c], noise, rng)
+                out[c] = _continuous(X[c].to_numpy(dtype=float, na_value=np.nan), prof[c], noise, rng)
     discrete = [c for c in [*numeric, *categorical] if prof[c].kind != "continuous" and len(prof[c].values) >= 2]
     if do_categories and discrete and n:
         touched = rng.random(n) < noise  # one discrete value changed in a `noise` share of the rows
@@ -202,8 +202,8 @@ def perturb(X: pd.DataFrame, numeric: list[str], categorical: list[str], noise: 
                 continue
             current = X[c].iloc[rows].to_numpy()
             if prof[c].kind == "discrete":
-                new_values: np.ndarray = _discrete_move(current.astype(float), prof[c], rng)
-                new = out[c].to_numpy(dtype=float, copy=True)
+                new_values: np.ndarray = _discrete_move(np.asarray(current, dtype=float), prof[c], rng)
+                new = out[c].to_numpy(dtype=float, na_value=np.nan, copy=True)
             else:
                 new_values = _category_swap(current.astype(object), prof[c], rng)
                 new = out[c].astype(object).to_numpy(copy=True)

@@ -13,7 +13,7 @@ and the shipped scan (`mlgen_runtime.scan.scan_split`). It prints one Markdown t
   twin of every sound set): the leak is detected when the leakage detector reports a major
   finding on the leaking column, which blocks.
 
-    .venv/bin/python benchmarks/scan_false_positives.py                  # everything (~10 min)
+    .venv/bin/python benchmarks/scan_false_positives.py                  # everything (about a minute)
     .venv/bin/python benchmarks/scan_false_positives.py --only iris,fair --estimators default
     .venv/bin/python benchmarks/scan_false_positives.py --json out.json  # also the raw results
 

@@ -13,6 +13,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from mlgen_runtime import modelio, pipeline, search
+from mlgen_runtime.fsutil import sha256_file
 from tests.runtime.conftest import CLASSIFICATION_SPEC, breast_cancer, diabetes
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
@@ -45,7 +46,7 @@ def test_train_writes_a_skops_model_and_its_metadata(project, rt, monkeypatch):
     model_file = root / MODEL_DIR / "model.skops"
     assert zipfile.is_zipfile(model_file)  # a skops archive, not a pickle
     model, meta = load_trained(root)
-    assert meta["sha256"] == modelio.sha256_file(model_file)
+    assert meta["sha256"] == sha256_file(model_file)
     assert meta["estimator"] == "sklearn.linear_model.LogisticRegression"
     assert meta["params"] == {"max_iter": 2000}
     assert meta["estimator_params"]["max_iter"] == 2000
@@ -55,7 +56,7 @@ def test_train_writes_a_skops_model_and_its_metadata(project, rt, monkeypatch):
     assert len(meta["features"]["numeric"]) == 30 and meta["features"]["categorical"] == []
     d = meta["data"]
     assert d["path"] == "data/train.csv" and d["rows"] == 569
-    assert d["sha256"] == modelio.sha256_file(root / "data/train.csv")
+    assert d["sha256"] == sha256_file(root / "data/train.csv")
     assert (d["train"]["rows"], d["test"]["rows"]) == (455, 114)
     assert re.fullmatch(r"[0-9a-f]{64}", d["train"]["hash"]) and d["train"]["hash"] != d["test"]["hash"]
     assert set(meta["versions"]) == {"python", "numpy", "pandas", "scikit-learn", "skops", "mlgen_runtime"}

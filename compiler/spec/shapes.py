@@ -236,7 +236,7 @@ MODELS = {'CI': (('providers',
               ('max_duplicate_fraction',
                'max_duplicate_fraction',
                ('float', 0, None, 1, None),
-               ('value', 0.9)),
+               ('value', 1.0)),
               ('max_overlap_fraction', 'max_overlap_fraction', ('float', 0, None, 1, None), ('value', 0.0)),
               ('drift', 'drift', ('opt', ('model', 'Drift')), ('value', None)),
               ('strict', 'strict', ('bool',), ('value', False)))}

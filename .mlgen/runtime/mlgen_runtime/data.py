@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ class _Memo:
     def __init__(self) -> None:
         self.enabled = False
         self.frames: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
-        self.splits: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.splits: OrderedDict[tuple[Any, ...], Split] = OrderedDict()
 
     def clear(self) -> None:
         self.frames.clear()
@@ -110,56 +111,279 @@ def _read_frame(path: Path, name: str) -> pd.DataFrame:
     return frame
 
 
-def training_frame(settings: dict[str, Any], root: Path) -> pd.DataFrame:
-    """The training data with a usable target column (exit 2 otherwise)."""
+@dataclass(frozen=True)
+class Training:
+    """The training file as every stage reads it: `frame` holds the rows with a target (their
+    index is their position in the file, so messages can name data rows), `raw` the whole file."""
+
+    frame: pd.DataFrame
+    raw: pd.DataFrame
+    dropped: int  # rows left out because their target is missing
+    first_dropped: int | None  # 0-based position in the file of the first of them
+
+    def note(self, target: str) -> str | None:
+        """What the reports say about the dropped rows (None when there are none)."""
+        if not self.dropped:
+            return None
+        rows = f"{self.dropped:,} row{'s' if self.dropped != 1 else ''}"
+        return (f"{rows} with a missing target `{target}` left out (first: data row {self.first_dropped + 1}); "
+                'data.missing_target = "error" refuses them instead')
+
+
+def load_training(settings: dict[str, Any], root: Path) -> Training:
+    """The training data with a usable target column (exit 2 otherwise). Rows whose target is
+    missing are left out and counted, or refused with data.missing_target = "error"."""
     data = settings["data"]
-    frame = load_frame(root / data["path"], data["path"])
+    raw = load_frame(root / data["path"], data["path"])
     target = data["target"]
-    if target not in frame.columns:
-        raise BadInput(f"{data['path']}: target column `{target}` not found; columns: {', '.join(frame.columns[:20])}")
-    missing = frame[target].isna()
-    if missing.any():
-        row = int(missing.to_numpy().argmax())
-        raise BadInput(f"{data['path']}: target column `{target}` is empty in {int(missing.sum())} rows (first: data row {row + 1})")
-    if len(frame) < 2:
-        raise BadInput(f"{data['path']}: needs at least 2 rows, found {len(frame)}")
-    return frame
+    if target not in raw.columns:
+        raise BadInput(f"{data['path']}: target column `{target}` not found; columns: {', '.join(raw.columns[:20])}")
+    training = with_target(raw, target)
+    if training.dropped and data.get("missing_target", "drop") == "error":
+        raise BadInput(f"{data['path']}: target column `{target}` is empty in {training.dropped:,} rows "
+                       f"(first: data row {training.first_dropped + 1}); data.missing_target = \"error\"")
+    if len(training.frame) < 2:
+        raise BadInput(f"{data['path']}: needs at least 2 rows with a target, found {len(training.frame)}")
+    return training
+
+
+def with_target(raw: pd.DataFrame, target: str) -> Training:
+    """The rows of `raw` whose target is present (`raw` itself when they all are)."""
+    missing = raw[target].isna().to_numpy()
+    dropped = int(missing.sum())
+    if not dropped:
+        return Training(raw, raw, 0, None)
+    return Training(raw[~missing], raw, dropped, int(missing.argmax()))
+
+
+def training_frame(settings: dict[str, Any], root: Path) -> pd.DataFrame:
+    """The rows of the training data that have a target (see `load_training`)."""
+    return load_training(settings, root).frame
 
 
 def split(frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The shared hold-out split: stratified for classification when every class allows it.
-
-    Exactly `train_test_split(frame, ...)`: the row positions depend only on the row count, the
-    target and the seed, so they are computed on positions (memoized in the local worker, keyed
-    by those inputs) and the frame is indexed as train_test_split indexes it."""
+    """The shared hold-out split of the training rows (`split_positions`), as frames."""
     from sklearn.utils import _safe_indexing
 
-    train_idx, test_idx = split_positions(frame[settings["data"]["target"]], settings)
-    return _safe_indexing(frame, train_idx), _safe_indexing(frame, test_idx)
+    parts = split_positions(frame, settings)
+    return _safe_indexing(frame, parts.train), _safe_indexing(frame, parts.test)
 
 
-def split_positions(y: pd.Series, settings: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) row positions of the shared split of data whose target column is `y`."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray  # row positions in the frame
+    test: np.ndarray
+    how: dict[str, Any]  # for provenance: method, columns, groups, cutoff
+    groups: np.ndarray | None = None  # group number per row when rows were joined ("grouped")
+    keys: np.ndarray | None = None  # feature_keys per row (not for a time split)
 
-    data = settings["data"]
-    seed = int(settings["project"]["seed"])
-    stratify = None
-    if data["task"] == "classification":
-        counts = y.value_counts()
-        if len(counts) > 1 and counts.min() >= 2:
-            stratify = y
-    key = None
+
+def split_positions(frame: pd.DataFrame, settings: dict[str, Any]) -> Split:
+    """(train, test) row positions of the shared split. A pure function of the data and the seed:
+
+    - rows with identical features are one group, so a held-out row never has a twin the model
+      trained on (survey and panel data repeat whole rows); with `data.split.group` rows of one
+      group value also stay together (groups joined through shared rows are one);
+    - classification: stratified by the target (groups by their most common class);
+    - `data.split.time`: the latest `test_size` share is held out, all rows of the boundary
+      time on the held-out side; identical rows at different times are not joined (that would
+      break the order): validate's `leakage` reports them as a warning.
+    Without repeated rows or a group column this is exactly `train_test_split` on positions."""
+    d = settings["data"]
+    plan = d.get("split") or {}
+    group_col, time_col = plan.get("group"), plan.get("time")
+    for key, col in (("group", group_col), ("time", time_col)):
+        if col is not None and col not in frame.columns:
+            raise BadInput(f"data.split.{key}: column `{col}` is not in {d['path']}")
+    y = frame[d["target"]]
+    keys = None if time_col is not None else feature_keys(frame, settings)
+    memo_key = None
     if MEMO.enabled:
-        key = (len(y), data["test_size"], seed, stratify is not None, _series_digest(y) if stratify is not None else "")
-        hit = MEMO.splits.get(key)
+        basis = [len(frame), d["test_size"], int(settings["project"]["seed"]), d["task"], group_col, time_col,
+                 _series_digest(y), "" if keys is None else _array_digest(keys)]
+        for col in (group_col, time_col):
+            if col is not None:
+                basis.append(_series_digest(frame[col]))
+        memo_key = tuple(basis)
+        hit = MEMO.splits.get(memo_key)
         if hit is not None:
-            return hit[0].copy(), hit[1].copy()
-    train, test = train_test_split(np.arange(len(y)), test_size=data["test_size"], random_state=seed, stratify=stratify)
-    if key is not None:
-        _remember(MEMO.splits, key, (train.copy(), test.copy()), MEMO_SPLITS)
-    return train, test
+            return _copy(hit)
+    if time_col is not None:
+        result = _time_split(frame[time_col], d)
+    else:
+        result = _grouped_split(y, keys, None if group_col is None else frame[group_col], settings)
+        result = Split(result.train, result.test, result.how, result.groups, keys)
+    if memo_key is not None:
+        _remember(MEMO.splits, memo_key, _copy(result), MEMO_SPLITS)
+    return result
+
+
+def _copy(parts: Split) -> Split:
+    groups = None if parts.groups is None else parts.groups.copy()
+    keys = None if parts.keys is None else parts.keys.copy()
+    return Split(parts.train.copy(), parts.test.copy(), dict(parts.how), groups, keys)
+
+
+def feature_keys(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
+    """One uint64 per row over the columns the model reads: equal features, equal keys."""
+    import pandas as pd
+
+    from mlgen_runtime.profile import of_settings
+
+    columns = list(of_settings(frame, settings).features)
+    if not columns:  # nothing to compare: every row is its own group
+        import numpy as np
+
+        return np.arange(len(frame), dtype="uint64")
+    part = frame[columns]
+    try:
+        return pd.util.hash_pandas_object(part, index=False).to_numpy()
+    except TypeError:  # lists or dicts in a Parquet column: hash their text instead
+        return pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy()
+
+
+def _groups(keys: np.ndarray, group: pd.Series | None) -> np.ndarray:
+    """Group number per row: rows with equal keys, and (with a group column) rows of one group
+    value, transitively (connected components of rows, keys and group values)."""
+    import numpy as np
+    import pandas as pd
+
+    codes, _ = pd.factorize(keys)
+    if group is None:
+        return codes
+    gcodes, uniques = pd.factorize(group)  # a missing group value: each such row on its own
+    lone = gcodes < 0
+    gcodes[lone] = len(uniques) + np.arange(int(lone.sum()))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n_keys, n_groups = int(codes.max()) + 1, int(gcodes.max()) + 1
+    # a graph of feature keys and group values, one edge per row
+    graph = coo_matrix((np.ones(len(codes)), (codes, n_keys + gcodes)), shape=(n_keys + n_groups,) * 2)
+    _, labels = connected_components(graph, directed=False)
+    return labels[codes]
+
+
+def _stratify(labels: pd.Series, test_size: float) -> pd.Series | None:
+    """`labels` when train_test_split can stratify by them (every class twice, room for each)."""
+    import math
+
+    counts = labels.value_counts()
+    if len(counts) < 2 or counts.min() < 2 or math.ceil(test_size * len(labels)) < len(counts):
+        return None
+    return labels
+
+
+def _grouped_split(y: pd.Series, keys: np.ndarray, group: pd.Series | None, settings: dict[str, Any]) -> Split:
+    import numpy as np
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    d = settings["data"]
+    seed, test_size = int(settings["project"]["seed"]), d["test_size"]
+    classify = d["task"] == "classification"
+    groups = _groups(keys, group)
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    how: dict[str, Any] = {"method": "random", "stratified": False, "group": None if group is None else group.name,
+                           "rows": len(groups), "groups": n_groups}
+    if n_groups == len(y):  # no two rows together: the plain split
+        stratify = _stratify(y, test_size) if classify else None
+        positions = np.arange(len(y))
+        train, test = train_test_split(positions, test_size=test_size, random_state=seed, stratify=stratify)
+        how["stratified"] = stratify is not None
+        return Split(train, test, how)
+    how["method"] = "grouped"
+    if n_groups < 2:
+        raise BadInput(f"{d['path']}: every row is in one group (identical features"
+                       f"{' or one data.split.group value' if group is not None else ''}); nothing can be held out")
+    stratify = None
+    if classify:
+        stratify = _stratify(majority(groups, y), test_size)
+    if stratify is not None:
+        ids = np.arange(n_groups)
+        _, test_groups = train_test_split(ids, test_size=test_size, random_state=seed, stratify=stratify.to_numpy())
+        test_mask = np.isin(groups, test_groups)
+        how["stratified"] = True
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        _, test = next(splitter.split(np.zeros(len(y)), groups=groups))
+        test_mask = np.zeros(len(y), dtype=bool)
+        test_mask[test] = True
+    return Split(np.flatnonzero(~test_mask), np.flatnonzero(test_mask), how, groups)
+
+
+def majority(groups: np.ndarray, y: pd.Series) -> pd.Series:
+    """Each group's most common class (ties: the class seen first in the file), by group number."""
+    import pandas as pd
+
+    codes, classes = pd.factorize(y)
+    counts = pd.DataFrame({"g": groups, "c": codes}).value_counts().reset_index(name="n")
+    top = counts.sort_values(["g", "n", "c"], ascending=[True, False, True], kind="stable").drop_duplicates("g")
+    return pd.Series(classes.take(top["c"].to_numpy()), index=top["g"].to_numpy()).sort_index()
+
+
+def time_values(series: pd.Series, where: str) -> np.ndarray:
+    """The time column as orderable float64 (dates as days); BadInput when it is neither."""
+    import numpy as np
+    from pandas.api import types as t
+
+    from mlgen_runtime.profile import as_days
+
+    if t.is_numeric_dtype(series.dtype) and not t.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    values = as_days(series).to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isnan(values) & series.notna().to_numpy()
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise BadInput(f"{where}: data.split.time column `{series.name}` is neither a date/time nor a number "
+                       f"({int(bad.sum()):,} values, first: {series.iloc[pos]!r})")
+    return values
+
+
+def time_order(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
+    """Positions of `frame`'s rows in data.split.time order (stable: ties keep file order; rows
+    without a time first, as the split counts them among the past)."""
+    import numpy as np
+
+    values = time_values(frame[settings["data"]["split"]["time"]], settings["data"]["path"])
+    return np.argsort(np.where(np.isnan(values), -np.inf, values), kind="stable")
+
+
+def _time_split(series: pd.Series, d: dict[str, Any]) -> Split:
+    """The latest `test_size` share held out; ties at the boundary all held out (all kept when
+    that would leave no training row). Rows without a time are training rows: they cannot be
+    placed after anything."""
+    import math
+
+    import numpy as np
+
+    values = time_values(series, d["path"])
+    known = ~np.isnan(values)
+    n_test = math.ceil(d["test_size"] * len(values))
+    ordered = np.sort(values[known])
+    if len(ordered) < 2 or ordered[0] == ordered[-1]:
+        raise BadInput(f"{d['path']}: data.split.time column `{series.name}` needs at least two different times")
+    cutoff = ordered[max(len(ordered) - n_test, 0)]
+    test_mask = known & (values >= cutoff)
+    if test_mask.sum() == known.sum():  # the cutoff is the earliest time: hold out the later ones only
+        test_mask = known & (values > cutoff)
+        cutoff = float(ordered[ordered > cutoff][0])
+    how = {"method": "time", "stratified": False, "time": series.name, "cutoff": _time_label(series, values, cutoff),
+           "rows_without_time": int((~known).sum())}
+    return Split(np.flatnonzero(~test_mask), np.flatnonzero(test_mask), how)
+
+
+def _time_label(series: pd.Series, values: np.ndarray, cutoff: float) -> Any:
+    """The boundary as the data spells it (the first row with that time)."""
+    import numpy as np
+
+    value = series.iloc[int(np.argmax(values == cutoff))]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+def _array_digest(values: np.ndarray) -> str:
+    return hashlib.sha256(values.tobytes()).hexdigest()
 
 
 def _series_digest(y: pd.Series) -> str:

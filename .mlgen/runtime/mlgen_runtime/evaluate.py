@@ -85,12 +85,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     names = list(settings["evaluate"]["metrics"])
     model, meta = candidate(ctx)
 
-    frame = data.training_frame(settings, ctx.root)
-    _, test = data.split(frame, settings)
+    loaded = data.load_training(settings, ctx.root)
+    _, test = data.split(loaded.frame, settings)
     test_hash = data.frame_hash(test)
     _same_split(meta, test_hash)
     X, y = data.features(test, settings)
-    X = pipeline.prepare(X, pipeline.columns(X, settings["data"].get("columns") or {}))
+    X = pipeline.prepare(X, model_columns(meta, loaded.frame, settings))
 
     with imports_alongside(plots.MODULES):  # predicting is native code: the other core imports matplotlib
         preds = metrics.predict(model, X, task)
@@ -107,7 +107,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         "task": task,
         "model_sha256": meta["sha256"],  # deploy refuses a model that was not the one judged here
         "model": {"sha256": meta["sha256"], "estimator": meta["estimator"], "params": meta.get("params", {})},
-        "data": {"rows": len(test), "hash": test_hash},
+        "data": {"rows": len(test), "hash": test_hash, "missing_target_rows": loaded.dropped,
+                 "missing_target_note": loaded.note(settings["data"]["target"])},
         "metrics": values,
         "metric_notes": notes,
         "champion": champ_block,
@@ -126,6 +127,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         raise CheckFailed(f"{len(failed)} of {len(verdicts)} gate(s) failed: "
                           + "; ".join(f"{v.name} ({gates.describe(v)})" for v in failed))
     return 0
+
+
+def model_columns(meta: dict[str, Any], frame: pd.DataFrame, settings: dict[str, Any]) -> pipeline.Columns:
+    """The columns the model was trained on, as its model.json lists them (sorting the held-out
+    rows alone could judge a column differently: unique in 100 rows, not in 1,000)."""
+    features = meta.get("features")
+    if isinstance(features, dict) and "numeric" in features:
+        return pipeline.Columns.from_dict(features)
+    return pipeline.columns_for(frame, settings)
 
 
 def _same_split(meta: dict[str, Any], test_hash: str) -> None:
@@ -221,6 +231,7 @@ def report(project: str, result: dict[str, Any], verdicts: list[gates.Verdict]) 
         f"Candidate {md.code(model['estimator'].rsplit('.', 1)[-1])} (sha256 {md.code(model['sha256'][:12])}) "
         f"on {result['data']['rows']} held-out rows; {against}",
         "",
+        *([md.inline(result["data"]["missing_target_note"]) + ".", ""] if result["data"].get("missing_target_note") else []),
         "### Metrics",
         "",
         _metrics_table(result["metrics"], champ),

@@ -4,8 +4,10 @@
     Pipeline([("preprocess", ColumnTransformer([...])), ("model", <estimator>)])
 
 numeric columns      -> SimpleImputer(median) + StandardScaler
-categorical columns  -> SimpleImputer(most_frequent) + OneHotEncoder(handle_unknown="ignore")
-datetime columns     -> dropped (noted): a raw timestamp is not a feature
+categorical columns  -> SimpleImputer(most_frequent) + OneHotEncoder(max_categories=50, rare values
+                        and unseen ones in one "infrequent" column)
+date/time columns    -> days since 1970-01-01 (by `prepare`, before the model), then as numeric
+ids, free text       -> left out with a warning (profile.py)
 
 Everything in it is a stock scikit-learn type, so skops loads it with the default trusted
 list, and the saved file serves predictions without mlgen installed.
@@ -24,52 +26,58 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 MODEL_STEP = "model"
-CATEGORICAL_TYPES = frozenset({"category", "str", "bool"})
-NUMERIC_TYPES = frozenset({"int", "float"})
 SHOWN = 5  # problems spelled out in one message
+# one-hot columns per category column at most: the rarest values share one "infrequent" column,
+# so a column with thousands of values (a zip code, a product) does not make thousands of dense
+# columns (the output is dense: HistGradientBoosting and others refuse sparse input)
+MAX_CATEGORIES = 50
 
 
 @dataclass(frozen=True)
 class Columns:
-    numeric: tuple[str, ...]
+    numeric: tuple[str, ...]  # dates included (converted to numbers by `prepare`)
     categorical: tuple[str, ...]
     dropped: tuple[str, ...]
     notes: tuple[str, ...]
+    dates: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {"numeric": list(self.numeric), "categorical": list(self.categorical), "dropped": list(self.dropped)}
+        return {"numeric": list(self.numeric), "categorical": list(self.categorical), "dropped": list(self.dropped),
+                "dates": list(self.dates)}
+
+    @classmethod
+    def from_dict(cls, features: dict[str, Any]) -> Columns:
+        """The columns a trained model reads, from its model.json `features`."""
+        return cls(tuple(features.get("numeric") or ()), tuple(features.get("categorical") or ()),
+                   tuple(features.get("dropped") or ()), (), tuple(features.get("dates") or ()))
 
 
-def columns(X: pd.DataFrame, contract: dict[str, dict[str, Any]]) -> Columns:
-    """Sort the feature columns into numeric / categorical / dropped (contract type first, then dtype).
+def columns(X: pd.DataFrame, contract: dict[str, dict[str, Any]], exclude: tuple[str, ...] | list[str] = ()) -> Columns:
+    """Sort the feature columns into numeric / categorical / dropped (profile.py: the contract
+    type first, then what the values are). Pass the whole training data's features, so every
+    stage sorts the same columns the same way.
 
     A contract int/float column is numeric whatever pandas read it as: one stray string makes a
     CSV column `object`, and one-hot encoding a column of numbers would be silently wrong
     (`number_problems` refuses such values before training)."""
-    import pandas as pd
-    from pandas.api import types as t
+    from mlgen_runtime import profile
 
-    numeric: list[str] = []
-    categorical: list[str] = []
-    dropped: list[str] = []
-    notes: list[str] = []
-    for name in X.columns:
-        declared = (contract.get(name) or {}).get("type")
-        dtype = X[name].dtype
-        if declared == "datetime" or t.is_datetime64_any_dtype(dtype):
-            dropped.append(name)
-            notes.append(f"column `{name}` is a datetime: dropped from the features (derive numeric features from it in a custom stage)")
-        elif declared in NUMERIC_TYPES:
-            numeric.append(name)
-        elif declared in CATEGORICAL_TYPES or isinstance(dtype, pd.CategoricalDtype) or t.is_bool_dtype(dtype) \
-                or t.is_object_dtype(dtype) or t.is_string_dtype(dtype):
-            categorical.append(name)
-        elif t.is_numeric_dtype(dtype):
-            numeric.append(name)
-        else:
-            dropped.append(name)
-            notes.append(f"column `{name}` has dtype {dtype}, which is neither numeric nor categorical: dropped")
-    return Columns(tuple(numeric), tuple(categorical), tuple(dropped), tuple(notes))
+    return from_profile(profile.profile(X, target="", contract=contract, exclude=exclude))
+
+
+def columns_for(frame: pd.DataFrame, settings: dict[str, Any]) -> Columns:
+    """The columns of the whole training data as the spec has them used (profile.of_settings)."""
+    from mlgen_runtime import profile
+
+    return from_profile(profile.of_settings(frame, settings))
+
+
+def from_profile(prof: Any) -> Columns:
+    from mlgen_runtime.profile import LEFT_OUT_KINDS
+
+    return Columns(prof.names("numeric", "datetime"), prof.names("categorical"), prof.names(*LEFT_OUT_KINDS),
+                   prof.notes, prof.names("datetime"), prof.warnings)
 
 
 def prepare(X: pd.DataFrame, cols: Columns) -> pd.DataFrame:
@@ -81,7 +89,12 @@ def prepare(X: pd.DataFrame, cols: Columns) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
+    from mlgen_runtime.profile import as_days
+
     out = X.copy()
+    for name in cols.dates:
+        if name in out.columns:
+            out[name] = as_days(out[name]).astype("float64")
     for name in cols.categorical:
         s = out[name]
         out[name] = s.astype(object).where(s.notna(), np.nan)
@@ -109,7 +122,10 @@ def number_problems(X: pd.DataFrame, cols: Columns) -> list[str]:
     from pandas.api import types as t
 
     problems = []
+    dates = set(cols.dates)
     for name in cols.numeric:
+        if name in dates:
+            continue  # read as dates by `prepare`; what does not parse is a missing value
         s = X[name]
         if t.is_integer_dtype(s.dtype) or t.is_bool_dtype(s.dtype):
             continue  # always finite
@@ -189,10 +205,12 @@ def preprocessor(cols: Columns) -> Any:
     if cols.categorical:
         parts.append(("categorical", Pipeline([
             ("impute", SimpleImputer(strategy="most_frequent")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES,
+                                     sparse_output=False)),
         ]), list(cols.categorical)))
     if not parts:
-        raise BadInput("no usable feature columns (every column is the target, a datetime or an unsupported type)")
+        raise BadInput("no usable feature columns (every column is the target, excluded, an id, free text or of an "
+                       "unsupported type; see the notes above)")
     # dense output: several estimators (HistGradientBoosting...) refuse sparse input
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
 

@@ -50,8 +50,11 @@ def git_commit(root: Path, env: dict[str, str] | None = None) -> str | None:
     return sha if out.returncode == 0 and sha else None
 
 
-def data(settings: dict[str, Any], data_sha256: str, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
-    """The data file, its hash and the hashes of both halves of the shared split."""
+def data(settings: dict[str, Any], data_sha256: str, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame,
+         how: dict[str, Any] | None = None, missing_target_rows: int = 0) -> dict[str, Any]:
+    """The data file, its hash, the hashes of both halves of the shared split and how it was
+    made (`how`: data.Split.how: random or grouped, stratified or not, the group or time column,
+    the time cutoff); `rows` counts the rows with a target, `missing_target_rows` those without."""
     from mlgen_runtime.data import frame_hash
 
     rel = settings["data"]["path"]
@@ -61,6 +64,8 @@ def data(settings: dict[str, Any], data_sha256: str, frame: pd.DataFrame, train:
         "rows": len(frame),
         "seed": int(settings["project"]["seed"]),
         "test_size": settings["data"]["test_size"],
+        "missing_target_rows": missing_target_rows,
+        "split": how or {},
         "train": {"rows": len(train), "hash": frame_hash(train)},
         "test": {"rows": len(test), "hash": frame_hash(test)},
     }

@@ -87,8 +87,12 @@ def percent(fraction: float, digits: int = 2) -> str:
     return f"{fraction * 100:.{digits}g}%"
 
 
-def status(passed: bool, skipped: bool = False) -> Md:
-    return Md("⏭️ skipped" if skipped else "✅ pass" if passed else "❌ fail")
+def status(passed: bool, skipped: bool = False, warning: bool = False) -> Md:
+    if skipped:
+        return Md("⏭️ skipped")
+    if not passed:
+        return Md("❌ fail")
+    return Md("⚠️ warn" if warning else "✅ pass")
 
 
 def table(headers: Sequence[object], rows: Iterable[Sequence[object]], align: str | None = None) -> str:

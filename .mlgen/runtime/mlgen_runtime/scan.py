@@ -70,47 +70,16 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if expected and expected != data.frame_hash(test):
         raise BadInput("the held-out split differs from the one the model was trained with "
                        "(the data or the seed changed since train); rerun train")
-    contract = settings["data"].get("columns") or {}
-    X_all, y_all = data.features(test, settings)
-    cols = pipeline.columns(X_all, contract)
-    slice_columns = _slice_columns(cfg["slices"], cols, list(X_all.columns), settings["data"]["path"])
-    features = [*cols.numeric, *cols.categorical]
-    numeric = frozenset(cols.numeric)
+    from mlgen_runtime.evaluate import model_columns
 
-    max_rows, seed = int(cfg["max_rows"]), ctx.seed
-    scanned = sample(test, max_rows, seed)
-    X, y = data.features(scanned, settings)
-    X = pipeline.prepare(X, cols)
-    preds = metrics.predict(model, X, task)
-
-    results: list[DetectorResult] = []
-    for name in DETECTORS:
-        dcfg = cfg[name]
-        if not dcfg.get("enabled", True):
-            results.append(skipped(name, f"disabled (scan.{name}.enabled = false)", bool(dcfg.get("block", True))))
-            continue
-        if name == "slices":
-            from mlgen_runtime import scan_slices
-
-            results.append(scan_slices.detect(X[features], numeric, y, preds, task, dcfg, slice_columns))
-        elif name == "robustness":
-            from mlgen_runtime import scan_robustness
-
-            results.append(scan_robustness.detect(model, X, list(cols.numeric), list(cols.categorical), y, task, dcfg,
-                                                  seed, preds.y_pred))
-        elif name == "overconfidence":
-            from mlgen_runtime import scan_overconfidence
-
-            results.append(scan_overconfidence.detect(y, preds, task, dcfg))
-        else:
-            results.append(_leakage(train, test, scanned, cols, settings, dcfg, max_rows, seed, preds))
+    scanned, results = scan_split(model, frame, train, test, settings, cfg, ctx.seed, model_columns(meta, frame, settings))
 
     findings = [f for r in results for f in r.findings]
     blocked_by = [r.name for r in results if r.blocking]
     result: dict[str, Any] = {
         "model_sha256": meta["sha256"],  # deploy refuses a model other than the one scanned
         "task": task,
-        "rows": {"test": len(test), "scanned": len(scanned), "max_rows": max_rows, "train": len(train)},
+        "rows": {"test": len(test), "scanned": len(scanned), "max_rows": int(cfg["max_rows"]), "train": len(train)},
         "detectors": [r.as_dict() for r in results],
         "findings": [f.as_dict() for f in findings],
         "passed": not blocked_by,
@@ -129,6 +98,55 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                           + "; ".join(f"{f.detector}: {f.title}" for f in majors[:5])
                           + (" ..." if len(majors) > 5 else ""))
     return 0
+
+
+def scan_split(model: Any, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, settings: dict[str, Any],
+               cfg: dict[str, Any], seed: int, cols: pipeline.Columns | None = None,
+               ) -> tuple[pd.DataFrame, list[DetectorResult]]:
+    """Every enabled detector on the shared split of `frame`: (the scanned test rows, the
+    results). `cols`: the model's columns (default: sorted on the whole data, as train does).
+    `run` and benchmarks/scan_false_positives.py call this, so the benchmark measures the
+    shipped scan."""
+    task = settings["data"]["task"]
+    contract = settings["data"].get("columns") or {}
+    X_all, _ = data.features(test, settings)
+    cols = cols if cols is not None else pipeline.columns_for(frame, settings)
+    slice_columns = _slice_columns(cfg["slices"], cols, list(X_all.columns), settings["data"]["path"])
+    features = [*cols.numeric, *cols.categorical]
+    numeric = frozenset(cols.numeric)
+
+    max_rows = int(cfg["max_rows"])
+    scanned = sample(test, max_rows, seed)
+    X, y = data.features(scanned, settings)
+    X = pipeline.prepare(X, cols)
+    preds = metrics.predict(model, X, task)
+
+    results: list[DetectorResult] = []
+    for name in DETECTORS:
+        dcfg = cfg[name]
+        if not dcfg.get("enabled", True):
+            results.append(skipped(name, f"disabled (scan.{name}.enabled = false)", bool(dcfg.get("block", True))))
+            continue
+        if name == "slices":
+            from mlgen_runtime import scan_slices
+
+            results.append(scan_slices.detect(X[features], numeric, y, preds, task, dcfg, slice_columns))
+        elif name == "robustness":
+            from mlgen_runtime import scan_robustness
+
+            # the training rows define each feature's type, range and observed values
+            X_train, _ = data.features(sample(train, max_rows, seed), settings)
+            profiles = scan_robustness.profiles(pipeline.prepare(X_train, cols), cols.numeric, cols.categorical,
+                                                contract)
+            results.append(scan_robustness.detect(model, X, list(cols.numeric), list(cols.categorical), y, task, dcfg,
+                                                  seed, preds.y_pred, profiles))
+        elif name == "overconfidence":
+            from mlgen_runtime import scan_overconfidence
+
+            results.append(scan_overconfidence.detect(y, preds, task, dcfg))
+        else:
+            results.append(_leakage(train, test, scanned, cols, settings, dcfg, max_rows, seed, preds))
+    return scanned, results
 
 
 def _evaluate_report(ctx: Context, model_sha256: str) -> str | None:
@@ -172,15 +190,15 @@ def _leakage(train: pd.DataFrame, test: pd.DataFrame, scanned: pd.DataFrame, col
     from mlgen_runtime import scan_leakage
 
     features = [*cols.numeric, *cols.categorical]
-    X_train_all, _ = data.features(train, settings)
-    X_test_all, _ = data.features(test, settings)
-    overlap = scan_leakage.overlap_share(X_train_all[features], X_test_all[features])  # whole splits: hashing is cheap
+    target = settings["data"]["target"]
+    # whole rows (features and target) of the whole splits: hashing is cheap
+    overlap = scan_leakage.overlap_share(train[[*features, target]], test[[*features, target]])
     train_rows = sample(train, max_rows, seed)
     Xa, ya = data.features(train_rows, settings)
     Xb, yb = data.features(scanned, settings)
     classes: np.ndarray | None = preds.classes
     return scan_leakage.detect(pipeline.prepare(Xa, cols)[features], ya, pipeline.prepare(Xb, cols)[features], yb,
-                               frozenset(cols.numeric), settings["data"]["task"], cfg, overlap, classes)
+                               frozenset(cols.numeric), settings["data"]["task"], cfg, overlap, classes, seed)
 
 
 def _print_summary(results: list[DetectorResult], scanned: int, test: int) -> None:

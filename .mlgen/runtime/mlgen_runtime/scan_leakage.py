@@ -2,24 +2,30 @@
 """Scan detector: leakage.
 
 1. A single feature that predicts the target almost perfectly on its own. Each feature gets a
-   one-feature model FITTED ON THE TRAINING SPLIT and SCORED ON THE TEST SPLIT (so an ID-like
-   column that merely memorizes the training rows scores nothing):
-   - binned target means: numeric features cut into up to 64 quantile bins (of the training
+   one-feature model, CROSS-FITTED over the scanned test rows and a same-size sample of the
+   training rows together (`FOLDS` folds, seeded): every row is scored by a model fitted on the
+   other folds, so an ID-like column that merely memorizes rows scores nothing, and the score
+   rests on every scanned row rather than on the test rows alone (on a 32-row data set the test
+   split has 7 rows, and two honest features reached ROC AUC 1.0 on them by chance). The
+   one-feature models:
+   - binned target means: numeric features cut into up to 64 quantile bins (of the fitting
      rows), category features per value; missing values are a bin of their own, and values
-     unseen in training get the training prior. This catches non-monotonic leaks (|x|, x^2, a
-     code per class);
-   - numeric features also: the raw value itself (classification, rank based), or for
+     unseen in fitting get the prior. This catches non-monotonic leaks (|x|, x^2, a code per
+     class);
+   - numeric features also: the raw value itself (classification, rank based: no fit), or for
      regression a straight line and a line per bin (piecewise linear), which resolve monotonic
      and smooth non-monotonic leaks (y = x^2) that bin means blur in wide tail bins.
    The score is the better of the two: ROC AUC for classification, max(auc, 1 - auc), one-vs-rest
    macro for multiclass; R2 for regression. A score >= `minor` is a minor finding, >= `major` a
    major one.
-2. Rows shared by train and test: the share of test rows whose FEATURE values (the target left
-   out) all occur in one training row. The model may have memorized those rows, so the test
-   metrics overstate it. A share above `overlap` is flagged; it is major when it exceeds `overlap`
-   by more than 5 percentage points (`OVERLAP_MAJOR`): from then on the held-out metrics are
-   measurably inflated; below, it is a warning about a few duplicates. Features with few distinct
-   combinations repeat by nature: then raise `overlap`.
+2. Rows shared by train and test: the share of test rows whose feature values AND target all
+   occur in one training row. The model may have memorized those examples with their answers,
+   so the test metrics overstate it. Equal features with another target are not counted: a model
+   cannot have memorized an answer it was not shown (survey data with a few discrete columns
+   repeats feature combinations by nature), and the shared split keeps identical rows on one
+   side. A share above `overlap` is flagged; it is major when it exceeds `overlap` by more than
+   5 percentage points (`OVERLAP_MAJOR`): from then on the held-out metrics are measurably
+   inflated; below, it is a warning about a few duplicates.
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ if TYPE_CHECKING:
 NAME = "leakage"
 MAX_BINS = 64
 MIN_BIN_ROWS = 25  # fewer training rows per bin on average: fewer bins
+VALUE_BINS = 16  # a numeric feature with at most this many distinct values is binned per value
 OVERLAP_MAJOR = 0.05  # overlap share beyond `overlap` + this: major
 SMOOTHING = 1.0  # pseudo-rows of the prior in each bin's mean
+FOLDS = 5  # cross-fitting folds of the one-feature models
+TARGET = "\x00target"  # the target's column when rows are compared whole (no feature has this name)
 
 
 def _bin_codes(train: pd.Series, test: pd.Series, numeric: bool) -> tuple[np.ndarray, np.ndarray, int]:
@@ -50,8 +59,12 @@ def _bin_codes(train: pd.Series, test: pd.Series, numeric: bool) -> tuple[np.nda
         a = pd.to_numeric(train, errors="coerce").to_numpy(dtype=float)
         b = pd.to_numeric(test, errors="coerce").to_numpy(dtype=float)
         ok = a[~np.isnan(a)]
-        bins = int(np.clip(len(ok) // MIN_BIN_ROWS, 1, MAX_BINS))
-        edges = np.unique(np.quantile(ok, np.linspace(0, 1, bins + 1)[1:-1])) if len(ok) and bins > 1 else np.array([])
+        distinct = np.unique(ok)
+        if len(distinct) <= VALUE_BINS:  # a code, a flag, a scale: one bin per value, whatever the row count
+            edges = distinct[1:]
+        else:
+            bins = int(np.clip(len(ok) // MIN_BIN_ROWS, 1, MAX_BINS))
+            edges = np.unique(np.quantile(ok, np.linspace(0, 1, bins + 1)[1:-1])) if bins > 1 else np.array([])
         k = len(edges) + 1
         ca = np.where(np.isnan(a), k, np.searchsorted(edges, a, side="right"))
         cb = np.where(np.isnan(b), k, np.searchsorted(edges, b, side="right"))
@@ -81,37 +94,56 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> float:
     return 1 - float(((y - pred) ** 2).sum()) / var if var > 0 else float("nan")
 
 
-def feature_score(train: pd.Series, y_train: np.ndarray, test: pd.Series, y_test: np.ndarray, numeric: bool,
-                  task: str, classes: np.ndarray | None = None) -> float:
-    """How well this one feature predicts the target on the test rows (ROC AUC or R2)."""
+def fold_ids(n: int, seed: int) -> np.ndarray:
+    """A fold per row (0..FOLDS-1), balanced and seeded."""
+    return np.random.default_rng([seed, 17]).permutation(np.arange(n) % FOLDS)
+
+
+def cross_fitted_score(x: pd.Series, y: np.ndarray, numeric: bool, task: str, folds: np.ndarray,
+                       classes: np.ndarray | None = None) -> float:
+    """How well this one feature predicts the target (ROC AUC or R2) from out-of-fold
+    predictions: the one-feature models of the module docstring, each row scored by a model
+    fitted on the other folds."""
     import pandas as pd
 
-    ca, cb, k = _bin_codes(train, test, numeric)
-    raw_test = None
-    if numeric:
-        raw_test = pd.to_numeric(test, errors="coerce").to_numpy(dtype=float)
-        fill = np.nanmedian(raw_test) if np.isfinite(raw_test).any() else 0.0
-        raw_test = np.where(np.isnan(raw_test), fill, raw_test)
+    x = x.reset_index(drop=True)
+    raw = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float) if numeric else None
+    if raw is not None:
+        fill = np.nanmedian(raw) if np.isfinite(raw).any() else 0.0
+        raw = np.where(np.isnan(raw), fill, raw)
+    parts = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in np.unique(folds)]
+    codes = [_bin_codes(x.iloc[a], x.iloc[b], numeric) for a, b in parts]
+
+    def oof(fit_predict: Any) -> np.ndarray:
+        out = np.empty(len(y))
+        for (a, b), (ca, cb, k) in zip(parts, codes):
+            out[b] = fit_predict(a, b, ca, cb, k)
+        return out
+
     if task == "classification":
-        labels = classes if classes is not None else np.unique(y_test)
+        labels = classes if classes is not None else np.unique(y)
         one_vs_rest = labels[-1:] if len(labels) == 2 else labels
         scores = []
         for label in one_vs_rest:
-            pos_train, pos_test = y_train == label, y_test == label
-            s = _auc(pos_test, _binned_means(ca, cb, k, pos_train.astype(float)))
-            if raw_test is not None:
-                s = np.fmax(s, _auc(pos_test, raw_test))
+            pos = (y == label).astype(float)
+            s = _auc(pos > 0, oof(lambda a, b, ca, cb, k: _binned_means(ca, cb, k, pos[a])))
+            if raw is not None:
+                s = np.fmax(s, _auc(pos > 0, raw))
             scores.append(s)
         return float(np.mean(scores)) if scores else float("nan")
-    yt, ye = y_train.astype(float), y_test.astype(float)
-    score = _r2(ye, _binned_means(ca, cb, k, yt))
-    if numeric:
-        xa = pd.to_numeric(train, errors="coerce").to_numpy(dtype=float)
-        ok = ~np.isnan(xa)
-        if ok.sum() > 2 and np.ptp(xa[ok]) > 0:
-            slope, intercept = np.polyfit(xa[ok], yt[ok], 1)
-            score = float(np.fmax(score, _r2(ye, slope * raw_test + intercept)))
-            score = float(np.fmax(score, _r2(ye, _piecewise_linear(xa, ca, yt, raw_test, cb, k))))
+    yf = y.astype(float)
+    score = _r2(yf, oof(lambda a, b, ca, cb, k: _binned_means(ca, cb, k, yf[a])))
+    if raw is not None and np.ptp(raw) > 0:
+        def line(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, k: int) -> np.ndarray:
+            if np.ptp(raw[a]) == 0:
+                return np.full(len(b), yf[a].mean())
+            slope, intercept = np.polyfit(raw[a], yf[a], 1)
+            return slope * raw[b] + intercept
+
+        xa_all = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
+        score = float(np.fmax(score, _r2(yf, oof(line))))
+        score = float(np.fmax(score, _r2(yf, oof(
+            lambda a, b, ca, cb, k: _piecewise_linear(xa_all[a], ca, yf[a], raw[b], cb, k)))))
     return score
 
 
@@ -149,15 +181,20 @@ def overlap_share(train_X: pd.DataFrame, test_X: pd.DataFrame) -> tuple[int, int
 
 def detect(train_X: pd.DataFrame, y_train: Any, test_X: pd.DataFrame, y_test: Any, numeric: set[str] | frozenset[str],
            task: str, cfg: dict[str, Any], overlap: tuple[int, int] | None = None,
-           classes: np.ndarray | None = None) -> DetectorResult:
+           classes: np.ndarray | None = None, seed: int = 0) -> DetectorResult:
     """`train_X`/`test_X`: the (sampled) feature rows of each split; `overlap`: precomputed on the
-    full splits (default: computed on the given rows)."""
+    full splits with their targets (default: computed on the given rows and targets)."""
+    import pandas as pd
+
     block = bool(cfg.get("block", True))
     minor, major = float(cfg["minor"]), float(cfg["major"])
     allowed = float(cfg["overlap"])
     ya, yb = np.asarray(y_train), np.asarray(y_test)
     metric = "ROC AUC" if task == "classification" else "R2"
-    scores = {c: feature_score(train_X[c], ya, test_X[c], yb, c in numeric, task, classes) for c in test_X.columns}
+    X_all = pd.concat([train_X, test_X], ignore_index=True)  # both splits' (sampled) rows, cross-fitted
+    y_all = np.concatenate([ya, yb])
+    folds = fold_ids(len(X_all), seed)
+    scores = {c: cross_fitted_score(X_all[c], y_all, c in numeric, task, folds, classes) for c in test_X.columns}
     ranked = sorted(((s, c) for c, s in scores.items() if np.isfinite(s)), key=lambda t: (-t[0], t[1]))
     findings: list[Finding] = []
     for s, c in ranked:
@@ -173,13 +210,14 @@ def detect(train_X: pd.DataFrame, y_train: Any, test_X: pd.DataFrame, y_test: An
             f"production. Check how {quote(c)} is produced; drop it from the data if it is not known at prediction "
             "time, or raise scan.leakage.minor/major if it truly is this predictive.",
             {"feature": c, "score": s, "metric": metric}))
-    shared, n_test = overlap if overlap is not None else overlap_share(train_X, test_X)
+    shared, n_test = overlap if overlap is not None else overlap_share(train_X.assign(**{TARGET: ya}),
+                                                                         test_X.assign(**{TARGET: yb}))
     share = shared / n_test if n_test else 0.0
     if share > allowed:
         sev = MAJOR if share > allowed + OVERLAP_MAJOR else "minor"
         findings.append(Finding(
             NAME, sev, f"{pct(share)} of the test rows also occur in the training split",
-            f"{shared:,} of {n_test:,} test rows ({pct(share)}) have feature values identical to a training row "
+            f"{shared:,} of {n_test:,} test rows ({pct(share)}) have feature values and target identical to a training row "
             f"(allowed: {pct(allowed)}; major beyond {pct(allowed + OVERLAP_MAJOR)}): the model may have "
             "memorized them, so the test metrics overstate how it does on new data. Remove duplicated records "
             "before the split (or split by entity); if the features naturally have few distinct combinations, "

@@ -8,18 +8,22 @@ The slice's metric is compared with the whole scanned test set:
 
     worse = (whole - slice) / |whole|     (higher-is-better metrics)
     worse = (slice - whole) / |whole|     (lower-is-better: log_loss, mae, mape, mse, rmse)
+    worse = whole - slice                 (r2, explained_variance: skill scores, 0 = the mean;
+                                           the gap is the share of the target's variance lost)
 
 `worse` > `minor` is a minor finding, > `major` a major one; slices under `min_rows` rows are
 skipped. A pair slice that only repeats a flagged single-feature slice (its gap is not at least
 `minor` larger) is not reported again.
 
-Numeric-feature slices are difficulty-adjusted (classification with predict_proba). The bins of
-the most predictive numeric features that hold the decision boundary are harder for ANY model:
+Slices are difficulty-adjusted (classification with predict_proba). The bins of the most
+predictive numeric features that hold the decision boundary are harder for ANY model:
 on breast cancer (143 test rows, accuracy 0.965) all 5 errors fall in the middle bin of
 `worst concave points`, and labels drawn from a logistic model + LogisticRegression gave a major
-slice finding in 4-7 of 10 seeds under the plain rule. A sound model knows where it is unsure, so
-such a slice (every slice of a numeric feature: its bins, its values when it has few, and every
-pair that involves one) is flagged only when it is BOTH more than the threshold worse than the
+slice finding in 4-7 of 10 seeds under the plain rule. So are groups whose outcome is close to
+a coin toss: on the Titanic, 3rd-class women survived about half the time, and a sound model's
+accuracy there is ~0.5 against ~0.8 overall. A sound model knows where it is unsure, so every
+slice (numeric bins, category values and their pairs) is flagged only when it is BOTH more than
+the threshold worse than the
 whole set (as above) AND more than the same threshold worse than what the model itself expects
 there; the severity comes from the smaller of the two gaps:
 
@@ -39,10 +43,15 @@ scaled so its sum is the observed total loss.) For metrics other than accuracy a
 (balanced_accuracy, precision, recall, f1*, roc_auc) the expectation is checked on accuracy, the
 same error-rate proxy the significance test uses; the finding names both numbers.
 
-Category-value slices (and category x category pairs) keep the plain rule. So do regression (a
-point prediction carries no per-row expected error: a model-free stand-in such as per-bin target
-variance cannot tell "noisier here" from "fits worse here") and classifiers without predict_proba:
-there a numeric bin that is harder by nature can still be flagged, and fdr is the only guard.
+Classifiers without predict_proba keep the plain rule: there a slice that is harder by nature can
+still be flagged, and fdr is the only guard. Regression has no per-row expected error (a
+model-free stand-in such as per-bin target variance cannot tell "noisier here" from "fits worse
+here"); instead a regression slice is major only when its errors are OFFSET: Welch's two-sided
+test of its mean error against the rest's (BH at `fdr`, `q_offset`), and the offset, shrunk by
+`OFFSET_Z` standard errors towards 0 (its certain part), alone makes the gap more than `major`
+(`offset_gap`: the gap minus the gap with that offset removed). Larger errors centred on zero are
+what a noisier group looks like (the doctor visits of the sick, the prices of large diamonds:
+every model's errors are larger there): such a slice is at most minor, and its text says so.
 
 Everything is vectorized: each feature (and pair) is one integer code per row, and a metric per
 slice comes from `np.bincount` over those codes (confusion counts per slice for the
@@ -69,9 +78,13 @@ are disjoint and independent):
   or permutation p-value. For the other classification metrics the error rate is a proxy: a slice
   whose f1 or roc_auc drops while its error rate does not rise is not confirmed (documented
   limitation; a per-slice bootstrap of ~3,000 slices would cost minutes).
-- metrics that are means of a per-row loss (log_loss; mse, rmse, r2, explained_variance: squared
-  error; mae: absolute error; mape: absolute percentage error): Welch's one-sided t-test of that
-  loss in the slice vs the rest, from per-slice sums of the loss and its square.
+- log_loss: Welch's one-sided t-test of the per-row loss in the slice vs the rest, from per-slice
+  sums of the loss and its square.
+- regression metrics (mse, rmse, r2, explained_variance: squared error; mae: absolute error;
+  mape: absolute percentage error): the one-sided Mann-Whitney test of the per-row loss in the
+  slice vs the rest (normal approximation with tie and continuity corrections, from one ranking
+  of all rows). Rank based: squared errors of real targets are heavy tailed, and a t-test of
+  their mean on a 20-row slice is carried by one outlier.
 - difficulty-adjusted slices (above): a one-sided test of the EXCESS over the model's own
   expectation instead. Accuracy-type metrics: the slice's error count k is, under "the model is as
   good here as it expects", a sum of independent Bernoulli(e'_i): Poisson-binomial with mean
@@ -109,6 +122,10 @@ WORST = 10  # rows of the "worst slices" table
 LOSS_METRICS = {"log_loss": "log", "mse": "sq", "rmse": "sq", "r2": "sq", "explained_variance": "sq", "mae": "abs",
                 "mape": "ape"}
 EPS = np.finfo(np.float64).eps
+# skill scores (0 = predicting the mean): their gap is absolute, a share of the target's variance
+# lost; relative to a whole-set r2 near 0 any slice would be "100 % worse"
+SKILL_METRICS = frozenset({"r2", "explained_variance"})
+OFFSET_Z = 1.645  # one-sided 95 %: the part of a regression slice's mean error that is certain
 
 
 def default_metric(task: str) -> str:
@@ -317,7 +334,56 @@ def p_values(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
             k = np.bincount(g, weights=wrong, minlength=G).round().astype(np.int64)
             p = stats.hypergeom.sf(k - 1, r.n, int(wrong.sum()), n.astype(np.int64))
             return np.where(rest_n > 0, np.nan_to_num(p, nan=1.0), 1.0)
+    if r.task != "classification":
+        return mann_whitney_greater(np.nan_to_num(loss, nan=0.0, posinf=0.0), g, G)  # type: ignore[arg-type]
     return welch_greater(loss, g, G)
+
+
+def _centred(r: Rows, g: np.ndarray, G: int) -> Rows:
+    """`r` with each group's mean error removed as far as it is certain: the offset shrunk by
+    `OFFSET_Z` standard errors towards 0 (its one-sided 95 % lower bound). On 111 rows of a
+    heavy-tailed count the mean error is uncertain by a visit; only what is certainly offset
+    counts towards a major finding."""
+    from dataclasses import replace
+
+    err = np.asarray(r.err, dtype=float)
+    n = np.maximum(np.bincount(g, minlength=G), 1).astype(float)
+    mean = np.bincount(g, weights=err, minlength=G) / n
+    var = np.maximum(np.bincount(g, weights=err * err, minlength=G) / n - mean ** 2, 0.0) * n / np.maximum(n - 1, 1)
+    certain = np.sign(mean) * np.maximum(np.abs(mean) - OFFSET_Z * np.sqrt(var / n), 0.0)
+    return replace(r, err=err - certain[g])
+
+
+def offset_p_values(r: Rows, g: np.ndarray, G: int) -> np.ndarray:
+    """Regression: Welch's two-sided p-value per group that its mean error differs from the
+    rest's. A test of the mean, not of ranks: for a skewed target (a count that is mostly 0) a
+    model that is right on average has positive median errors wherever it predicts more than 0,
+    which a rank test would call an offset. It separates a model that misses a group (its errors
+    are offset there) from a group that is only noisier (a count or a price whose spread grows
+    with its level: every model's errors are larger there, centred on zero)."""
+    err = np.asarray(r.err, dtype=float)
+    return np.minimum(1.0, 2 * np.minimum(welch_greater(err, g, G), welch_greater(-err, g, G)))
+
+
+def mann_whitney_greater(values: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:
+    """Mann-Whitney U per group (one-sided: the group's values tend to be larger than the rest's),
+    normal approximation with the tie correction and a continuity correction (slices have at
+    least min_rows rows), from one ranking of all rows: sum of the group's ranks by bincount."""
+    from scipy import stats
+
+    N = len(values)
+    ranks = stats.rankdata(values)  # average ranks for ties
+    _, ties = np.unique(values, return_counts=True)
+    tie_term = float((ties.astype(float) ** 3 - ties).sum()) / (N * (N - 1)) if N > 1 else 0.0
+    n1 = np.bincount(g, minlength=G).astype(float)
+    n2 = N - n1
+    W = np.bincount(g, weights=ranks, minlength=G)
+    U = W - n1 * (n1 + 1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt(n1 * n2 / 12.0 * ((N + 1) - tie_term))
+        z = (U - n1 * n2 / 2 - 0.5) / sigma
+        p = stats.norm.sf(z)
+    return np.where((n1 > 0) & (n2 > 0) & (sigma > 0), np.nan_to_num(p, nan=1.0), 1.0)
 
 
 def welch_greater(loss: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:
@@ -372,7 +438,7 @@ class Expectation:
 
 
 def expectation(metric: str, r: Rows) -> Expectation | None:
-    """None without predicted probabilities (and for regression): those slices keep the plain rule."""
+    """None without predicted probabilities (and for regression): then no slice is difficulty-adjusted."""
     if r.task != "classification" or r.conf is None:
         return None
     if metric == "log_loss":
@@ -538,7 +604,7 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
     if not np.isfinite(whole):
         return skipped(NAME, f"{metric} cannot be computed on the scanned rows (e.g. no predict_proba "
                        "for log_loss, or a single class): slices not judged", block, metric=metric)
-    if abs(whole) < 1e-12:
+    if abs(whole) < 1e-12 and metric not in SKILL_METRICS:
         return skipped(NAME, f"{metric} is 0 on the whole test set: a relative comparison is meaningless",
                        block, metric=metric, whole=whole)
     lower = metric in LOWER_IS_BETTER
@@ -553,19 +619,27 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
         g = np.where(s.codes >= 0, s.codes, G)  # rows in no slice: one extra group, ignored
         vals = group_values(metric, r, g, G + 1)[:G]
         counts = np.bincount(g, minlength=G + 1)[:G]
-        x = expect if expect is not None and any(c in numeric for c in s.features) else None
-        if x is not None:  # a numeric bin: judged against the model's own expectation too
+        x = expect  # with probabilities: every slice is judged against the model's own expectation too
+        if x is not None:
             observed, expected = (v[:G] for v in expected_values(x, r, g, G + 1))
             p = excess_p_values(x, r, g, G + 1)[:G] if fdr is not None else np.full(G, np.nan)
         else:
             p = p_values(metric, r, g, G + 1)[:G] if fdr is not None else np.full(G, np.nan)
+        regression = task != "classification" and fdr is not None
+        p_off = offset_p_values(r, g, G + 1)[:G] if regression else np.full(G, np.nan)
+        # the slice's metric with its certain offset removed: what is left is "noisier", not "off"
+        centred = group_values(metric, _centred(r, g, G + 1), g, G + 1)[:G] if regression else vals
         for k in range(G):
             if not np.isfinite(vals[k]):
                 undefined += 1
                 continue
-            worse = ((vals[k] - whole) if lower else (whole - vals[k])) / abs(whole)
+            worse = ((vals[k] - whole) if lower else (whole - vals[k])) / (1.0 if metric in SKILL_METRICS else abs(whole))
             f = {"features": list(s.features), "parts": s.parts[k], "rows": int(counts[k]),
-                 "value": float(vals[k]), "worse": float(worse), "p": float(p[k]), "gap": float(worse)}
+                 "value": float(vals[k]), "worse": float(worse), "p": float(p[k]), "gap": float(worse),
+                 "p_offset": float(p_off[k])}
+            if regression:
+                rest = ((centred[k] - whole) if lower else (whole - centred[k])) / (1.0 if metric in SKILL_METRICS else abs(whole))
+                f["offset_gap"] = float(worse - rest)  # the part of the gap the slice's offset makes
             if x is not None:
                 adjusted_slices += 1
                 exp_k, obs_k = float(expected[k]), float(observed[k])
@@ -577,12 +651,17 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
         q = benjamini_hochberg(np.array([f["p"] for f in found]))
         for f, qk in zip(found, q):
             f["q"] = float(qk)
+        if task != "classification":
+            for f, qk in zip(found, benjamini_hochberg(np.array([f["p_offset"] for f in found]))):
+                f["q_offset"] = float(qk)
     for f in found:
         f["slice"] = " and ".join(f"{quote(c)} {labels[c][i]}" for c, i in f["parts"])
         f["conditions"] = [{"column": c, "condition": labels[c][i]} for c, i in f["parts"]]
         sev = severity(f["gap"], minor, major)
         if sev is not None and fdr is not None and not f["q"] <= float(fdr):
             sev = None
+        if sev == MAJOR and "q_offset" in f and not (f["q_offset"] <= float(fdr) and f["offset_gap"] > major):  # type: ignore[arg-type]
+            sev, f["noisier"] = "minor", True  # larger errors, not (enough) from an offset: a noisier group, a warning
         f["severity"] = sev
 
     # a pair slice that only repeats a flagged single-feature slice is not reported again
@@ -623,7 +702,7 @@ def quote(name: str) -> str:
 
 def _public(f: dict[str, Any]) -> dict[str, Any]:
     keys = ("slice", "conditions", "rows", "value", "worse", "severity", "p", "q", "expected_metric", "expected",
-            "vs_expected")
+            "vs_expected", "q_offset", "offset_gap")
     out = {k: f.get(k) for k in keys}
     out["p"] = None if out["p"] is None or not np.isfinite(out["p"]) else out["p"]
     return out
@@ -647,6 +726,10 @@ def _finding(f: dict[str, Any], metric: str, whole: float, n: int, minor: float,
     else:
         text += f" ({sev}: more than {pct(limit)})"
         evidence = f"; BH q = {f['q']:.2g} (fdr {fdr:g})" if fdr is not None else ""
+        if f.get("noisier"):
+            evidence += (f"; minor, not major: the errors there are larger, but their offset (the mean error there vs "
+                         f"the rest: BH q = {f['q_offset']:.2g}) makes only {pct(max(f['offset_gap'], 0.0))} of the "
+                         f"gap (major needs more than {pct(major)}), as in a group whose target is noisier")
     text += (f"{evidence}. Check whether rows like these are rare or labelled differently in the "
              "training data; collect or weight more of them, or give the model features that explain the "
              "difference, and retrain. If the group is simply harder, raise scan.slices.minor/major or set "

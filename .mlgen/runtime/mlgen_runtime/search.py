@@ -91,13 +91,23 @@ def scoring(settings: dict[str, Any]) -> Scoring:
     return Scoring(name, True, get_scorer(name))  # sklearn scorers are greater-is-better (neg_*)
 
 
-def folds(task: str, cv: int, seed: int, X: Any, y: Any) -> list[tuple[Any, Any]]:
-    """The CV folds (train index, validation index), identical for every trial and shard."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+def folds(task: str, cv: int, seed: int, X: Any, y: Any, groups: Any = None,
+          by_time: bool = False) -> list[tuple[Any, Any]]:
+    """The CV folds (train index, validation index), identical for every trial and shard.
+    `groups` (the shared split's groups: equal rows, data.split.group) keep each group in one
+    fold, for the reason the held-out split does: a twin in the other fold flatters a trial.
+    `by_time` (rows in time order): each fold validates on rows later than those it trains on."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, TimeSeriesSplit
 
-    splitter = (StratifiedKFold if task == "classification" else KFold)(n_splits=cv, shuffle=True, random_state=seed)
+    classify = task == "classification"
+    if by_time:
+        splitter: Any = TimeSeriesSplit(n_splits=cv)
+    elif groups is None:
+        splitter = (StratifiedKFold if classify else KFold)(n_splits=cv, shuffle=True, random_state=seed)
+    else:
+        splitter = (StratifiedGroupKFold if classify else GroupKFold)(n_splits=cv, shuffle=True, random_state=seed)
     try:
-        return list(splitter.split(X, y))
+        return list(splitter.split(X, y, groups))
     except ValueError as exc:
         raise BadInput(f"train.search.cv = {cv}: {exc}") from None
 
@@ -129,12 +139,14 @@ def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, 
 
 
 def run_trials(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, indices: list[int],
-               all_trials: list[dict[str, Any]], label: str = "") -> list[TrialResult]:
+               all_trials: list[dict[str, Any]], label: str = "", groups: Any = None,
+               by_time: bool = False) -> list[TrialResult]:
     """Run the given trials with progress on stderr: an updating bar on a terminal, a `[k/n]`
     line per trial elsewhere (CI logs show where a long search is); see progress.py."""
     search = settings["train"]["search"]
     sc = scoring(settings)
-    cv_folds = folds(settings["data"]["task"], int(search.get("cv", 5)), int(settings["project"]["seed"]), X, y)
+    cv_folds = folds(settings["data"]["task"], int(search.get("cv", 5)), int(settings["project"]["seed"]), X, y, groups,
+                     by_time)
     print(f"search{label}: {len(indices)} of {len(all_trials)} trials, {len(cv_folds)}-fold CV, "
           f"scoring {sc.name} ({'higher' if sc.greater_is_better else 'lower'} is better)", flush=True)
     results = []
@@ -171,7 +183,8 @@ def fingerprint(settings: dict[str, Any], data_sha256: str) -> str:
     data = settings["data"]
     basis = {
         "train": settings["train"],
-        "data": {k: data.get(k) for k in ("path", "target", "task", "test_size", "columns")},
+        "data": {k: data.get(k) for k in ("path", "target", "task", "test_size", "columns", "split", "exclude",
+                                          "missing_target")},
         "seed": settings["project"]["seed"],
         "data_sha256": data_sha256,
         "default_scoring": settings["evaluate"]["metrics"][0],

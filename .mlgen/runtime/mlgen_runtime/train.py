@@ -40,7 +40,9 @@ class Training:
     y: pd.Series
     cols: pipeline.Columns
     data_sha256: str
-    data: dict[str, Any]  # model.json's "data": the file, its hash, both halves' hashes
+    data: dict[str, Any]  # model.json's "data": the file, its hash, both halves' hashes, the split
+    groups: Any = None  # CV groups for the search: the split's groups of the training rows, or None
+    by_time: bool = False  # split by data.split.time: X and y are in time order, CV folds too
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -56,16 +58,42 @@ def plan_shards(ctx: Context) -> int:
 
 def load(ctx: Context) -> Training:
     settings = ctx.settings
-    frame = data.training_frame(settings, ctx.root)
-    train_part, test_part = data.split(frame, settings)
-    X, y = data.features(train_part, settings)
-    cols = pipeline.columns(X, settings["data"].get("columns") or {})
-    for note in cols.notes:
-        print(f"note: {note}", flush=True)
+    d = settings["data"]
+    loaded = data.load_training(settings, ctx.root)
+    frame = loaded.frame
+    check_target(frame[d["target"]], d["task"], d["path"])
+    parts = data.split_positions(frame, settings)
+    train_part, test_part = frame.iloc[parts.train], frame.iloc[parts.test]
+    by_time = parts.how.get("method") == "time"
+    # split by time: the training rows in time order, so the search's CV also trains on the past only
+    fit_part = train_part.iloc[data.time_order(train_part, settings)] if by_time else train_part
+    X, y = data.features(fit_part, settings)
+    # sorted on the whole data, so evaluate and scan (which read the model's list) agree
+    cols = pipeline.columns_for(frame, settings)
+    dropped = loaded.note(d["target"])
+    notes = (*cols.warnings, *cols.notes, *([dropped] if dropped else []))
+    for line in cols.warnings:
+        print(f"warning: {line}", flush=True)
+    for line in (*cols.notes, *([dropped] if dropped else [])):
+        print(f"note: {line}", flush=True)
+    cols = pipeline.Columns(cols.numeric, cols.categorical, cols.dropped, notes, cols.dates, cols.warnings)
     # the whole file, in file order, so the message names the data row (and both splits are covered)
-    pipeline.check_numbers(frame, cols, settings["data"]["path"])
-    sha = sha256_file(ctx.path(settings["data"]["path"]))
-    return Training(pipeline.prepare(X, cols), y, cols, sha, provenance.data(settings, sha, frame, train_part, test_part))
+    pipeline.check_numbers(loaded.raw, cols, d["path"])
+    sha = sha256_file(ctx.path(d["path"]))
+    prov = provenance.data(settings, sha, frame, train_part, test_part, parts.how, loaded.dropped)
+    groups = None if parts.groups is None else parts.groups[parts.train]
+    return Training(pipeline.prepare(X, cols), y, cols, sha, prov, groups, by_time)
+
+
+def check_target(y: pd.Series, task: str, source: str) -> None:
+    """Exit 2 naming the column when there is nothing to learn: one class, or a constant number."""
+    values = y.unique()
+    if len(values) >= 2:
+        return
+    what = "has a single class" if task == "classification" else "is constant"
+    value = values[0].item() if hasattr(values[0], "item") else values[0]  # 1, not np.int64(1)
+    raise BadInput(f"{source}: target column `{y.name}` {what} ({value!r} in all {len(y):,} rows with a target); "
+                   "nothing to learn")
 
 
 def train(ctx: Context, args: argparse.Namespace) -> int:
@@ -90,7 +118,8 @@ def train(ctx: Context, args: argparse.Namespace) -> int:
         fit_and_save(ctx, t, {}, None)
         return 0
     all_trials = search.trials(space, ctx.seed)
-    results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials)
+    results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials,
+                                groups=t.groups, by_time=t.by_time)
     fit_and_save(ctx, t, *_chosen(settings, results))
     return 0
 
@@ -100,7 +129,8 @@ def train_shard(ctx: Context, i: int, n: int) -> int:
     t = load(ctx)
     all_trials = search.trials(settings["train"]["search"], ctx.seed)
     mine = search.shard_trials(len(all_trials), i, n)
-    results = search.run_trials(settings, t.cols, t.X, t.y, mine, all_trials, label=f" shard {i}/{n}")
+    results = search.run_trials(settings, t.cols, t.X, t.y, mine, all_trials, label=f" shard {i}/{n}",
+                                groups=t.groups, by_time=t.by_time)
     path = search.write_shard(ctx.out("trials"), i, n, search.fingerprint(settings, t.data_sha256),
                               search.scoring(settings), len(all_trials), results)
     print(f"shard {i}/{n}: {len(results)} trial results -> {path.relative_to(ctx.root).as_posix()}", flush=True)

@@ -83,22 +83,6 @@ def settings_for(folder: Path, ds: RealDataset, estimator: str, params: dict[str
     return load_spec(path).settings
 
 
-def training_frame(settings: dict[str, Any], folder: Path) -> Any:
-    """The runtime's training frame; rows with a missing target dropped, as `data.missing_target`
-    = "drop" (the default) does, also on a runtime that still refuses them."""
-    from mlgen_runtime import data
-    from mlgen_runtime.errors import BadInput
-
-    try:
-        frame = data.training_frame(settings, folder)
-    except BadInput as exc:
-        if "is empty in" not in str(exc):
-            raise
-        frame = data.load_frame(folder / settings["data"]["path"])
-        frame = frame[frame[settings["data"]["target"]].notna()].reset_index(drop=True)
-    return frame[0] if isinstance(frame, tuple) else frame
-
-
 def run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
     """Train and scan one data set with one estimator family, on one thread (also when called from
     the tests, where the environment variables above come too late for OpenMP)."""
@@ -117,12 +101,13 @@ def _run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
     expect = "leak" if ds.problem_kind == "leak" else "sound"
     ds.write_csv(folder / "data")
     settings = settings_for(folder, ds, estimator, params)
-    frame = training_frame(settings, folder)
+    frame = data.training_frame(settings, folder)  # rows with a missing target left out (the default)
     train, test = data.split(frame, settings)
     X, y = data.features(train, settings)
-    cols = pipeline.columns(X, settings["data"].get("columns") or {})
+    cols = pipeline.columns_for(frame, settings)  # as train sorts them: on the whole data
     model = pipeline.fit(pipeline.build(settings, cols), pipeline.prepare(X, cols), y)
-    scanned, results = scan_split(model, frame, train, test, settings, settings["scan"], int(settings["project"]["seed"]))
+    scanned, results = scan_split(model, frame, train, test, settings, settings["scan"], int(settings["project"]["seed"]),
+                                  cols)
     findings = {r.name: [sum(f.severity == "major" for f in r.findings), sum(f.severity == "minor" for f in r.findings)]
                 for r in results}
     leak_found = leak_warned = None

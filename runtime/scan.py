@@ -69,7 +69,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if expected and expected != data.frame_hash(test):
         raise BadInput("the held-out split differs from the one the model was trained with "
                        "(the data or the seed changed since train); rerun train")
-    scanned, results = scan_split(model, frame, train, test, settings, cfg, ctx.seed)
+    from mlgen_runtime.evaluate import model_columns
+
+    scanned, results = scan_split(model, frame, train, test, settings, cfg, ctx.seed, model_columns(meta, frame, settings))
 
     findings = [f for r in results for f in r.findings]
     blocked_by = [r.name for r in results if r.blocking]
@@ -98,14 +100,16 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def scan_split(model: Any, frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, settings: dict[str, Any],
-               cfg: dict[str, Any], seed: int) -> tuple[pd.DataFrame, list[DetectorResult]]:
+               cfg: dict[str, Any], seed: int, cols: pipeline.Columns | None = None,
+               ) -> tuple[pd.DataFrame, list[DetectorResult]]:
     """Every enabled detector on the shared split of `frame`: (the scanned test rows, the
-    results). `run` and benchmarks/scan_false_positives.py call this, so the benchmark measures
-    the shipped scan."""
+    results). `cols`: the model's columns (default: sorted on the whole data, as train does).
+    `run` and benchmarks/scan_false_positives.py call this, so the benchmark measures the
+    shipped scan."""
     task = settings["data"]["task"]
     contract = settings["data"].get("columns") or {}
     X_all, _ = data.features(test, settings)
-    cols = pipeline.columns(data.features(frame, settings)[0], contract)  # as train sorts them: the whole data
+    cols = cols if cols is not None else pipeline.columns_for(frame, settings)
     slice_columns = _slice_columns(cfg["slices"], cols, list(X_all.columns), settings["data"]["path"])
     features = [*cols.numeric, *cols.categorical]
     numeric = frozenset(cols.numeric)

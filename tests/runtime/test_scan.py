@@ -216,7 +216,7 @@ def test_slices_skip_when_the_metric_is_undefined():
     assert r.status == SKIPPED and "log_loss cannot be computed" in r.summary
 
 
-# --- numeric-feature slices: difficulty-adjusted by the model's own confidence ----------------
+# --- slices with probabilities: difficulty-adjusted by the model's own confidence ---------------
 
 
 def binary_proba(y_pred, conf):
@@ -831,8 +831,8 @@ def test_false_positive_rate_on_clean_data(task, estimator, capsys):
     slices.fdr = 0.05 (with fdr unset, slices of 20-100 rows are pure noise at this size: the
     threshold alone gave a major slice finding in 10 of 10 seeds; see the issue 7 report).
 
-    Observed: no major finding in 10 of 10 seeds for either task (numeric-feature slices
-    difficulty-adjusted for the classifier, plain for Ridge: same counts as the plain rule here).
+    Observed: no major finding in 10 of 10 seeds for either task (every slice difficulty-adjusted
+    for the classifier; for Ridge the regression rule: rank test, major only when offset).
     - classification (HistGradientBoosting, a linear rule + 10 % uniform label noise): minor
       findings: overconfidence 9/10 seeds (the model is right to be ~0.9 sure everywhere, so
       many of its unavoidable errors sit at the 0.9 threshold), slices 0/10, robustness 0/10,

@@ -427,3 +427,80 @@ def test_rollback_build_moves_staging_back(
     assert r.result == "SUCCESS", r.summary()
     assert r.ran() == ["rollback-production"] and r.inputs() == ["rollback-production"]
     assert aliases(registry) == {"staging": first, "production": first}
+
+
+# --------------------------------------------------------------------------- paths as people write them
+
+ACCENTED = """\
+[project]
+name = "accents"
+requirements = ["requirements ü.txt"]
+seed = 1
+
+[data]
+path = "données/in put é.csv"
+target = "malin (oui/non)"
+task = "classification"
+reference = "données/référence 中文.csv"
+allow_extra = true
+
+[data.columns]
+"malin (oui/non)" = { type = "int", min = 0, max = 1 }
+"rayon moyen, µm" = { type = "float", min = 0 }
+
+[train]
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { max_iter = 2000 }
+
+[evaluate]
+metrics = ["accuracy"]
+
+[ci]
+providers = ["jenkins"]
+
+[[stages]]
+name = "prepare"
+cmd = "python 'scripts/prépare les données.py'"
+deps = ["scripts/prépare les données.py", "raw/brut données.csv"]
+outs = ["données/in put é.csv", "out/it's [v1] #1 {x} ~b & c"]
+before = "validate"
+
+[[stages]]
+name = "use"
+cmd = "cat \\"out/it's [v1] #1 {x} ~b & c/é t~\\""
+deps = ["out/it's [v1] #1 {x} ~b & c/é t~"]
+"""
+
+PREPARE = """\
+import pathlib, shutil
+pathlib.Path("données").mkdir(exist_ok=True)
+shutil.copy("raw/brut données.csv", "données/in put é.csv")
+out = pathlib.Path("out/it's [v1] #1 {x} ~b & c")
+out.mkdir(parents=True, exist_ok=True)
+(out / "é t~").write_text("étape faite\\n", encoding="utf-8")
+"""
+
+
+@pytest.mark.slow
+def test_paths_with_spaces_brackets_and_accents_travel_between_stages(tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    project = tmp_path / "project"
+    frame = load_breast_cancer(as_frame=True).frame
+    data = frame[["mean radius"]].rename(columns={"mean radius": "rayon moyen, µm"})
+    data["malin (oui/non)"] = (frame["target"] == 0).astype(int)
+    for rel, part in (("raw/brut données.csv", data.iloc[:400]), ("données/référence 中文.csv", data.iloc[400:])):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        part.to_csv(project / rel, index=False)
+    (project / "scripts").mkdir()
+    (project / "scripts/prépare les données.py").write_text(PREPARE, encoding="utf-8")
+    (project / "requirements ü.txt").write_text("")
+    (project / "mlproject.toml").write_text(ACCENTED, encoding="utf-8")
+    assert mlgen(["compile", "--spec", str(project / "mlproject.toml"), "--quiet"]) == 0
+    text = (project / "Jenkinsfile").read_text(encoding="ascii")  # non-ASCII as \\u escapes
+    result = JenkinsExecutor(text, project, tmp_path / "work", python_bin=PYTHON_BIN, agent_env=AGENT_ENV,
+                             job="accents").run(Build("branch", branch="main", number=1))
+    assert_ok(result)
+    assert result.ran() == ["prepare", "use", "validate", "train", "evaluate"], result.summary()
+    # the stash kept the exact names, the `~` backup-style one too (no Ant default excludes)
+    assert set(result.stashes["prepare"]) == {"données/in put é.csv", "out/it's [v1] #1 {x} ~b & c/é t~"}

@@ -32,7 +32,10 @@ def path_problem(provider: str, role: str, path: str) -> tuple[str, str] | None:
     is rendered, so the user gets the key and the place instead of a render error."""
     mod = importlib.import_module(f"mlgen.backends.{provider}.paths")
     fn: Callable[[str, str], tuple[str, str] | None] = mod.path_problem
-    return fn(role, path)
+    problem = fn(role, path)
+    if problem is None:
+        return None
+    return problem[0], f"{problem[1]}, or leave `{provider}` out of ci.providers"
 
 
 def read(provider: str, files: dict[str, str]) -> list[ReadJob]:

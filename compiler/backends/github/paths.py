@@ -36,8 +36,12 @@ def glob_escape(path: str) -> str:
     body = "".join("\\" + c if c in _GLOB else c for c in core)
     if core[:1] in ("!", "#") or core == "~" or core.startswith("~/"):
         body = "\\" + body
-    blanks = lambda s: "".join(f"[{c}]" for c in s)  # noqa: E731
-    return blanks(path[:lead]) + body + blanks(path[len(path) - trail:])
+    return _classes(path[:lead]) + body + _classes(path[len(path) - trail:])
+
+
+def _classes(blanks: str) -> str:
+    """Each character as a one-character class: matched literally, and not trimmed away."""
+    return "".join(f"[{c}]" for c in blanks)
 
 
 def glob_unescape(pattern: str) -> str:

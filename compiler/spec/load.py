@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgen.errors import Diagnostic, SpecError, dotted
-from mlgen.spec import fastcheck
+from mlgen.spec import depth, fastcheck
 from mlgen.spec.positions import Path as KeyPath
 from mlgen.spec.positions import Positions, key_positions, locate
 from mlgen.spec.resolve import resolve
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mlgen.spec.model import Spec  # the records mirror it, attribute for attribute
 
 PYPROJECT_TABLE: KeyPath = ("tool", "mlgen")
+MAX_SPEC_BYTES = 4 * 2**20  # a spec is a few KiB; /dev/zero or a wrong --spec is refused, not read to the end
+MAX_DEPTH = 32  # the deepest spec key is 7 levels down ([tool.mlgen.train.search.space] values)
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,14 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
         return SpecError([Diagnostic(shown, line, col, code, "", msg, hint, source)])
 
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path)
     except FileNotFoundError:
         raise fail(1, 1, "E001", "spec file not found", "run `mlgen init` to write a starter spec, or pass --spec PATH") from None
     except OSError as exc:
         raise fail(1, 1, "E001", f"cannot read the spec: {exc.strerror}") from None
+    if raw is None:
+        raise fail(1, 1, "E005", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB, the most mlgen reads",
+                   "a spec is a few KiB; check that --spec names the right file")
     try:
         # a byte-order mark is invisible in editors and harmless: read past it (tomllib refuses it)
         text = raw.decode("utf-8").removeprefix("\ufeff")
@@ -61,11 +66,19 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
         raise fail(line, col, "E002", "the spec is not valid UTF-8", "save the file as UTF-8 (your editor's encoding setting)",
                    shown_line) from None
     lines = text.split("\n")
+    deep_hint = f"a spec nests tables and arrays a few levels deep; mlgen reads at most {MAX_DEPTH}"
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, col, msg = _toml_error_position(str(exc), lines)
         raise fail(line, col, "E003", f"invalid TOML: {msg}", "see https://toml.io for the syntax", lines[line - 1]) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables by recursion
+        line, col = depth.bracket_position(text, MAX_DEPTH)
+        raise fail(line, col, "E006", f"the spec nests deeper than {MAX_DEPTH} levels", deep_hint, lines[line - 1]) from None
+    too_deep = depth.deeper_than(doc, MAX_DEPTH)
+    if too_deep is not None:  # dotted keys nest without recursion in tomllib, but not in the checks after it
+        line, col = depth.key_position(text, too_deep)
+        raise fail(line, col, "E006", f"the spec nests deeper than {MAX_DEPTH} levels", deep_hint, lines[line - 1]) from None
 
     base: KeyPath = ()
     if path.name == "pyproject.toml":
@@ -96,6 +109,14 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
         raise SpecError([_diagnostic(shown, positions, base, i, lines) for i in _dedupe(issues)])
     assert checked is not None  # pydantic returns either issues or the spec
     return LoadedSpec(spec=checked[0], settings=checked[1], path=path, raw=raw, base=base)  # type: ignore[arg-type]
+
+
+def _read_bounded(path: Path) -> bytes | None:
+    """The file's bytes, or None when it holds more than MAX_SPEC_BYTES. Reads at most one byte
+    past the limit, whatever the file is (a device, a pipe or a regular file)."""
+    with path.open("rb") as f:
+        raw = f.read(MAX_SPEC_BYTES + 1)
+    return raw if len(raw) <= MAX_SPEC_BYTES else None
 
 
 def _diagnostic(file: str, positions: Positions, base: KeyPath, issue: Issue, lines: list[str]) -> Diagnostic:

@@ -19,6 +19,7 @@ from mlgen.spec.rules import (
     PATH_PATTERN,
     REGISTRY_PATTERN,
     SECRET_PATTERN,
+    cron,
     inside_repo,
     not_reserved,
     registry,
@@ -204,8 +205,10 @@ class Deploy(_Strict):
 
 
 class Monitor(_Strict):
-    schedule: Annotated[str, StringConstraints(pattern=CRON_PATTERN)] = Field(
-        description="5-field cron expression (UTC) of the drift check."
+    schedule: Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(cron)] = Field(
+        description="5-field cron expression (UTC) of the drift check: numbers, ranges (`1-5`), steps "
+        "(`*/15`, `0-30/10`) and lists (`1,15`), what GitHub, GitLab and Jenkins all read alike (no names, "
+        "no `H`, day of week 0-6)."
     )
     data: RelPath = Field(description="Recent production data compared with the reference.")
     drift: Drift | None = Field(None, description="Drift test of monitor.data vs the reference (default: PSI > 0.2).")

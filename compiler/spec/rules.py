@@ -7,6 +7,8 @@ here is what keeps the two from drifting apart.
 
 from __future__ import annotations
 
+from mlgen.spec import cronspec, envnames
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 # Relative POSIX paths inside the repository, as people name files: any letters (é, ß, 中文),
 # spaces and punctuation. Refused everywhere: a leading `/`, control characters (tab included),
@@ -57,18 +59,41 @@ def is_mlflow(registry: str) -> bool:
 # Value checks run after the pattern. Each raises ValueError("message\nhint"); the fast checker
 # finds them by name in CHECKS, so renaming one is caught by the shapes staleness test.
 
+def normal_path(path: str) -> str:
+    """The one spelling of a relative path: no `./`, no empty or `.` parts, no trailing `/`."""
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def _normal_form(path: str, example: str) -> None:
+    # `./data`, `data//x`, `data/./x` and `data/` name the same file as `data`, but the backends
+    # compare paths as strings (which job hands over which artifact): one spelling only
+    normal = normal_path(path)
+    if not normal:
+        raise ValueError(f"names the repository itself, not a file or folder in it\nfor example `{example}`")
+    if normal != path:
+        raise ValueError(f"is not in normal form (`./`, `//`, `/./` or a trailing `/`)\nwrite `{normal}`")
+
+
 def inside_repo(path: str) -> str:
     # the pattern cannot say this: the JSON Schema / Rust regex engines have no look-around
     if ".." in path.split("/"):
         raise ValueError("must stay inside the repository (no `..`)\nfor example `data/train.csv`")
+    _normal_form(path, "data/train.csv")
     return path
 
 
 def not_reserved(name: str) -> str:
-    # GitHub refuses secrets named GITHUB_*; CI_* are GitLab's own predefined variables
-    if name.startswith(("GITHUB_", "CI_")):
-        raise ValueError("starts with GITHUB_ or CI_, which the CI providers reserve\nrename the secret, for example `MY_TOKEN`")
+    why = envnames.reserved(name)
+    if why is not None:
+        raise ValueError(f"{why}\nrename the secret, for example `MY_TOKEN` (the CI providers' names and those of the shell, Python, git, pip and the dynamic linker are reserved)")
     return name
+
+
+def cron(value: str) -> str:
+    problem = cronspec.problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}\n{cronspec.EXAMPLE}")
+    return value
 
 
 def registry(value: str) -> str:
@@ -78,7 +103,8 @@ def registry(value: str) -> str:
         raise ValueError("is not an MLflow registry URI\nwrite `mlflow+http://host:port` or `mlflow+sqlite:///path.db`")
     if ".." in value.split("/"):
         raise ValueError("must stay inside the repository (no `..`)\nfor example `models`")
+    _normal_form(value, "models")
     return value
 
 
-CHECKS = {f.__name__: f for f in (inside_repo, not_reserved, registry)}
+CHECKS = {f.__name__: f for f in (inside_repo, not_reserved, registry, cron)}

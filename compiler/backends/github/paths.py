@@ -3,7 +3,8 @@
 User paths land in three places:
 - `actions/upload-artifact` `path:` (stage `outs`): one @actions/glob pattern per line;
 - `hashFiles(...)` in the `actions/cache` key (the data files): @actions/glob patterns too
-  (the runner's hashFiles runs @actions/glob), inside a single-quoted expression literal;
+  (actions/runner src/Misc/expressionFunc/hashFiles: `glob.create(patterns)`), inside a
+  single-quoted expression literal;
 - `run:` lines (`dvc pull`, `pip install -r`): shell-quoted by the plan, passed as written.
 
 @actions/glob (actions/toolkit packages/glob/src/internal-pattern.ts, internal-globber.ts):

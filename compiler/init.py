@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlgen.initcheck import preflight
 from mlgen.schema import SCHEMA_FILE, packaged_schema
 
 if TYPE_CHECKING:
@@ -77,8 +78,11 @@ def starter_spec(name: str, template: str = DEFAULT_TEMPLATE) -> str:
 
 
 def init_files(folder: Path, template: str = DEFAULT_TEMPLATE) -> dict[str, str]:
-    """Every file `mlgen init` writes into `folder`: the starter's files and the schema."""
-    return {**starter_files(template, project_name(folder)), SCHEMA_REL: packaged_schema()}
+    """Every file `mlgen init` writes into `folder`: the starter's files and the schema.
+    Raises UsageError when any of them cannot be written (before anything is)."""
+    files = {**starter_files(template, project_name(folder)), SCHEMA_REL: packaged_schema()}
+    preflight(folder, files)
+    return files
 
 
 def data_files(folder: Path, data: Path, target: str) -> dict[str, str]:
@@ -86,10 +90,13 @@ def data_files(folder: Path, data: Path, target: str) -> dict[str, str]:
     inferred from the file (init_data.py; needs the runtime's packages), and the schema."""
     from mlgen.init_data import infer
 
+    preflight(folder, {SPEC_FILE: "", SCHEMA_REL: ""})  # before reading the data: a wrong folder fails fast
     inferred = infer(data, target, folder)
     spec = _env().get_template("from-data.toml.j2").render(
         name=project_name(folder), template="from-data", data=inferred, min_rows=min(inferred.rows, 100))
-    return {SPEC_FILE: spec, SCHEMA_REL: packaged_schema()}
+    files = {SPEC_FILE: spec, SCHEMA_REL: packaged_schema()}
+    preflight(folder, files)
+    return files
 
 
 def user_files(files: dict[str, str]) -> list[str]:

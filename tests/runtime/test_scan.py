@@ -838,9 +838,9 @@ def test_false_positive_rate_on_clean_data(task, estimator, capsys):
     Observed: no major finding in 10 of 10 seeds for either task (every slice difficulty-adjusted
     for the classifier; for Ridge the regression rule: rank test, major only when offset).
     - classification (HistGradientBoosting, a linear rule + 10 % uniform label noise): minor
-      findings: overconfidence 2/10 seeds (judged by its 95 % lower bound; the model is right to be ~0.9 sure everywhere, so
-      many of its unavoidable errors sit at the 0.9 threshold), slices 0/10, robustness 0/10,
-      leakage 0/10.
+      findings: overconfidence 2/10 seeds (judged by its 95 % lower bound; the model is right to
+      be ~0.9 sure everywhere, so many of its unavoidable errors sit at the 0.9 threshold),
+      slices 0/10, robustness 0/10, leakage 0/10.
     - regression (Ridge, linear target + normal noise): no finding at all (0/10).
     """
     config = {**DEFAULTS, "slices": cfg("slices", fdr=0.05)}

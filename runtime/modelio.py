@@ -17,11 +17,14 @@ Nothing else: no builtins function (`eval`, `exec`, `getattr`...), no numpy/scip
 (`numpy.full_like`...), no `functools.partial`, no operator function. A model that needs one
 (a FunctionTransformer with a custom function, say) is refused with BadInput (exit 2).
 
-sklearn's `Tree` and HistGradientBoosting's `TreePredictor` keep raw node indices that
-scikit-learn follows without bounds checks (skops does not trust them by default for that
-reason); mlgen's models contain them, so they are trusted, and every one in a loaded model is
-then checked (`check_trees`: children and features in range, children after their parent, so
-prediction cannot read outside the arrays or loop).
+Types on the list can still be assembled into a file whose arrays disagree with its structure
+(a neighbours tree's index array pointing outside its data, a boosting model's estimator array
+wider than its classes), and scikit-learn's compiled predict paths follow such arrays without
+bounds checks. So a file is loaded here only after a child process has loaded it and predicted
+with it without dying (modelsmoke.py; once per file and process, skipped for files this process
+wrote from a model it fitted), and every loaded model is checked for internal consistency
+(modelcheck.py: trees, boosting, neighbours, libsvm, k-means, sparse matrices, counts against
+n_features_in_ and classes_).
 
 Inside the local-run worker (`worker.py` calls `enable_memo`), a model already loaded by an
 earlier stage of the same run is not parsed again: the file's sha256 is still checked on every
@@ -34,12 +37,11 @@ import copy
 import functools
 import importlib
 from collections import OrderedDict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mlgen_runtime.errors import BadInput
-from mlgen_runtime.fsutil import sha256_bytes, sha256_file, write_bytes_atomic
+from mlgen_runtime.fsutil import sha256_bytes, write_bytes_atomic
 
 MODEL_FILE = "model.skops"
 META_FILE = "model.json"
@@ -77,6 +79,8 @@ class _Memo:
 
 
 MEMO = _Memo()
+# sha256 of every model file this process wrote from a model it fitted (no smoke check needed)
+WRITTEN: set[str] = set()
 
 
 def enable_memo(on: bool = True) -> None:
@@ -100,6 +104,7 @@ def save_model(model: Any, folder: Path) -> str:
     data = sio.dumps(model)
     write_bytes_atomic(folder / MODEL_FILE, data)
     sha = sha256_bytes(data)
+    WRITTEN.add(sha)
     if MEMO.enabled:
         _remember(MEMO.saved, sha, model)
     return sha
@@ -205,8 +210,12 @@ def _checked_types(data: bytes, name: str, extra: tuple[str, ...], sha: str | No
 
 
 def load_model(path: Path, sha256: str, extra: tuple[str, ...] = ()) -> Any:
-    """Load a skops model after checking its hash and the types it contains. `extra`: dotted
-    paths of estimator classes trusted exactly, besides the defaults (`estimator_package`)."""
+    """Load a skops model after checking its hash, the types it contains, that loading and
+    predicting with it does not crash a child process (modelsmoke), and its internal
+    consistency (modelcheck). `extra`: dotted paths of estimator classes trusted exactly,
+    besides the defaults (`estimator_package`)."""
+    from mlgen_runtime import modelsmoke
+
     if not path.is_file():
         raise BadInput(f"{path}: model file not found")
     try:
@@ -225,15 +234,33 @@ def load_model(path: Path, sha256: str, extra: tuple[str, ...] = ()) -> Any:
     if MEMO.enabled and actual in MEMO.saved:
         model = copy.deepcopy(MEMO.saved[actual])  # these bytes were written from this object
     else:
-        import skops.io as sio
-
-        try:
-            model = sio.loads(data, trusted=trusted)
-        except Exception as exc:
-            raise BadInput(f"{path}: cannot load the model: {type(exc).__name__}: {exc}") from None
-        check_trees(model, path)
+        if actual not in WRITTEN:  # bytes this process made from a model it fitted cannot be crafted
+            modelsmoke.smoke_check(data, actual, str(path), tuple(extra))
+        model = _loads(data, trusted, str(path))
     if MEMO.enabled:
         _remember(MEMO.models, key, model)
+    return model
+
+
+def load_checked(data: bytes, sha256: str, name: str, extra: tuple[str, ...] = ()) -> Any:
+    """What the smoke check's child does before predicting: the hash, the allow-list, skops'
+    load and the consistency checks, in this process."""
+    if sha256_bytes(data) != sha256:
+        raise BadInput(f"{name}: sha256 mismatch; the model file was modified")
+    return _loads(data, _checked_types(data, name, tuple(extra), sha256), name)
+
+
+def _loads(data: bytes, trusted: list[str], name: str) -> Any:
+    import skops.io as sio
+
+    from mlgen_runtime.modelcheck import check_model
+
+    try:
+        model = sio.loads(data, trusted=trusted)
+    except Exception as exc:  # noqa: BLE001 - skops and the classes' own setstate raise many kinds
+        text = " ".join(str(exc).split())  # one line, however the library formats it
+        raise BadInput(f"{name}: cannot load the model: {type(exc).__name__}: {text[:300]}") from None
+    check_model(model, name)
     return model
 
 
@@ -241,162 +268,3 @@ def estimator_package(settings: dict[str, Any]) -> tuple[str, ...]:
     """The configured estimator class (train.estimator, a dotted path), trusted exactly in
     addition to the defaults. (The name is historical: it used to be the whole package.)"""
     return (settings["train"]["estimator"],)
-
-
-# -- tree structures -----------------------------------------------------------------------------
-
-
-def _objects(root: Any) -> Iterator[Any]:
-    """Every object reachable from `root` through attributes, containers and object arrays."""
-    import numpy as np
-
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, (str, bytes, int, float, bool)):
-            continue
-        seen.add(id(obj))
-        yield obj
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            stack.extend(obj)
-        elif isinstance(obj, np.ndarray):
-            if obj.dtype == object:
-                stack.extend(obj.ravel().tolist())
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-            stack.extend(vars(obj).values())
-
-
-def _flat(items: Any) -> list[Any]:
-    import numpy as np
-
-    if isinstance(items, np.ndarray):
-        return items.ravel().tolist() if items.dtype == object else []
-    if isinstance(items, (list, tuple)):
-        out: list[Any] = []
-        for item in items:
-            out.extend(_flat(item) if isinstance(item, (list, tuple, np.ndarray)) else [item])
-        return out
-    return []
-
-
-def check_trees(model: Any, path: Path) -> None:
-    """BadInput unless every sklearn Tree and HistGradientBoosting TreePredictor in `model` is
-    well formed (see the module docstring): a crafted file could otherwise make predict read
-    outside its arrays."""
-    try:
-        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-        from sklearn.tree._tree import Tree
-    except ImportError:  # pragma: no cover - other sklearn layouts: nothing of ours to check
-        return
-    for obj in _objects(model):
-        problem = None
-        if isinstance(obj, Tree):
-            problem = _tree_problem(obj)
-        elif isinstance(obj, TreePredictor):  # its structure; features are checked by its owner (_hist_problem)
-            problem = _predictor_problem(obj)
-        if problem is None and isinstance(getattr(obj, "tree_", None), Tree):
-            n_in = getattr(obj, "n_features_in_", None)
-            if n_in is not None and obj.tree_.n_features != n_in:
-                problem = f"{type(obj).__name__}: its tree has {obj.tree_.n_features} features, the estimator {n_in}"
-        if problem is None and getattr(obj, "_predictors", None) is not None and hasattr(obj, "_bin_mapper"):
-            problem = _hist_problem(obj, TreePredictor)
-        if problem is None and getattr(obj, "estimators_", None) is not None:
-            problem = _ensemble_problem(obj)
-        if problem is not None:
-            raise BadInput(f"{path}: malformed model ({problem}); the model file was not written by mlgen train or was tampered with")
-
-
-def _tree_problem(tree: Any) -> str | None:
-    import numpy as np
-
-    n = int(tree.node_count)
-    left, right, feature = (np.asarray(a, dtype=np.int64) for a in (tree.children_left, tree.children_right, tree.feature))
-    if n < 1 or not (len(left) == len(right) == len(feature) == n):
-        return "a decision tree with inconsistent node arrays"
-    idx = np.arange(n)
-    inner = left != -1
-    if np.any(right[~inner] != -1):
-        return "a decision tree leaf with a child"
-    if np.any((left[inner] <= idx[inner]) | (left[inner] >= n) | (right[inner] <= idx[inner]) | (right[inner] >= n)):
-        return "a decision tree node pointing outside the tree or backwards"
-    if np.any((feature[inner] < 0) | (feature[inner] >= int(tree.n_features))):
-        return "a decision tree split on a feature the tree does not have"
-    return None
-
-
-def _predictor_problem(pred: Any, owner: tuple[int, Any] | None = None) -> str | None:
-    """What is wrong with a HistGradientBoosting tree; `owner`: the model's (n_features,
-    is_categorical mask or None) when known."""
-    import numpy as np
-    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
-
-    nodes = getattr(pred, "nodes", None)
-    if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1 or len(nodes) < 1:
-        return "a gradient-boosting tree without a valid node array"
-    bitsets = [getattr(pred, "raw_left_cat_bitsets", None), getattr(pred, "binned_left_cat_bitsets", None)]
-    if not all(isinstance(b, np.ndarray) and b.ndim == 2 and b.shape[1] == 8 for b in bitsets):
-        return "a gradient-boosting tree with malformed category bitsets"
-    n = len(nodes)
-    idx = np.arange(n)
-    inner = nodes["is_leaf"] == 0
-    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
-    if np.any((left[inner] <= idx[inner]) | (left[inner] >= n) | (right[inner] <= idx[inner]) | (right[inner] >= n)):
-        return "a gradient-boosting tree node pointing outside the tree or backwards"
-    if np.any(nodes["feature_idx"][inner] < 0):
-        return "a gradient-boosting split on a feature the model does not have"
-    cat = inner & (nodes["is_categorical"] != 0)
-    if np.any(nodes["bitset_idx"][cat] >= min(b.shape[0] for b in bitsets)):
-        return "a gradient-boosting categorical split without its bitset"
-    if owner is None:
-        return None
-    n_features, categorical = owner
-    if np.any(nodes["feature_idx"][inner] >= n_features):
-        return "a gradient-boosting split on a feature the model does not have"
-    # predict looks up the feature's known categories: it must be a categorical feature
-    if np.any(cat) and (categorical is None or not np.all(categorical[nodes["feature_idx"][cat]])):
-        return "a gradient-boosting categorical split on a feature that is not categorical"
-    return None
-
-
-def _hist_problem(est: Any, predictor_type: type) -> str | None:
-    import numpy as np
-
-    n_features = getattr(est, "n_features_in_", None)
-    if not isinstance(n_features, (int, np.integer)):
-        return f"{type(est).__name__} without n_features_in_"
-    categorical = getattr(est._bin_mapper, "is_categorical_", None)
-    if categorical is not None:
-        categorical = np.asarray(categorical, dtype=bool)
-        if categorical.shape != (int(n_features),):
-            return f"{type(est).__name__}: its bin mapper does not match its {n_features} features"
-    for pred in _flat(est._predictors):
-        if not isinstance(pred, predictor_type):
-            return f"{type(est).__name__}: a predictor of type {type(pred).__name__}"
-        problem = _predictor_problem(pred, (int(n_features), categorical))
-        if problem:
-            return problem
-    return None
-
-
-def _ensemble_problem(est: Any) -> str | None:
-    """Ensembles (forests, gradient boosting) pass their validated X to members unchecked
-    (check_input=False, predict_stages): members must expect the same features. Bagging
-    members see X[:, features], one list per member."""
-    n_in = getattr(est, "n_features_in_", None)
-    members = [m for m in _flat(est.estimators_) if hasattr(m, "n_features_in_")]
-    if n_in is None or not members:
-        return None
-    subsets = getattr(est, "estimators_features_", None)
-    if subsets is not None:
-        if len(subsets) != len(members):
-            return f"{type(est).__name__}: {len(members)} members but {len(subsets)} feature subsets"
-        expected = [len(s) for s in subsets]
-    else:
-        expected = [n_in] * len(members)
-    for member, want in zip(members, expected):
-        if member.n_features_in_ != want:
-            return f"{type(est).__name__}: a member expects {member.n_features_in_} features, not {want}"
-    return None

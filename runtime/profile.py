@@ -128,8 +128,43 @@ def infer(series: pd.Series, name: str) -> Column:
     if t.is_numeric_dtype(dtype):  # float: a measurement, never a key
         return Column(name, "numeric", "is numeric")
     if t.is_object_dtype(dtype) or t.is_string_dtype(dtype):
+        nested = nested_kind(present)
+        if nested is not None:
+            return Column(name, "unsupported", f"holds {nested}, which no model reads as a feature")
         return _strings(series, present, name)
     return Column(name, "unsupported", f"has dtype {dtype}, neither numeric, categorical nor a date")
+
+
+NESTED_TYPES = {list: "lists", tuple: "lists", set: "lists", frozenset: "lists", dict: "records"}
+
+
+def nested_kind(present: pd.Series) -> str | None:
+    """"lists (a Parquet list column)" or "records (a Parquet struct or map column)" when the
+    values of an object column are containers (pyarrow hands list columns over as arrays, structs
+    as dicts, maps as lists of pairs), else None. Checked on every value only when pandas' own
+    type inference (in C) does not already say the values are scalars."""
+    import numpy as np
+    from pandas.api import types as t
+
+    if not t.is_object_dtype(present.dtype) or len(present) == 0:
+        return None
+    if t.infer_dtype(present, skipna=True) not in ("mixed", "mixed-integer", "unknown-array"):
+        return None  # strings, numbers, bytes, dates, decimals...: scalars
+    kinds = {NESTED_TYPES.get(type(v)) or ("lists" if isinstance(v, np.ndarray) else None) for v in present}
+    kinds.discard(None)
+    if not kinds:
+        return None
+    return "records (a Parquet struct or map column)" if kinds == {"records"} else "lists (a Parquet list column)"
+
+
+def nested_mask(series: pd.Series) -> Any:
+    """Boolean mask of the list and record values of `series`, or None when it has none."""
+    import numpy as np
+
+    if series.dtype != object or nested_kind(series.dropna()) is None:
+        return None
+    return np.fromiter((isinstance(v, (list, tuple, set, frozenset, dict, np.ndarray)) for v in series),
+                       dtype=bool, count=len(series))
 
 
 def _integer_key(series: pd.Series, present: pd.Series, name: str) -> bool:

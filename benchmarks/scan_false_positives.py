@@ -65,34 +65,35 @@ class Outcome:
     seconds: float
     error: str | None = None
     majors: list[str] | None = None  # titles of the major findings (--verbose)
+    seed: int = 42
 
 
-def spec_text(ds: RealDataset, estimator: str, params: dict[str, Any]) -> str:
+def spec_text(ds: RealDataset, estimator: str, params: dict[str, Any], seed: int = 42) -> str:
     inline = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items()) + " }"
-    return (f'[project]\nname = "fp"\nseed = 42\n\n[data]\npath = "data/{ds.name}.csv"\n'
+    return (f'[project]\nname = "fp"\nseed = {seed}\n\n[data]\npath = "data/{ds.name}.csv"\n'
             f'target = "{ds.target}"\ntask = "{ds.task}"\nallow_extra = true\n\n'
             f'[train]\nestimator = "{estimator}"\nparams = {inline}\n\n'
             f'[evaluate]\nmetrics = {json.dumps(METRICS[ds.task])}\n\n[scan]\n')
 
 
-def settings_for(folder: Path, ds: RealDataset, estimator: str, params: dict[str, Any]) -> dict[str, Any]:
+def settings_for(folder: Path, ds: RealDataset, estimator: str, params: dict[str, Any], seed: int = 42) -> dict[str, Any]:
     from mlgen.spec.load import load_spec
 
     path = folder / "mlproject.toml"
-    path.write_text(spec_text(ds, estimator, params), encoding="utf-8")
+    path.write_text(spec_text(ds, estimator, params, seed), encoding="utf-8")
     return load_spec(path).settings
 
 
-def run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
+def run_one(ds: RealDataset, family: str, folder: Path, seed: int = 42) -> Outcome:
     """Train and scan one data set with one estimator family, on one thread (also when called from
     the tests, where the environment variables above come too late for OpenMP)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return _run_one(ds, family, folder)
+        return _run_one(ds, family, folder, seed)
 
 
-def _run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
+def _run_one(ds: RealDataset, family: str, folder: Path, seed: int) -> Outcome:
     from mlgen_runtime import data, pipeline
     from mlgen_runtime.scan import scan_split
 
@@ -100,7 +101,7 @@ def _run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
     estimator, params = ESTIMATORS[family][ds.task]
     expect = "leak" if ds.problem_kind == "leak" else "sound"
     ds.write_csv(folder / "data")
-    settings = settings_for(folder, ds, estimator, params)
+    settings = settings_for(folder, ds, estimator, params, seed)
     frame = data.training_frame(settings, folder)  # rows with a missing target left out (the default)
     train, test = data.split(frame, settings)
     X, y = data.features(train, settings)
@@ -119,7 +120,7 @@ def _run_one(ds: RealDataset, family: str, folder: Path) -> Outcome:
     majors = [f"{f.detector}: {f.title}" for r in results for f in r.findings if f.severity == "major"]
     return Outcome(ds.name, family, len(frame), len(scanned), expect, findings,
                    [r.name for r in results if r.blocking], leak_found, leak_warned, time.perf_counter() - start, None,
-                   majors)
+                   majors, seed)
 
 
 def cell(counts: list[int]) -> str:
@@ -128,18 +129,18 @@ def cell(counts: list[int]) -> str:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = ["| data set | estimator | rows | scanned | " + " | ".join(DETECTORS) + " | blocks | verdict |",
-             "| --- | --- | ---: | ---: | " + " | ".join("---" for _ in DETECTORS) + " | --- | --- |"]
+    lines = ["| data set | estimator | seed | rows | scanned | " + " | ".join(DETECTORS) + " | blocks | verdict |",
+             "| --- | --- | ---: | ---: | ---: | " + " | ".join("---" for _ in DETECTORS) + " | --- | --- |"]
     for o in outcomes:
         if o.error:
-            lines.append(f"| {o.dataset} | {o.estimator} | {o.rows} | - | " + " | ".join("" for _ in DETECTORS)
+            lines.append(f"| {o.dataset} | {o.estimator} | {o.seed} | {o.rows} | - | " + " | ".join("" for _ in DETECTORS)
                          + f" | error | {o.error} |")
             continue
         if o.expect == "sound":
             verdict = "false positive" if o.blocking else "ok"
         else:
             verdict = "leak blocked" if o.leak_found else "leak warned (minor)" if o.leak_warned else "LEAK MISSED"
-        lines.append(f"| {o.dataset} | {o.estimator} | {o.rows:,} | {o.scanned:,} | "
+        lines.append(f"| {o.dataset} | {o.estimator} | {o.seed} | {o.rows:,} | {o.scanned:,} | "
                      + " | ".join(cell(o.findings.get(d, [0, 0])) for d in DETECTORS)
                      + f" | {', '.join(o.blocking) or 'no'} | {verdict} |")
     return "\n".join(lines)
@@ -156,7 +157,7 @@ def summary(outcomes: list[Outcome]) -> str:
     warned = [o for o in leaks if o.leak_warned and not o.leak_found]
     other_blocks = sum(1 for o in leaks if set(o.blocking) - {"leakage"})
     return "\n".join([
-        f"sound runs: {len(sound)} ({len(sound_sets)} data sets x estimators); blocked (false positives): "
+        f"sound runs: {len(sound)} ({len(sound_sets)} data sets x estimators x seeds); blocked (false positives): "
         f"{sum(1 for o in sound if o.blocking)}/{len(sound)} runs, {len(fp_sets)}/{len(sound_sets)} data sets"
         + (f" ({', '.join(fp_sets)})" if fp_sets else ""),
         "false positives per detector (runs): " + ", ".join(f"{d} {k}" for d, k in per_detector.items()),
@@ -173,26 +174,28 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default="", help="comma-separated data set names (default: all)")
     ap.add_argument("--estimators", default="default,linear", help="default, linear or both")
+    ap.add_argument("--seeds", default="42", help="comma-separated project seeds (the split, the sample, the "
+                    "perturbations; default 42)")
     ap.add_argument("--json", type=Path, help="also write the raw outcomes here")
     ap.add_argument("--verbose", action="store_true", help="print the major findings' titles (to stderr)")
     args = ap.parse_args(argv)
     wanted = [n for n in args.only.split(",") if n]
     sets = [d for d in DATASETS if not wanted or d.name in wanted]
     families = [f for f in args.estimators.split(",") if f]
+    seeds = [int(x) for x in args.seeds.split(",") if x]
     outcomes: list[Outcome] = []
-    for ds in sets:
-        for family in families:
-            with tempfile.TemporaryDirectory(prefix="mlgen-fp-") as tmp:
-                try:
-                    o = run_one(ds, family, Path(tmp))
-                except Exception as exc:  # one broken data set must not hide the others' numbers
-                    o = Outcome(ds.name, family, ds.rows, 0, "leak" if ds.problem_kind == "leak" else "sound",
-                                {}, [], None, None, 0.0, f"{type(exc).__name__}: {exc}"[:200])
-            outcomes.append(o)
-            print(f"{o.dataset:24s} {o.estimator:8s} {o.seconds:6.1f}s blocks={o.blocking} "
-                  f"{o.findings if not o.error else o.error}", file=sys.stderr, flush=True)
-            for title in (o.majors or []) if args.verbose else []:
-                print(f"    {title}", file=sys.stderr, flush=True)
+    for ds, family, seed in ((d, f, x) for d in sets for f in families for x in seeds):
+        with tempfile.TemporaryDirectory(prefix="mlgen-fp-") as tmp:
+            try:
+                o = run_one(ds, family, Path(tmp), seed)
+            except Exception as exc:  # one broken data set must not hide the others' numbers
+                o = Outcome(ds.name, family, ds.rows, 0, "leak" if ds.problem_kind == "leak" else "sound",
+                            {}, [], None, None, 0.0, f"{type(exc).__name__}: {exc}"[:200], seed=seed)
+        outcomes.append(o)
+        print(f"{o.dataset:24s} {o.estimator:8s} seed {seed} {o.seconds:6.1f}s blocks={o.blocking} "
+              f"{o.findings if not o.error else o.error}", file=sys.stderr, flush=True)
+        for title in (o.majors or []) if args.verbose else []:
+            print(f"    {title}", file=sys.stderr, flush=True)
     print(table(outcomes))
     print()
     print(summary(outcomes))

@@ -342,7 +342,7 @@ def p_values(metric: str, r: Rows, g: np.ndarray, G: int) -> np.ndarray:
 def _accuracy_upper_bound(r: Rows, g: np.ndarray, G: int) -> np.ndarray:
     """Per group, the one-sided 95 % (Clopper-Pearson) upper confidence bound of its accuracy:
     what the slice's rows show for certain. 12 errors in 28 rows is accuracy 0.57, but the rows
-    are as consistent with 0.72; a 28-row slice is major only when even that is major."""
+    are as consistent with 0.73; a 28-row slice is major only when even that is major."""
     from scipy import stats
 
     n = np.bincount(g, minlength=G)

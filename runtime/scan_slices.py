@@ -11,7 +11,9 @@ The slice's metric is compared with the whole scanned test set:
                                            the gap is the share of the target's variance lost)
 
 `worse` > `minor` is a minor finding, > `major` a major one; slices under `min_rows` rows are
-skipped. A pair slice that only repeats a flagged single-feature slice (its gap is not at least
+skipped. For accuracy the severity comes from the slice's certain gap: its accuracy replaced by
+the one-sided 95 % upper confidence bound (Clopper-Pearson) of it, so a 28-row slice is judged by
+what 28 rows can show. A pair slice that only repeats a flagged single-feature slice (its gap is not at least
 `minor` larger) is not reported again.
 
 Slices are difficulty-adjusted (classification with predict_proba). The bins of the most

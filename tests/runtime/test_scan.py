@@ -433,6 +433,19 @@ def test_regression_robustness_tolerance():
     assert jumpy.findings[0].severity == MAJOR
 
 
+def test_overconfidence_is_judged_by_the_lower_bound_of_its_share():
+    # 15 mistakes, 9 of them made with probability 0.95: 60 %, but 15 mistakes show for certain ~36 %
+    n = 200
+    y = np.zeros(n, dtype=int)
+    y_pred = np.where(np.arange(n) < 15, 1, 0)
+    conf = np.where(np.arange(n) < 9, 0.95, 0.6)
+    r = scan_overconfidence.detect(y, clf_preds(y_pred, binary_proba(y_pred, conf)), "classification",
+                                   cfg("overconfidence"))
+    assert r.details["share"] > DEFAULTS["overconfidence"]["major"]
+    assert r.details["share_lower_bound"] == pytest.approx(0.36, abs=0.01)
+    assert r.findings[0].severity == MINOR and not r.blocking
+
+
 # --- typed perturbations (property-based) -----------------------------------------------------
 
 

@@ -31,8 +31,9 @@ import pandas as pd
 from mlgen_runtime import data, drift, pipeline, profile
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
-from mlgen_runtime.fsutil import write_json, write_text_atomic
+from mlgen_runtime.fsutil import write_json
 from mlgen_runtime.junit import Case, write_junit
+from mlgen_runtime import report_md as md
 from mlgen_runtime.report_md import Md, bold, code, escape, inline, status, table
 from mlgen_runtime.worker import imports_alongside
 
@@ -626,7 +627,7 @@ def write_reports(out: Path, checks: list[Check], source: str, shape: tuple[int,
         (out / "validation.json").unlink(missing_ok=True)
     else:
         write_json(out / "validation.json", result)
-    write_text_atomic(out / "report.md", markdown(result))
+    md.write_report(out, markdown(result))  # bounded for a PR/MR comment (report-full.md: all of it)
     write_junit(out / "junit.xml", SUITE, junit_cases(checks))
 
 

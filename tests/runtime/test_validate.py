@@ -520,7 +520,7 @@ def test_report_keeps_hostile_names_and_values_inert(project, rt):
     assert rt("validate") == 1
     row = next(line for line in (root / OUT / "report.md").read_text().splitlines() if line.startswith("| `values`"))
     assert row == ("| `values` | ❌ fail | column `tier\\|<b>x</b>`: 284 rows not in the allowed values "
-                   "(first: data row 2 has '@\u2060team \\[x\\](http://e)'; unexpected: '@\u2060team \\[x\\](http://e)') |")
+                   "(first: data row 2 has '@\u2060team \\[x\\](http:\u2060//e)'; unexpected: '@\u2060team \\[x\\](http:\u2060//e)') |")
 
 
 # --- real survey / panel data (statsmodels) ---------------------------------------------------

@@ -47,9 +47,7 @@ EXPECT: dict[str, Expect] = {
     "digits": Expect(None, "64 pixel columns, some constant, used as they are"),
     "fair": Expect(None, "16 % repeated rows (survey answers) kept on one side of the split", ("duplicates",)),
     "fair_any": Expect(None, "19 % repeated rows (survey answers) kept on one side of the split", ("duplicates",)),
-    "anes96": Expect(None, "1 repeated row kept on one side of the split", ("duplicates",),
-                     defect="scan blocks: `overconfidence: 63.2% of the wrong predictions are made with "
-                            "probability >= 0.9` (12 of 19)"),
+    "anes96": Expect(None, "1 repeated row kept on one side of the split", ("duplicates",)),
     "grunfeld": Expect(None, "firm names one-hot encoded, the year used as a number"),
     "randhie": Expect(None, "55 % repeated rows kept on one side of the split", ("duplicates",)),
     "spector": Expect(None, "32 rows: trained, evaluated and scanned as they are"),
@@ -59,11 +57,10 @@ EXPECT: dict[str, Expect] = {
                            ("nulls", "target")),
     "titanic_survival": Expect(None, "passenger names (`rownames`) left out as free text; 20 % missing ages imputed",
                                ("features", "nulls"),
-                               defect="scan blocks on 5 slices: `` `age` is missing and `passengerClass` = 3rd: "
+                               defect="scan blocks on 4 slices: `` `age` is missing and `passengerClass` = 3rd: "
                                       "accuracy 0.4688 vs 0.7209 on the whole test set ``"),
-    "titanic_counts": Expect(None, "98 % repeated rows: one row per passenger, 4 discrete columns", ("duplicates",),
-                             defect="validate fails: `duplicates  1,296 duplicate rows (98.5%) > "
-                                    "max_duplicate_fraction 90%`"),
+    "titanic_counts": Expect(None, "98 % repeated rows (one row per passenger, 4 discrete columns) kept on one "
+                             "side of the split", ("duplicates",)),
     "hitters": Expect(None, "59 rows without `Salary` left out and counted; player names (`rownames`) left out "
                       "as an id", ("features", "target")),
     "airquality": Expect(None, "37 rows without `Ozone` left out and counted; missing `Solar.R` imputed",
@@ -80,9 +77,7 @@ EXPECT: dict[str, Expect] = {
                                 "0.9900)``, and never names `expenditure`"),
     "cars": Expect(None, "8 rows without `Miles_per_Gallon` left out and counted; missing `Horsepower` imputed; "
                    "the date used as a number", ("nulls", "target")),
-    "seattle_weather": Expect(None, "the date used as a number",
-                              defect="scan blocks: `overconfidence: 57.8% of the wrong predictions are made with "
-                                     "probability >= 0.9` (37 of 64)"),
+    "seattle_weather": Expect(None, "the date used as a number"),
 }
 # Each sound set's twin with a feature that encodes the target (datasets.leaking_variant): the
 # scan must block every one. Two of them run here, one per task (each run costs about ten

@@ -82,8 +82,12 @@ def _blocker(out_dir: Path, target: Path, folders: dict[Path, bool]) -> tuple[Pa
     for folder in [None, *reversed(target.relative_to(out_dir).parents[:-1])]:
         here = out_dir if folder is None else out_dir / folder
         if here not in folders:
-            folders[here] = not here.exists() or here.is_dir()
+            # a symlinked folder would send writes (and --force's removals) outside the output folder
+            folders[here] = folder is None or not here.is_symlink()
+            folders[here] = folders[here] and (not here.exists() or here.is_dir())
         if not folders[here]:
+            if folder is not None and here.is_symlink():
+                return here, "is a symbolic link; mlgen writes only into real folders inside the output folder"
             return here, "is a file, but a folder must stand there"
     if target.exists() and not target.is_file():
         return target, f"is {'a folder' if target.is_dir() else 'not a regular file'}, not a file"

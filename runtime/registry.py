@@ -400,37 +400,26 @@ class Registry:
         killed between the append and the rename leaves the line, which is then the record:
         readers already see it, and the next locked operation rewrites aliases.json."""
         history = self.history()
-        size = len(self._history_bytes())
         check_regular_or_missing(self.aliases_path)
-        tmp = prepare_atomic(self.aliases_path, dumps({**fold_aliases(history), env: new}).encode())
-        appended = False
-        try:
-            appended = self._append(history_line(len(history) + 1, action, env, old, new, reason), size)
-            commit_atomic(tmp, self.aliases_path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            if appended:
-                self._truncate_history(size)
-            raise
-
-    def _append(self, entry: dict[str, Any], size: int) -> bool:
-        """Append one line; True once the file may hold (part of) it. A write that fails
-        half-way is cut back to `size` here."""
-        data = (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode()
         created = not os.path.lexists(self.history_path)
         fd = open_regular(self.history_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
+        try:  # one descriptor for the append and its undo: undoing needs no open on a full disk
+            size = os.fstat(fd).st_size
+            tmp = prepare_atomic(self.aliases_path, dumps({**fold_aliases(history), env: new}).encode())
             try:
-                write_all(fd, data)
+                line = history_line(len(history) + 1, action, env, old, new, reason)
+                write_all(fd, (json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode())
                 os.fsync(fd)
+                commit_atomic(tmp, self.aliases_path)
             except BaseException:
-                os.ftruncate(fd, size)
+                tmp.unlink(missing_ok=True)
+                os.ftruncate(fd, size)  # shrinking needs no space
+                _fsync_quietly(fd)  # the cut must outlive a power loss as the line would have
                 raise
         finally:
             os.close(fd)
         if created:
             fsync_dir(self.root)
-        return True
 
 
 # -- pure helpers --------------------------------------------------------------------------------
@@ -598,6 +587,13 @@ def _checked_copy(folder: Path, files: dict[str, str], sha: str) -> dict[str, An
     if files[MODEL_FILE] != sha or not isinstance(meta, dict) or meta.get("sha256") != sha:
         raise BadInput("the model changed while it was being registered; run the stage again")
     return meta
+
+
+def _fsync_quietly(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
 
 
 def _write_new(path: Path, data: bytes) -> None:

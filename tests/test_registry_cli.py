@@ -84,3 +84,26 @@ def test_bad_requests_are_exit_2_and_change_nothing(project: Path, capfd: pytest
     assert main(["registry", "explode"]) == 2
     assert "unknown registry action" in capfd.readouterr().err
     assert (project / "models/aliases.json").read_text() == before
+
+
+def test_compile_force_refuses_a_symlinked_runtime_folder(project: Path, tmp_path: Path,
+                                                          capfd: pytest.CaptureFixture[str]) -> None:
+    """`.mlgen/runtime` as a symlink to a folder outside the repository: compile --force
+    refuses (exit 2, one line) and neither deletes nor writes anything there."""
+    import shutil
+
+    from mlgen.backends.common import GENERATED_MARKER
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "old_module.py").write_text(f"# {GENERATED_MARKER}\nprecious = True\n")  # would be 'obsolete'
+    (outside / "notes.txt").write_text("mine\n")
+    shutil.rmtree(project / ".mlgen/runtime")
+    (project / ".mlgen/runtime").symlink_to(outside, target_is_directory=True)
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    capfd.readouterr()
+    for args in (["compile", "--force"], ["compile"]):
+        assert main(args) == 2
+        err = capfd.readouterr().err
+        assert ".mlgen/runtime is a symbolic link" in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in outside.iterdir()} == before

@@ -173,3 +173,45 @@ def test_deploy_needs_a_passed_scan_of_this_model(project: Project, rt: Rt, caps
     scan.write_text(json.dumps({"passed": True, "blocked_by": [], "model_sha256": sha}))
     assert rt("deploy", "--env", "staging") == 0
     assert aliases(root) == {"staging": 1}
+
+
+def test_a_planted_version_is_never_promoted_and_never_crashes_evaluate(project: Project, rt: Rt) -> None:
+    """A version whose file passes the allow-list but whose KD tree points outside its data
+    (the audit's planted version): promote refuses it (exit 2, registry unchanged) and, made
+    the champion by hand, evaluate stops with exit 2, not by a signal. Both run as CI runs
+    them, in their own process."""
+    import subprocess
+    import sys
+
+    from mlgen_runtime.fsutil import sha256_file
+    from mlgen_runtime.registry import Registry
+    from tests.runtime.conftest import breast_cancer
+    from tests.runtime.test_model_safety import _tampered_knn, _zoo_data
+
+    root = project(SPEC, {"data/train.csv": breast_cancer()})
+    assert rt("train") == 0
+    planted = root / "planted"
+    planted.mkdir()
+    (planted / "model.skops").write_bytes(_tampered_knn(*_zoo_data()[:2]))
+    sha = sha256_file(planted / "model.skops")
+    (planted / "model.json").write_text(json.dumps({"sha256": sha, "estimator": "sklearn.neighbors.KNeighborsClassifier"}))
+    reg = Registry(Path("models"), root)
+    assert reg.register(planted) == 1  # registering checks only that it is a skops file
+    before = {p.name: p.read_bytes() for p in (root / "models").iterdir() if p.is_file()}
+
+    def stage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mlgen_runtime", *args, "--plan", ".mlgen/plan.json"], cwd=root,
+                              capture_output=True, text=True, check=False)
+
+    done = stage("promote", "--env", "production", "--version", "1")
+    assert done.returncode == 2, done.stderr
+    assert "malformed model (a KDTree whose index array" in done.stderr and "Traceback" not in done.stderr
+    assert {p.name: p.read_bytes() for p in (root / "models").iterdir() if p.is_file()} == before
+    assert reg.history() == [] and reg.aliases() == {}
+
+    line = {"seq": 1, "action": "promote", "env": "production", "from": None, "to": 1, "reason": "planted"}
+    (root / "models/history.jsonl").write_text(json.dumps(line) + "\n")  # someone with write access
+    (root / "models/aliases.json").write_text(json.dumps({"production": 1}))
+    done = stage("evaluate")
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert "malformed model" in done.stderr and "Traceback" not in done.stderr

@@ -435,3 +435,32 @@ def test_reserved_alias_names_and_secrets(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw-zyx-987")
     text = describe(RuntimeError("401 for token tok-abcdef-123 / password pw-zyx-987"))
     assert "tok-abcdef-123" not in text and "pw-zyx-987" not in text and text.count("***") == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first", [True, False])
+def test_a_failed_history_entry_moves_the_alias_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: bool) -> None:
+    """The alias and its history entry change together or not at all: when the entry cannot be
+    written, promote exits 2 with the alias where it was (or unset), and the next, unrelated
+    promote does not record the failed one as a sync."""
+    require_mlflow()
+    reg = MlflowRegistry.from_setting("mlflow+sqlite:///models/reg.db", tmp_path, "undo")
+    for c in (0.5, 1.0):
+        folder = tmp_path / f"m{c}"
+        folder.mkdir()
+        make_model(folder, c=c)
+        reg.register(folder)
+    if not first:
+        assert reg.promote("staging", 1) is True
+    before = (reg.aliases(), reg.history())
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise BadInput("MLflow registry: recording the history: RESOURCE_EXHAUSTED: quota")
+
+    with monkeypatch.context() as m:
+        m.setattr(reg, "_append", full)
+        with pytest.raises(BadInput, match=r"quota; @staging was moved back to " + ("\\(none\\)" if first else "1")):
+            reg.promote("staging", 2)
+    assert (reg.aliases(), reg.history()) == before
+    assert reg.promote("production", 2) is True
+    assert [e["action"] for e in reg.history()] == ["promote"] * (1 if first else 2)

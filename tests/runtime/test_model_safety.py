@@ -73,14 +73,33 @@ def test_eval_payload_is_refused_and_nothing_runs(tmp_path: Path, extra: tuple[s
     assert not marker.exists()
 
 
-def test_the_audit_file_is_refused(tmp_path: Path) -> None:
-    poc = Path("/tmp/audit3/poc/model.skops")
-    if not poc.is_file():
-        pytest.skip("the audit's proof-of-concept file is not on this machine")
-    copy = tmp_path / "model.skops"
-    copy.write_bytes(poc.read_bytes())
-    with pytest.raises(BadInput, match="builtins.eval"):
-        modelio.load_model(copy, sha256_file(copy), ("sklearn.dummy.DummyClassifier",))
+def hand_edited_payload() -> bytes:
+    """The audit's kind of file, built here rather than read from one machine: a plain
+    DummyClassifier archive whose schema.json was edited by hand so that its `strategy` names
+    builtins.eval (a node skops turns into the function itself). No object ever dumped it."""
+    import io
+    import zipfile
+
+    from sklearn.dummy import DummyClassifier
+
+    data = sio.dumps(DummyClassifier().fit([[0.0], [1.0]], [0, 1]))
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(zin.read("schema.json"))
+    schema["content"]["content"]["strategy"] = {"__class__": "eval", "__module__": "builtins",
+                                                "__loader__": "TypeNode", "__id__": 1}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, json.dumps(schema) if name == "schema.json" else zin.read(name))
+    return out.getvalue()
+
+
+def test_a_hand_edited_payload_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.skops"
+    path.write_bytes(hand_edited_payload())
+    assert "builtins.eval" in sio.get_untrusted_types(file=path)  # the control: skops sees the function
+    with pytest.raises(BadInput, match="refusing to load untrusted types: builtins.eval"):
+        modelio.load_model(path, sha256_file(path), ("sklearn.dummy.DummyClassifier",))
 
 
 def test_evaluate_stage_refuses_a_payload_model_with_exit_2(project, rt, capsys, tmp_path: Path) -> None:
@@ -643,3 +662,98 @@ def test_mutated_arrays_are_refused_or_predict_without_crashing(zoo: dict[str, A
     for outcome in outcomes.values():
         if outcome.startswith("refused: "):
             assert "\n" not in outcome and "Traceback" not in outcome
+
+
+# -- the child process: what no check sees, a crash in a child refuses ----------------------------
+
+CRASHING_ESTIMATOR = """
+import ctypes
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+class Model(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.classes_ = sorted(set(y))
+        self.n_features_in_ = len(X[0])
+        return self
+
+    def predict(self, X):
+        return ctypes.string_at(0)  # reads address 0: SIGSEGV, as an out-of-bounds index would
+"""
+
+
+def test_a_model_that_crashes_predict_is_refused_by_the_smoke_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trusted class whose predict kills the process (the configured estimator here, so that
+    no consistency check can know): load_model refuses it, naming the signal and the step, and
+    this process lives. The verdict is remembered: the same bytes are not run twice."""
+    from mlgen_runtime import modelsmoke
+
+    (tmp_path / "mlgen_crashy.py").write_text(CRASHING_ESTIMATOR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mlgen_crashy", raising=False)
+    import mlgen_crashy
+
+    path = tmp_path / modelio.MODEL_FILE
+    path.write_bytes(sio.dumps(mlgen_crashy.Model().fit([[0.0, 1.0], [1.0, 0.0]], [0, 1])))
+    runs = len(modelsmoke.LAST_SECONDS)
+    for _ in range(2):
+        with pytest.raises(BadInput, match=r"crashed the process that checked it \(killed by SIGSEGV during Model\.predict"):
+            modelio.load_model(path, sha256_file(path), ("mlgen_crashy.Model",))
+    assert len(modelsmoke.LAST_SECONDS) == runs + 1
+
+
+def _tampered_knn(X: np.ndarray, y: np.ndarray) -> bytes:
+    """The audit's first file: a KD tree whose index array points far outside its data."""
+    import io
+    import zipfile
+
+    from sklearn.neighbors import KNeighborsClassifier
+
+    data = sio.dumps(KNeighborsClassifier(algorithm="kd_tree").fit(X, y))
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for name in zin.namelist():
+            raw = zin.read(name)
+            if name.endswith(".npy"):
+                arr = np.load(io.BytesIO(raw), allow_pickle=False)
+                if arr.dtype == np.intp and arr.shape == (len(X),):  # the tree's idx_array
+                    buf = io.BytesIO()
+                    np.save(buf, np.full_like(arr, 10**12), allow_pickle=False)
+                    raw = buf.getvalue()
+            zout.writestr(name, raw)
+    return out.getvalue()
+
+
+def _widened_boosting(X: np.ndarray, y: np.ndarray) -> bytes:
+    """The audit's second file: gradient boosting's estimator array wider than its classes."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    model = GradientBoostingClassifier(n_estimators=3, max_depth=2).fit(X, y)
+    model.estimators_ = np.concatenate([model.estimators_] * 40, axis=1)
+    return sio.dumps(model)
+
+
+UNCHECKED_PREDICT = """
+import sys
+import numpy as np, skops.io as sio
+X = np.load(sys.argv[2])
+model = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))
+model.predict(X)
+"""
+
+
+@pytest.mark.parametrize("make", [_tampered_knn, _widened_boosting])
+def test_the_audit_files_crash_unchecked_and_are_refused_by_load_model(tmp_path: Path, make: Any) -> None:
+    import subprocess
+
+    X, y = _zoo_data()[:2]
+    path = tmp_path / modelio.MODEL_FILE
+    path.write_bytes(make(X, y))
+    np.save(tmp_path / "x.npy", X)
+    # the control: skops alone loads it, and predict kills the process
+    done = subprocess.run([sys.executable, "-c", UNCHECKED_PREDICT, str(path), str(tmp_path / "x.npy")],
+                          capture_output=True, check=False)
+    assert done.returncode < 0 or b"malloc" in done.stderr or done.returncode == -6, done
+    with pytest.raises(BadInput, match="malformed model") as err:
+        modelio.load_model(path, sha256_file(path))
+    assert "\n" not in str(err.value)

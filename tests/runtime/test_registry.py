@@ -627,3 +627,186 @@ def test_deploy_record_that_cannot_be_written_exits_2(
     assert "staging now points at version 1, but .mlgen/out/deploy-staging.json could not be written" in err
     assert "Read-only file system" in err and "Traceback" not in err
     assert json.loads((root / "models/aliases.json").read_text()) == {"staging": 1}
+
+
+# -- files that are not what they must be: never followed, never written through ----------------
+
+HOSTILE_KINDS = ("symlink", "dangling symlink", "fifo", "folder", "hard link")
+REGISTRY_FILES = (".lock", "history.jsonl", "aliases.json")
+REGISTRY_FOLDERS = (".staging", "versions")
+
+
+def _plant(path: Path, kind: str, outside: Path) -> None:
+    """Put a `kind` where `path` is (removing what was there)."""
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+    if kind == "symlink":
+        path.symlink_to(outside)
+    elif kind == "dangling symlink":
+        path.symlink_to(outside.parent / "not-there")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "hard link":
+        os.link(outside, path)
+    elif kind == "file":
+        path.write_text("not a folder\n")
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
+@pytest.mark.parametrize("name", REGISTRY_FILES)
+def test_registry_files_that_are_not_regular_files_are_refused(
+    reg: Registry, models: list[Path], tmp_path: Path, name: str, kind: str
+) -> None:
+    reg.register(models[0])
+    reg.register(models[1])
+    reg.promote("staging", 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("someone else's file\n")
+    _plant(reg.root / name, kind, outside / "victim")
+    before = _snapshot(outside)
+    for change in (lambda: reg.promote("staging", 2), lambda: reg.rollback("staging"), lambda: reg.register(models[2])):
+        with pytest.raises(BadInput) as err:
+            change()
+        message = str(err.value)
+        assert "\n" not in message and name in message
+    assert _snapshot(outside) == before  # nothing truncated, appended or created outside
+    if kind != "dangling symlink":
+        assert not (outside / "not-there").exists()
+
+
+@pytest.mark.parametrize("kind", ("symlink", "file"))
+@pytest.mark.parametrize("name", REGISTRY_FOLDERS)
+def test_registry_folders_that_are_not_folders_are_refused(
+    reg: Registry, models: list[Path], tmp_path: Path, name: str, kind: str
+) -> None:
+    """A symlinked .staging would make the sweep of leftovers delete another folder's files."""
+    reg.register(models[0])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious\n")
+    (outside / "v9-leftover").mkdir()
+    _plant(reg.root / name, kind, outside)
+    before = _snapshot(outside)
+    with pytest.raises(BadInput) as err:
+        reg.register(models[1])
+    assert "\n" not in str(err.value) and name in str(err.value)
+    with pytest.raises(BadInput):
+        reg.promote("staging", 1)
+    assert _snapshot(outside) == before and (outside / "v9-leftover").is_dir()
+
+
+# -- a full disk at every write: history and aliases change together or not at all --------------
+
+
+class FullDisk:
+    """Wraps the OS calls that write (open for writing, write, fsync, replace, rename) under
+    `root`: from the `fail_at`-th call on, each fails with ENOSPC, as a disk that filled up:
+    creating a file fails, opening an existing one does not; shrinking (ftruncate) works."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, root: Path, fail_at: int | None) -> None:
+        import errno
+
+        self.calls, self.fail_at, self.fds = 0, fail_at, set()
+        real = {name: getattr(os, name) for name in ("open", "write", "fsync", "replace", "rename", "close")}
+        inside = lambda p: str(os.fspath(p)).startswith(str(root))  # noqa: E731
+
+        def step(what: Any) -> None:
+            self.calls += 1
+            if self.fail_at is not None and self.calls >= self.fail_at:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(what))
+
+        def fake_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            writing = inside(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+            if writing and flags & os.O_CREAT and not os.path.lexists(path):
+                step(path)
+            fd = real["open"](path, flags, *args, **kwargs)
+            if writing:
+                self.fds.add(fd)
+            return fd
+
+        def on_fd(name: str) -> Any:
+            def call(fd: int, *args: Any) -> Any:
+                if fd in self.fds:
+                    step(f"fd {fd}")
+                return real[name](fd, *args)
+            return call
+
+        def on_paths(name: str) -> Any:
+            def call(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+                if inside(dst):
+                    step(dst)
+                return real[name](src, dst, *args, **kwargs)
+            return call
+
+        def fake_close(fd: int) -> None:
+            self.fds.discard(fd)
+            real["close"](fd)
+
+        monkeypatch.setattr(os, "open", fake_open)
+        monkeypatch.setattr(os, "close", fake_close)
+        monkeypatch.setattr(os, "write", on_fd("write"))
+        monkeypatch.setattr(os, "fsync", on_fd("fsync"))
+        monkeypatch.setattr(os, "replace", on_paths("replace"))
+        monkeypatch.setattr(os, "rename", on_paths("rename"))
+
+
+def _state(reg: Registry) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """(history as (env, to), aliases.json) as they are on disk, read without any repair."""
+    raw = (reg.root / "history.jsonl").read_bytes() if (reg.root / "history.jsonl").exists() else b""
+    history = [(json.loads(line)["env"], json.loads(line)["to"]) for line in raw.splitlines() if line.strip()]
+    aliases_file = reg.root / "aliases.json"
+    return history, json.loads(aliases_file.read_text()) if aliases_file.exists() else {}
+
+
+@pytest.mark.parametrize("change", ["promote", "rollback"])
+def test_a_full_disk_at_any_write_leaves_history_and_aliases_agreeing(
+    repo: Path, models: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    import shutil
+
+    template = Registry(Path("template"), repo)
+    for folder in models[:2]:
+        template.register(folder)
+    template.promote("staging", 1)
+    template.promote("staging", 2)
+    act = {"promote": lambda r: r.promote("staging", 1) and None, "rollback": lambda r: r.rollback("staging") and None}[change]
+
+    def fresh(n: int) -> Registry:
+        shutil.copytree(template.root, repo / f"r{n}", symlinks=True)
+        return Registry(Path(f"r{n}"), repo)
+
+    with monkeypatch.context() as m:  # how many writes the change makes
+        counter = FullDisk(m, repo / "r0", None)
+        reg = fresh(0)
+        act(reg)
+    total = counter.calls
+    assert total >= 4
+    old, new = _state(fresh(-1)), _state(reg)
+    for k in range(1, total + 1):
+        reg = fresh(k)
+        with monkeypatch.context() as m:
+            FullDisk(m, reg.root, k)
+            try:
+                act(reg)
+                failed = False
+            except BadInput as exc:
+                failed = True
+                assert "No space left on device" in str(exc) and "\n" not in str(exc)
+        history, aliases = _state(reg)
+        assert aliases == dict(history) or aliases == dict(old[0]), f"write {k}: {history} vs {aliases}"
+        assert (history, aliases) == (old if failed else new), f"write {k} of {total}: failed={failed}"
+        # the next, unrelated change applies only itself
+        reg.promote("production", 1)
+        assert reg.aliases() == {**dict(old[0] if failed else new[0]), "production": 1}
+        assert _state(reg)[1] == reg.aliases()

@@ -91,6 +91,8 @@ def _read_frame(path: Path, name: str) -> pd.DataFrame:
 
     if path.suffix != ".parquet":
         _check_csv_header(path, name)
+    else:
+        _check_parquet_names(path, name)
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
@@ -107,9 +109,25 @@ def _read_frame(path: Path, name: str) -> pd.DataFrame:
     if frame.shape[1] == 0:
         raise BadInput(f"{name}: no columns")
     if len(set(map(str, frame.columns))) != frame.shape[1]:
-        raise BadInput(f"{name}: duplicate column names")
+        names = [str(c) for c in frame.columns]
+        twice = sorted({c for c in names if names.count(c) > 1})
+        raise BadInput(f"{name}: column names appear twice: {', '.join(f'`{c}`' for c in twice)}; rename them")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _check_parquet_names(path: Path, name: str) -> None:
+    """BadInput naming the columns a Parquet schema holds twice (pyarrow then fails with its
+    internal field lookup); a file whose schema cannot be read is left to the reader."""
+    try:
+        import pyarrow.parquet as pq
+
+        names = [str(n) for n in pq.read_schema(path).names]
+    except Exception:  # not Parquet, truncated, no pyarrow: pandas' reader says what is wrong
+        return
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BadInput(f"{name}: the schema names column {', '.join(f'`{c}`' for c in twice)} twice; rename one of each")
 
 
 def _check_csv_header(path: Path, name: str) -> None:

@@ -222,3 +222,13 @@ def test_plots_draw_a_bounded_number_of_classes(n_classes: int, tmp_path: Path, 
 def test_most_common_ranks_by_held_out_rows() -> None:
     y = np.array(["b", "c", "c", "a", "c", "b"])
     assert plots.most_common(y, ["a", "b", "c", "d"], 3) == ["c", "b", "a"]
+
+
+def test_a_parquet_schema_naming_a_column_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([3, 4]), pa.array([0, 1])], names=["a", "a", "y"]),
+                   tmp_path / "d.parquet")
+    with pytest.raises(BadInput, match="names column `a` twice"):
+        data.load_frame(tmp_path / "d.parquet", "d.parquet")

@@ -277,3 +277,14 @@ def test_a_device_is_read_with_a_bound() -> None:
     with pytest.raises(SpecError) as err:
         load_spec(Path("/dev/zero"))
     assert [d.code for d in err.value.diagnostics] == ["E005"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs")
+def test_a_fifo_nobody_writes_to_does_not_block(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "mlproject.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError) as err:  # read as an empty file: the required tables are missing
+        load_spec(fifo)
+    assert {d.code for d in err.value.diagnostics} == {"E102"}

@@ -8,6 +8,7 @@ in one pass.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -114,7 +115,12 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
 def _read_bounded(path: Path) -> bytes | None:
     """The file's bytes, or None when it holds more than MAX_SPEC_BYTES. Reads at most one byte
     past the limit, whatever the file is (a device, a pipe or a regular file)."""
-    with path.open("rb") as f:
+    # O_NONBLOCK only for the open: a FIFO nobody writes to would block it forever (read then
+    # sees end of file); reads block as usual, so a pipe that is being written is read whole
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
         raw = f.read(MAX_SPEC_BYTES + 1)
     return raw if len(raw) <= MAX_SPEC_BYTES else None
 

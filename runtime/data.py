@@ -187,6 +187,8 @@ def load_training(settings: dict[str, Any], root: Path) -> Training:
     nested = nested_kind(raw[target].dropna())
     if nested is not None:
         raise BadInput(f"{data['path']}: target column `{target}` holds {nested}; the target must be one value a row")
+    if data.get("task") == "regression":
+        _check_target_scale(raw[target], data["path"])
     training = with_target(raw, target)
     if training.dropped and data.get("missing_target", "drop") == "error":
         raise BadInput(f"{data['path']}: target column `{target}` is empty in {training.dropped:,} rows "
@@ -194,6 +196,21 @@ def load_training(settings: dict[str, Any], root: Path) -> Training:
     if len(training.frame) < 2:
         raise BadInput(f"{data['path']}: needs at least 2 rows with a target, found {len(training.frame)}")
     return training
+
+
+def _check_target_scale(y: pd.Series, where: str) -> None:
+    """BadInput when a regression target is finite but so large that centring it overflows
+    float64 (estimators then see NaN and say "contains infs or NaNs")."""
+    import numpy as np
+    from pandas.api import types as t
+
+    from mlgen_runtime.pipeline import overflow_message, overflows
+
+    if not t.is_float_dtype(y.dtype):
+        return  # integers stay below 1e19; text is validate's `target` check
+    values = y.to_numpy(dtype="float64", na_value=np.nan)
+    if overflows(values[np.isfinite(values)]):
+        raise BadInput(f"{where}: target {overflow_message(str(y.name), values)}")
 
 
 def with_target(raw: pd.DataFrame, target: str) -> Training:

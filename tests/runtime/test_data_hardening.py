@@ -232,3 +232,12 @@ def test_a_parquet_schema_naming_a_column_twice_is_refused_naming_it(tmp_path: P
                    tmp_path / "d.parquet")
     with pytest.raises(BadInput, match="names column `a` twice"):
         data.load_frame(tmp_path / "d.parquet", "d.parquet")
+
+
+def test_a_regression_target_too_large_to_centre_is_refused_naming_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=N), "y": rng.choice([1e308, -1e308, 5e307], size=N)}).to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(BadInput, match="target column `y` holds values as large as 1e\\+308"):
+        data.load_training(_settings(path="t.parquet", task="regression"), tmp_path)
+    pd.DataFrame({"x": rng.normal(size=N), "y": rng.normal(size=N) * 1e100}).to_parquet(tmp_path / "t.parquet")
+    assert len(data.load_training(_settings(path="t.parquet", task="regression"), tmp_path).frame) == N

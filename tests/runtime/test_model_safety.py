@@ -729,7 +729,7 @@ def _widened_boosting(X: np.ndarray, y: np.ndarray) -> bytes:
     from sklearn.ensemble import GradientBoostingClassifier
 
     model = GradientBoostingClassifier(n_estimators=3, max_depth=2).fit(X, y)
-    model.estimators_ = np.concatenate([model.estimators_] * 40, axis=1)
+    model.estimators_ = np.concatenate([model.estimators_] * 4, axis=1)  # predict writes past its (n, 3) buffer
     return sio.dumps(model)
 
 
@@ -742,18 +742,21 @@ model.predict(X)
 """
 
 
-@pytest.mark.parametrize("make", [_tampered_knn, _widened_boosting])
-def test_the_audit_files_crash_unchecked_and_are_refused_by_load_model(tmp_path: Path, make: Any) -> None:
+@pytest.mark.parametrize(("make", "control"), [(_tampered_knn, True), (_widened_boosting, False)])
+def test_the_audit_files_crash_unchecked_and_are_refused_by_load_model(tmp_path: Path, make: Any, control: bool) -> None:
+    """The control, where the crash is certain (reads 10**12 elements away): skops alone loads
+    the file and predict kills the process. The boosting file writes past a heap buffer, which
+    crashes only sometimes (the audit saw `malloc(): invalid size`): no control for it."""
     import subprocess
 
     X, y = _zoo_data()[:2]
     path = tmp_path / modelio.MODEL_FILE
     path.write_bytes(make(X, y))
     np.save(tmp_path / "x.npy", X)
-    # the control: skops alone loads it, and predict kills the process
-    done = subprocess.run([sys.executable, "-c", UNCHECKED_PREDICT, str(path), str(tmp_path / "x.npy")],
-                          capture_output=True, check=False)
-    assert done.returncode < 0 or b"malloc" in done.stderr or done.returncode == -6, done
+    if control:
+        done = subprocess.run([sys.executable, "-c", UNCHECKED_PREDICT, str(path), str(tmp_path / "x.npy")],
+                              capture_output=True, check=False)
+        assert done.returncode < 0, done
     with pytest.raises(BadInput, match="malformed model") as err:
         modelio.load_model(path, sha256_file(path))
     assert "\n" not in str(err.value)

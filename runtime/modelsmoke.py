@@ -55,15 +55,6 @@ def smoke_check(data: bytes, sha256: str, name: str, extra: tuple[str, ...]) -> 
         raise BadInput(refusal)
 
 
-def mark_checked(sha256: str, extra: tuple[str, ...]) -> None:
-    """These bytes were written by this process from a model it fitted: nothing to fear."""
-    _VERDICTS.setdefault((sha256, tuple(extra)), None)
-
-
-def forget() -> None:
-    _VERDICTS.clear()
-
-
 def _timeout() -> float:
     raw = os.environ.get(TIMEOUT_VAR, "").strip()
     try:

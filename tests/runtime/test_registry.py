@@ -810,3 +810,59 @@ def test_a_full_disk_at_any_write_leaves_history_and_aliases_agreeing(
         reg.promote("production", 1)
         assert reg.aliases() == {**dict(old[0] if failed else new[0]), "production": 1}
         assert _state(reg)[1] == reg.aliases()
+
+
+KILLED_AT_WRITE = """
+    import os, signal, sys
+    from pathlib import Path
+    from mlgen_runtime.registry import Registry
+
+    root, repo, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    calls = [0]
+
+    def killing(name):
+        real = getattr(os, name)
+
+        def call(*args, **kwargs):
+            if name != "open" or args[1] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                calls[0] += 1
+                if calls[0] == k:
+                    os.kill(os.getpid(), signal.SIGKILL)  # kill -9 just before this write
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("open", "write", "fsync", "replace", "rename", "ftruncate"):
+        setattr(os, name, killing(name))
+    Registry(Path(root), Path(repo)).promote("staging", 1)
+    print("done", calls[0])
+"""
+
+
+def test_kill_9_before_any_write_of_a_promote_leaves_a_consistent_registry(
+    repo: Path, models: list[Path], tmp_path: Path
+) -> None:
+    """kill -9 just before each write a promote makes: readers see the old state or the new one
+    (history and its fold agree), and the next locked operation leaves aliases.json agreeing."""
+    import shutil
+
+    template = Registry(Path("template"), repo)
+    for folder in models[:2]:
+        template.register(folder)
+    template.promote("staging", 2)
+    k = 1
+    while True:
+        shutil.copytree(template.root, repo / f"k{k}", symlinks=True)
+        reg = Registry(Path(f"k{k}"), repo)
+        proc = run_script(tmp_path, KILLED_AT_WRITE, str(reg.root), str(repo), str(k))
+        out, err = proc.communicate(timeout=60)
+        assert reg.aliases() in ({"staging": 2}, {"staging": 1}), (k, err)
+        assert reg.aliases() == dict((e["env"], e["to"]) for e in reg.history())
+        reg.promote("production", 2)  # the next locked operation repairs the file, changes only itself
+        assert json.loads((reg.root / "aliases.json").read_text()) == reg.aliases()
+        assert reg.aliases()["production"] == 2 and not list(reg.root.glob(".*.tmp"))
+        if proc.returncode == 0:
+            assert out.startswith("done") and reg.aliases()["staging"] == 1
+            break
+        assert proc.returncode == -signal.SIGKILL, err
+        k += 1
+    assert k >= 4  # the kill hit every write of the promote before it finished

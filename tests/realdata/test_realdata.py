@@ -170,6 +170,12 @@ def test_missing_targets_are_dropped_and_counted(realdata_runs: Session) -> None
         missing = int(ds.frame()[ds.target].isna().sum())
         message = warned(run).get("target", "")
         assert re.search(rf"\b{missing}\b", message) and named(ds.target, message), (name, message)
+        # training rows + held-out rows = the rows that have a target
+        fitted = re.search(r"^fitting \S+ on ([\d,]+) rows", run.stdout, re.M)
+        held_out = re.search(r"^scan: [\d,]+ of ([\d,]+) held-out rows", run.stdout, re.M)
+        assert fitted and held_out, run.describe()
+        used = int(fitted.group(1).replace(",", "")) + int(held_out.group(1).replace(",", ""))
+        assert used == ds.rows - missing, (name, used, ds.rows, missing)
         checked += 1
     if not checked:
         pytest.skip("no data set with a missing target was selected")

@@ -90,6 +90,10 @@ def load_frame(path: Path, shown: str | None = None) -> pd.DataFrame:
 def _read_frame(path: Path, name: str) -> pd.DataFrame:
     import pandas as pd
 
+    if path.suffix != ".parquet":
+        _check_csv_header(path, name)
+    else:
+        _check_parquet_names(path, name)
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
@@ -106,9 +110,50 @@ def _read_frame(path: Path, name: str) -> pd.DataFrame:
     if frame.shape[1] == 0:
         raise BadInput(f"{name}: no columns")
     if len(set(map(str, frame.columns))) != frame.shape[1]:
-        raise BadInput(f"{name}: duplicate column names")
+        names = [str(c) for c in frame.columns]
+        twice = sorted({c for c in names if names.count(c) > 1})
+        raise BadInput(f"{name}: column names appear twice: {', '.join(f'`{c}`' for c in twice)}; rename them")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _check_parquet_names(path: Path, name: str) -> None:
+    """BadInput naming the columns a Parquet schema holds twice (pyarrow then fails with its
+    internal field lookup); a file whose schema cannot be read is left to the reader."""
+    try:
+        import pyarrow.parquet as pq
+
+        names = [str(n) for n in pq.read_schema(path).names]
+    except Exception:  # not Parquet, truncated, no pyarrow: pandas' reader says what is wrong
+        return
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BadInput(f"{name}: the schema names column {', '.join(f'`{c}`' for c in twice)} twice; rename one of each")
+
+
+def _check_csv_header(path: Path, name: str) -> None:
+    """BadInput when the header names a column twice: pandas would rename the second `x` to
+    `x.1` and train it as one more feature. Read from the header itself (pandas' own names are
+    already renamed), with pandas' defaults: `,`, `"` quotes, UTF-8 with or without a BOM."""
+    import csv
+
+    header: list[str] = []
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        try:
+            for row in csv.reader(f):
+                if row and not (len(row) == 1 and not row[0].strip()):  # pandas skips blank lines before the header
+                    header = row
+                    break
+        except csv.Error:  # NUL bytes, a giant field: pandas reads (or refuses) the file itself
+            return
+    seen: dict[str, int] = {}
+    for i, column in enumerate(header, start=1):
+        if column == "":
+            continue  # pandas names each empty one `Unnamed: <n>`: not a repeat
+        if column in seen:
+            raise BadInput(f"{name}: the header names column `{column}` twice (columns {seen[column]} and {i}); "
+                           f"pandas would read the second as `{column}.1`: rename one of them")
+        seen[column] = i
 
 
 @dataclass(frozen=True)
@@ -138,6 +183,13 @@ def load_training(settings: dict[str, Any], root: Path) -> Training:
     target = data["target"]
     if target not in raw.columns:
         raise BadInput(f"{data['path']}: target column `{target}` not found; columns: {', '.join(raw.columns[:20])}")
+    from mlgen_runtime.profile import nested_kind
+
+    nested = nested_kind(raw[target].dropna())
+    if nested is not None:
+        raise BadInput(f"{data['path']}: target column `{target}` holds {nested}; the target must be one value a row")
+    if data.get("task") == "regression":
+        _check_target_scale(raw[target], data["path"])
     training = with_target(raw, target)
     if training.dropped and data.get("missing_target", "drop") == "error":
         raise BadInput(f"{data['path']}: target column `{target}` is empty in {training.dropped:,} rows "
@@ -145,6 +197,21 @@ def load_training(settings: dict[str, Any], root: Path) -> Training:
     if len(training.frame) < 2:
         raise BadInput(f"{data['path']}: needs at least 2 rows with a target, found {len(training.frame)}")
     return training
+
+
+def _check_target_scale(y: pd.Series, where: str) -> None:
+    """BadInput when a regression target is finite but so large that centring it overflows
+    float64 (estimators then see NaN and say "contains infs or NaNs")."""
+    import numpy as np
+    from pandas.api import types as t
+
+    from mlgen_runtime.pipeline import overflow_message, overflows
+
+    if not t.is_float_dtype(y.dtype):
+        return  # integers stay below 1e19; text is validate's `target` check
+    values = y.to_numpy(dtype="float64", na_value=np.nan)
+    if overflows(values[np.isfinite(values)]):
+        raise BadInput(f"{where}: target {overflow_message(str(y.name), values)}")
 
 
 def with_target(raw: pd.DataFrame, target: str) -> Training:
@@ -226,8 +293,6 @@ def _copy(parts: Split) -> Split:
 
 def feature_keys(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
     """One uint64 per row over the columns the model reads: equal features, equal keys."""
-    import pandas as pd
-
     from mlgen_runtime.profile import of_settings
 
     columns = list(of_settings(frame, settings).features)
@@ -235,11 +300,41 @@ def feature_keys(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
         import numpy as np
 
         return np.arange(len(frame), dtype="uint64")
-    part = frame[columns]
+    return hash_rows(frame[columns])
+
+
+def hash_rows(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row over all its values: equal rows, equal hashes (collisions: ~n²/2⁶⁵).
+    Lists and records (Parquet list/struct/map columns) are hashed by their full JSON text (str()
+    of a long array elides its middle, which would make different rows equal)."""
+    import pandas as pd
+
     try:
-        return pd.util.hash_pandas_object(part, index=False).to_numpy()
-    except TypeError:  # lists or dicts in a Parquet column: hash their text instead
-        return pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy()
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:  # unhashable values in an object column
+        plain = frame.copy()
+        for name in plain.columns:
+            if plain[name].dtype == object:
+                plain[name] = plain[name].map(_as_text)
+        return pd.util.hash_pandas_object(plain, index=False).to_numpy()
+
+
+def _as_text(value: Any) -> Any:
+    import json
+
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return json.dumps(_plain(value), sort_keys=True, default=str)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _groups(keys: np.ndarray, group: pd.Series | None) -> np.ndarray:
@@ -401,9 +496,7 @@ def features(frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFram
 
 def frame_hash(frame: pd.DataFrame) -> str:
     """Content hash of a frame (order-sensitive), for metadata and the local cache."""
-    import pandas as pd
-
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, frame.columns)).encode())
-    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    h.update(hash_rows(frame).tobytes())
     return h.hexdigest()

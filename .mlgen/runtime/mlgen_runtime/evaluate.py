@@ -6,7 +6,7 @@ Reads .mlgen/out/model (from train or select); writes .mlgen/out/evaluate:
 - metrics.json: metrics (+ notes for undefined ones), champion {version, environment, sha256,
   metrics, error} or null, gates [{name, metric, kind, limit, bound, value, champion, delta,
   passed, note}], passed, slices [{column, value, rows, skipped, metrics, note}], plots
-- report.md (PR/MR comment), junit.xml (one test case per gate bound), plots/*.png
+- report.md (PR/MR comment, cut to fit one: report-full.md then holds all of it), junit.xml (one test case per gate bound), plots/*.png
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mlgen_runtime import data, gates, metrics, modelio, pipeline, plots
 from mlgen_runtime import report_md as md
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
-from mlgen_runtime.fsutil import read_json, write_json, write_text_atomic
+from mlgen_runtime.fsutil import read_json, write_json
 from mlgen_runtime.junit import Case, write_junit
 from mlgen_runtime.worker import imports_alongside
 
@@ -118,7 +118,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         "plots": [f"plots/{n}" for n in plot_names],
     }
     write_json(out / "metrics.json", result)
-    write_text_atomic(out / "report.md", report(settings["project"]["name"], result, verdicts))
+    md.write_report(out, report(settings["project"]["name"], result, verdicts))  # bounded for a PR/MR comment
     write_junit(out / "junit.xml", "mlgen.evaluate", junit_cases(verdicts))
     _print_summary(values, champ_block, verdicts)
 

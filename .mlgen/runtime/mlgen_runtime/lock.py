@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mlgen_runtime.errors import BadInput
+from mlgen_runtime.fsutil import open_regular
 
 try:
     import fcntl
@@ -41,8 +42,8 @@ class FileLock:
             raise BadInput("the file-system registry needs POSIX file locks (fcntl), not available here")
         if self._fd is not None:
             raise RuntimeError(f"{self.path}: lock already held by this object")
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a symlink, FIFO or hard link: _note_holder truncates the file
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:  # a read-only or full file system, no permission, a file as parent...
             raise BadInput(f"{self.path}: cannot open the lock file: {reason(exc)}") from None
         try:

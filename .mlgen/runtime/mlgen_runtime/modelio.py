@@ -258,8 +258,9 @@ def _loads(data: bytes, trusted: list[str], name: str) -> Any:
 
     try:
         model = sio.loads(data, trusted=trusted)
-    except Exception as exc:
-        raise BadInput(f"{name}: cannot load the model: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - skops and the classes' own setstate raise many kinds
+        text = " ".join(str(exc).split())  # one line, however the library formats it
+        raise BadInput(f"{name}: cannot load the model: {type(exc).__name__}: {text[:300]}") from None
     check_model(model, name)
     return model
 

@@ -121,7 +121,14 @@ def number_problems(X: pd.DataFrame, cols: Columns) -> list[str]:
     import pandas as pd
     from pandas.api import types as t
 
+    from mlgen_runtime.profile import nested_mask
+
     problems = []
+    for name in cols.categorical:  # a contract category/str column can still hold lists (Parquet)
+        nested = nested_mask(X[name]) if name in X.columns else None
+        if nested is not None:
+            problems.append(_first_problem(name, nested, X[name], "is a list or record, which no model reads "
+                                           "(list the column in data.exclude)"))
     dates = set(cols.dates)
     for name in cols.numeric:
         if name in dates:
@@ -139,7 +146,37 @@ def number_problems(X: pd.DataFrame, cols: Columns) -> list[str]:
         inf = np.isinf(values)
         if inf.any():
             problems.append(_first_problem(name, inf, values, "is not finite"))
+        elif overflows(values):
+            problems.append(overflow_message(name, values))
     return problems
+
+
+def overflows(values: Any) -> bool:
+    """Would standardising these (finite) values overflow float64? StandardScaler sums them for
+    the mean and sums squared deviations for the variance: values near +-1e308 make the sum inf,
+    inf - inf is NaN, and every scaled value becomes NaN ("Input X contains NaN" at fit)."""
+    import warnings
+
+    import numpy as np
+    from sklearn.preprocessing import StandardScaler
+
+    finite = values[np.isfinite(values)]
+    if not len(finite) or float(np.abs(finite).max()) < 1e150:  # squares of n < 1e8 such values stay finite
+        return False
+    # the scaler train fits, asked directly: its statistics and the extremes it would produce
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        scaler = StandardScaler().fit(finite.reshape(-1, 1))
+        ends = scaler.transform(np.array([[finite.min()], [finite.max()]]))
+    return not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all() and np.isfinite(ends).all())
+
+
+def overflow_message(name: str, values: Any) -> str:
+    import numpy as np
+
+    finite = values[np.isfinite(values)]
+    return (f"column `{name}` holds values as large as {float(np.abs(finite).max()):.3g}, too large to standardise "
+            "(their sum or variance overflows float64); rescale the column (divide by a power of ten, or take its log)")
 
 
 def _first_problem(name: str, mask: Any, values: Any, what: str) -> str:

@@ -15,6 +15,10 @@ import numpy as np
 from mlgen_runtime.metrics import Predictions, positive_label, positive_scores
 
 DPI = 100
+# a plot shows at most this many classes (the most common in the held-out split; the confusion
+# matrix puts the rest in one "other" row and column): 1,000 classes would be a million-cell
+# matrix that takes minutes to draw and cannot be read. Metrics still count every class.
+MAX_DRAWN_CLASSES = 20
 TITLES = {
     "confusion_matrix.png": "confusion matrix",
     "roc_curve.png": "ROC curve",  # multiclass: one curve per class, one-vs-rest
@@ -62,13 +66,35 @@ def write(folder: Path, task: str, y_true: Any, p: Predictions) -> list[str]:
     return names
 
 
+def most_common(y: np.ndarray, classes: Any, limit: int = MAX_DRAWN_CLASSES) -> list[Any]:
+    """The `limit` classes with the most held-out rows (ties: in `classes` order)."""
+    order = list(classes) if classes is not None else list(np.unique(y))
+    counts = {c: 0 for c in order}
+    values, n = np.unique(y, return_counts=True)
+    counts.update({v: int(k) for v, k in zip(values.tolist(), n.tolist()) if v in counts})
+    return sorted(order, key=lambda c: -counts.get(c, 0))[:limit]
+
+
 def _confusion(folder: Path, y: np.ndarray, p: Predictions) -> str:
     from sklearn.metrics import ConfusionMatrixDisplay
 
     fig, ax = _figure()
-    labels = list(p.classes) if p.classes is not None else None
-    ConfusionMatrixDisplay.from_predictions(y, p.y_pred, labels=labels, ax=ax, colorbar=False)
-    ax.set_title("Confusion matrix (held-out split)")
+    labels = list(p.classes) if p.classes is not None else list(np.unique(np.concatenate([y, p.y_pred])))
+    title = "Confusion matrix (held-out split)"
+    truth, pred = y, p.y_pred
+    if len(labels) > MAX_DRAWN_CLASSES:
+        shown = most_common(y, labels, MAX_DRAWN_CLASSES - 1)
+        other = f"other ({len(labels) - len(shown):,})"
+        keep = set(shown)
+        truth = np.array([str(v) if v in keep else other for v in y.tolist()], dtype=object)
+        pred = np.array([str(v) if v in keep else other for v in np.asarray(p.y_pred).tolist()], dtype=object)
+        title = f"Confusion matrix, the {len(shown)} most common of {len(labels):,} classes (held-out split)"
+        labels = [str(c) for c in shown] + [other]
+    ConfusionMatrixDisplay.from_predictions(truth, pred, labels=labels, ax=ax, colorbar=False)
+    if len(labels) > 10:
+        ax.tick_params(axis="x", labelrotation=90, labelsize="x-small")
+        ax.tick_params(axis="y", labelsize="x-small")
+    ax.set_title(title, fontsize="small")
     _save(fig, folder / "confusion_matrix.png")
     return "confusion_matrix.png"
 
@@ -101,7 +127,10 @@ def _roc_pr_one_vs_rest(folder: Path, y: np.ndarray, proba: np.ndarray, classes:
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
     truth = np.column_stack([y == c for c in classes])
-    drawn = [k for k in range(len(classes)) if 0 < truth[:, k].sum() < len(y)]
+    drawable = {k for k in range(len(classes)) if 0 < truth[:, k].sum() < len(y)}
+    position = {c: k for k, c in enumerate(classes.tolist())}
+    common = [position[c] for c in most_common(y, classes.tolist(), len(classes)) if position[c] in drawable]
+    drawn = sorted(common[:MAX_DRAWN_CLASSES])  # the rest count in the micro-average only
     micro_truth, micro_scores = truth.ravel(), proba.ravel()
 
     fig, ax = _figure()

@@ -26,10 +26,17 @@ Why it is safe:
   and appears under `versions/<n>` by one `os.rename`: readers see all of it or none of it.
   A process killed mid-copy leaves only a staging folder, which readers ignore and the next
   locked operation removes (no one else can be writing it: building needs the lock).
-- history.jsonl is the log of record, written first (one append + fsync); aliases.json is its
-  fold, replaced atomically afterwards (temp file + rename). A crash between the two is repaired
-  by the next locked operation, which replays the log; a torn last line (no newline) is ignored
-  by readers and cut off before the next append.
+- history.jsonl is the log of record; aliases.json is its fold (readers fold the history too).
+  A change writes the new aliases.json to a temp file first (a full disk fails there, before
+  anything changed), appends the history line (the commit), then renames the temp file into
+  place; a failure after the append cuts the line off again, so a change that exits 2 leaves
+  no trace. A process killed between the append and the rename leaves the line as the record:
+  the next locked operation rewrites aliases.json from the history. A torn last line (no
+  newline) is ignored by readers and cut off before the next append.
+- No file of the registry is written through a symlink, a FIFO, a hard link or into a folder
+  that is a symlink: files are opened with O_NOFOLLOW and checked to be regular with one link
+  (fsutil.open_regular), folders are checked not to be links (fsutil.real_dir); anything else
+  is refused (BadInput, exit 2) before it is touched.
 - Before every load the hashes in version.json are checked, model.json must name the same
   sha256, and the model is loaded with skops' trusted-type list (`modelio.load_model`).
 - The registry root, each version folder and each file in it must resolve inside the
@@ -52,7 +59,22 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlgen_runtime.errors import BadInput
-from mlgen_runtime.fsutil import CHUNK, dumps, fsync_dir, read_json, sha256_file, write_bytes_atomic
+from mlgen_runtime.fsutil import (
+    CHUNK,
+    NotRegular,
+    check_regular_or_missing,
+    commit_atomic,
+    dumps,
+    fsync_dir,
+    open_regular,
+    prepare_atomic,
+    read_json,
+    read_regular,
+    real_dir,
+    sha256_file,
+    write_all,
+    write_bytes_atomic,
+)
 from mlgen_runtime.lock import DEFAULT_TIMEOUT, FileLock, reason
 from mlgen_runtime.modelio import META_FILE, MODEL_FILE, load_model
 
@@ -153,7 +175,11 @@ class Registry:
 
     def version_dir(self, version: int) -> Path:
         check_version(version)
-        return contained(self.versions_dir / str(version), self.root, f"registry version {version}")
+        path = self.versions_dir / str(version)
+        with self._os_errors("read"):
+            real_dir(self.versions_dir)
+            real_dir(path)
+        return contained(path, self.root, f"registry version {version}")
 
     def _file(self, folder: Path, name: str) -> Path:
         path = folder / name
@@ -164,9 +190,10 @@ class Registry:
     # -- reading (no lock: everything visible is complete) -------------------------------------
 
     def _numbers(self) -> list[int]:
-        if not self.versions_dir.is_dir():
-            return []
         with self._os_errors("read"):
+            real_dir(self.versions_dir)
+            if not self.versions_dir.is_dir():
+                return []
             return sorted(int(p.name) for p in self.versions_dir.iterdir() if VERSION_NAME.match(p.name) and p.is_dir())
 
     def _record(self, version: int) -> dict[str, Any]:
@@ -186,14 +213,20 @@ class Registry:
         return [self._record(n) for n in self._numbers()]
 
     def aliases(self) -> dict[str, int]:
-        if not self.aliases_path.exists():
-            return {}
+        """environment -> version: the fold of the history, the record every change commits to
+        first (aliases.json is written from it; after a crash between the two, readers still
+        see what the history says, and the next locked operation rewrites the file)."""
+        return fold_aliases(self.history())
+
+    def _alias_file(self) -> dict[str, int] | None:
+        """aliases.json as it is on disk; None when missing or not a valid alias map."""
         try:
-            data = read_json(self.aliases_path)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"{self.aliases_path}: unreadable ({exc})") from None
-        if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
-            raise BadInput(f"{self.aliases_path}: expected {{environment: version}}")
+            raw = read_regular(self.aliases_path)
+            data = json.loads(raw) if raw is not None else {}
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in data.values()):
+            return None
         return data
 
     def alias(self, env: str) -> int | None:
@@ -204,9 +237,7 @@ class Registry:
 
     def _history_bytes(self) -> bytes:
         try:
-            return self.history_path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):  # no registry (yet): no history
-            return b""
+            return read_regular(self.history_path) or b""  # missing: no registry (yet), no history
         except OSError as exc:
             raise BadInput(f"{self.history_path}: unreadable: {reason(exc)}") from None
 
@@ -239,8 +270,9 @@ class Registry:
         contained(self.root, self.repo_root, "registry")  # re-checked: a symlink may appear later
         with self._os_errors("change"):
             self.root.mkdir(parents=True, exist_ok=True)
+            real_dir(self.root)
             with FileLock(self.root / LOCK_FILE, self.lock_timeout):
-                if not (self.root / ".gitignore").exists():
+                if not os.path.lexists(self.root / ".gitignore"):
                     write_bytes_atomic(self.root / ".gitignore", GITIGNORE.encode())
                 self._recover()
                 yield
@@ -251,11 +283,14 @@ class Registry:
             yield
         except OSError as exc:
             where = exc.filename if exc.filename is not None else self.root
+            if isinstance(exc, NotRegular):
+                raise BadInput(f"cannot {action} the registry {self.root}: {where} is {exc.strerror}") from None
             raise BadInput(f"cannot {action} the registry {self.root}: {where}: {reason(exc)}") from None
 
     def _recover(self) -> None:
         """Undo what a killed process left behind; safe because we hold the lock."""
         staging = self.root / STAGING_DIR
+        real_dir(staging)  # a symlink here would make the sweep below delete another folder's files
         if staging.is_dir():
             for leftover in staging.iterdir():
                 _remove(leftover)
@@ -263,20 +298,23 @@ class Registry:
             leftover.unlink(missing_ok=True)
         self._cut_torn_history()
         expected = fold_aliases(self.history())
-        if self._aliases_or_none() != expected:
+        check_regular_or_missing(self.aliases_path)
+        if self._alias_file() != expected:
             print(f"registry: {ALIASES_FILE} did not match {HISTORY_FILE}; rewritten from the history", file=sys.stderr)
             write_bytes_atomic(self.aliases_path, dumps(expected).encode())
-
-    def _aliases_or_none(self) -> dict[str, int] | None:
-        try:
-            return self.aliases()
-        except BadInput:
-            return None
 
     def _cut_torn_history(self) -> None:
         raw = self._history_bytes()
         if raw and not raw.endswith(b"\n"):
-            os.truncate(self.history_path, raw.rfind(b"\n") + 1)
+            self._truncate_history(raw.rfind(b"\n") + 1)
+
+    def _truncate_history(self, size: int) -> None:
+        fd = open_regular(self.history_path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def register(self, model_dir: Path, metrics: dict[str, Any] | None = None) -> int:
         """Copy model.skops + model.json into a new version; the same model gives the same version.
@@ -302,7 +340,7 @@ class Registry:
 
     def _build(self, version: int, model_dir: Path, sha: str, metrics: dict[str, Any] | None = None) -> None:
         staging = self.root / STAGING_DIR
-        staging.mkdir(exist_ok=True)
+        real_dir(staging, create=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=staging))
         try:
             files = {name: _copy_file(model_dir / name, tmp / name) for name in (MODEL_FILE, META_FILE)}
@@ -320,7 +358,7 @@ class Registry:
 
     def _publish(self, tmp: Path, version: int) -> None:
         """The one step that makes a version visible: rename the complete folder."""
-        self.versions_dir.mkdir(exist_ok=True)
+        real_dir(self.versions_dir, create=True)
         dest = self.version_dir(version)
         if dest.exists() or dest.is_symlink():
             raise BadInput(f"{dest} already exists; versions are never overwritten")
@@ -355,20 +393,30 @@ class Registry:
         return target
 
     def _change(self, action: str, env: str, old: int | None, new: int, reason: str) -> None:
-        """Log first (the record of truth), then the alias file (its fold)."""
+        """History and aliases change together or not at all. The new aliases.json is written
+        to a temp file first (the step that needs space: a full disk fails here, before
+        anything changed); then the history line is appended (the commit: readers fold the
+        history); then the temp file is renamed over aliases.json. A failure after the append
+        cuts the line off again, so a promote that exits 2 leaves no trace. Only a process
+        killed between the append and the rename leaves the line, which is then the record:
+        readers already see it, and the next locked operation rewrites aliases.json."""
         history = self.history()
-        self._append(history_line(len(history) + 1, action, env, old, new, reason))
-        write_bytes_atomic(self.aliases_path, dumps({**fold_aliases(history), env: new}).encode())
-
-    def _append(self, entry: dict[str, Any]) -> None:
-        data = (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode()
-        created = not self.history_path.exists()
-        fd = os.open(self.history_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+        check_regular_or_missing(self.aliases_path)
+        created = not os.path.lexists(self.history_path)
+        fd = open_regular(self.history_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:  # one descriptor for the append and its undo: undoing needs no open on a full disk
+            size = os.fstat(fd).st_size
+            tmp = prepare_atomic(self.aliases_path, dumps({**fold_aliases(history), env: new}).encode())
+            try:
+                line = history_line(len(history) + 1, action, env, old, new, reason)
+                write_all(fd, (json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode())
+                os.fsync(fd)
+                commit_atomic(tmp, self.aliases_path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                os.ftruncate(fd, size)  # shrinking needs no space
+                _fsync_quietly(fd)  # the cut must outlive a power loss as the line would have
+                raise
         finally:
             os.close(fd)
         if created:
@@ -540,6 +588,13 @@ def _checked_copy(folder: Path, files: dict[str, str], sha: str) -> dict[str, An
     if files[MODEL_FILE] != sha or not isinstance(meta, dict) or meta.get("sha256") != sha:
         raise BadInput("the model changed while it was being registered; run the stage again")
     return meta
+
+
+def _fsync_quietly(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -40,7 +40,10 @@ RESOURCE_ALREADY_EXISTS); setting an alias or a tag is an upsert, last writer wi
 lock, no multi-call transaction and no compare-and-set. What mlgen adds:
 - the alias is the live state (what serving reads); the history is the record. A move sets the
   alias first, then appends its entry, then reads the alias back: if another process moved it in
-  between, the job fails (exit 2) naming the version it found instead of claiming success.
+  between, the job fails (exit 2) naming the version it found instead of claiming success. When
+  the entry cannot be written (the server fails, a quota), the alias is moved back before the
+  job fails, so a failed promote leaves neither; only a job killed between the two calls leaves
+  the alias moved without its entry, and the next change records it as a "sync".
 - before every promote/rollback, an alias that disagrees with the history (moved in the MLflow UI,
   or a job killed between the alias and its entry) is recorded as a "sync" entry, so the history
   always converges on the real alias and rollback never goes to a version by mistake.
@@ -474,11 +477,30 @@ class MlflowRegistry:
     def _move(self, action: str, env: str, old: int | None, new: int, reason: str, history: list[dict]) -> None:
         """The alias first (the live state), then its history entry, then check nobody raced us."""
         self._call(f"moving @{env} to version {new}", self.client.set_registered_model_alias, self.name, env, str(new))
-        self._append(history_line(next_seq(history), action, env, old, new, reason[:MAX_REASON]))
+        try:
+            self._append(history_line(next_seq(history), action, env, old, new, reason[:MAX_REASON]))
+        except BaseException as exc:  # the alias and its record change together or not at all
+            undone = self._restore(env, old)
+            if not isinstance(exc, BadInput):
+                raise
+            what = (f"@{env} was moved back to {old if old is not None else '(none)'}" if undone else
+                    f"@{env} could not be moved back; the next promote or rollback records it as a sync")
+            raise BadInput(f"{exc}; {what}") from None
         now = self.alias(env)
         if now != new:
             raise BadInput(f"@{env} is at version {now}, not {new}: another process moved it at the same time; "
                            "check `registry list` and run the job again")
+
+    def _restore(self, env: str, old: int | None) -> bool:
+        """Point @env back at `old` (delete it when there was none); False when that fails too."""
+        try:
+            if old is None:
+                self.client.delete_registered_model_alias(self.name, env)
+            else:
+                self.client.set_registered_model_alias(self.name, env, str(old))
+        except Exception:  # noqa: BLE001 - reported by the caller; the next change's sync repairs the record
+            return False
+        return True
 
     def _append(self, entry: dict[str, Any]) -> None:
         key = f"{HISTORY_PREFIX}{entry['seq']:06d}.{uuid.uuid4().hex[:8]}"

@@ -5,6 +5,17 @@ Values from data or specs (column names, category values, messages) are untruste
 break a table, `<img>` or `[x](y)` would render, a newline would end the row. `escape` makes any
 value inert text; `code` makes it an inline code span; `table` escapes every cell that is not
 already `Md` (trusted Markdown built by these helpers or by the caller on purpose).
+
+Inert also means nothing the forges add after Markdown: GitHub's autolinks (`www.`, `http://`,
+`https://`, e-mail addresses), mentions (`@user`), issue and commit references (`#12`, `GH-12`,
+a commit SHA) and emoji codes (`:x:`); GitLab's references (`!12`, `~label`, `%milestone`,
+`$12`, `&12`, `[vulnerability:12]`). Backslash escapes do not stop these (they are found in the
+rendered text), so a WORD JOINER (U+2060, invisible, not a space) is put where it breaks the
+pattern: after the sigil, inside `://` and `www.`.
+
+`bounded` keeps a comment under the providers' limits (GitHub 65,536 characters for an issue or
+PR comment, GitLab 1,000,000 for a note: the smaller one, in UTF-8 bytes, which count at least
+as many as either provider's characters).
 """
 
 from __future__ import annotations
@@ -12,12 +23,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 # Inline syntax anywhere (`(` needs no escape once `[`/`]` have one; `$` is for math renderers),
 # then what only counts at the start of a line: headings, lists, "1." items.
 _SPECIALS = re.compile(r"([\\`*_\[\]|~$])")
 _LINE_START = re.compile(r"^(\d*)([-+.#])(?=\s|$|#)")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_JOIN = "\u2060"  # WORD JOINER: invisible, breaks autolinks, mentions and references
+# a forge reference or mention: a sigil followed by what the forges read as a name or number
+_SIGIL = re.compile(r"([@#!~%$&^:])(?=[\w\"'(\[{])")
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=:)(?=//)|(?<=gh)(?=-\d)|(?<=\[)(?=[a-z_]+:)")
+# 7 or more hex digits with a letter and a digit may be a commit GitHub links: cut into runs of 6
+_SHA = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,}\b", re.IGNORECASE)
+COMMENT_LIMIT = 60_000  # UTF-8 bytes: under GitHub's 65,536 characters with room for the marker
 
 
 class Md(str):
@@ -34,11 +53,18 @@ def escape(value: object) -> Md:
     if isinstance(value, Md):
         return value
     text = _one_line(str(value))
+    text = _inert(text)
     text = "".join(_HTML.get(c, c) for c in text)
     text = _SPECIALS.sub(r"\\\1", text)
-    text = _LINE_START.sub(r"\1\\\2", text)
-    # `@name` would mention someone in a GitHub/GitLab comment; a zero-width joiner stops it
-    return Md(text.replace("@", "@\u2060"))
+    return Md(_LINE_START.sub(r"\1\\\2", text))
+
+
+def _inert(text: str) -> str:
+    """Word joiners where GitHub or GitLab would make a link, mention or reference of plain text."""
+    text = _SIGIL.sub(r"\1" + _JOIN, text)
+    text = _AUTOLINK.sub(_JOIN, text)
+    text = _SHA.sub(lambda m: _JOIN.join(m[0][i:i + 6] for i in range(0, len(m[0]), 6)), text)
+    return text.replace("\x00", "\ufffd")  # as CommonMark renders NUL (and a NUL ends C strings)
 
 
 def code(value: object, cell: bool = True) -> Md:
@@ -113,3 +139,29 @@ def table(headers: Sequence[object], rows: Iterable[Sequence[object]], align: st
 
 def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
+
+
+def bounded(text: str, full_name: str, limit: int = COMMENT_LIMIT) -> str:
+    """`text` when it fits a PR/MR comment, else its first lines and a note that the whole
+    report is `full_name` in the job's artifacts. Cut at a line end (a table row stays whole)."""
+    size = len(text.encode("utf-8"))
+    if size <= limit:
+        return text
+    note = (f"\n\n---\n\n_This report is cut to fit a pull/merge request comment ({size:,} bytes, more than "
+            f"{limit:,}): the whole report is `{full_name}` in this job's artifacts._\n")
+    budget = limit - len(note.encode("utf-8"))
+    head = text.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    cut = head.rfind("\n")
+    return (head[:cut] if cut > 0 else head).rstrip("\n") + note
+
+
+def write_report(folder: Any, text: str, name: str = "report.md", full_name: str = "report-full.md") -> None:
+    """report.md bounded for a comment; the whole report beside it when it had to be cut."""
+    from mlgen_runtime.fsutil import write_text_atomic
+
+    shown = bounded(text, full_name)
+    write_text_atomic(folder / name, shown)
+    if shown != text:
+        write_text_atomic(folder / full_name, text)
+    else:
+        (folder / full_name).unlink(missing_ok=True)  # no stale whole report from an earlier run

@@ -4,8 +4,10 @@
 Among the wrong predictions on the scanned test rows, the share made with a predicted
 probability (of the predicted class) >= `probability`. A model that is wrong AND sure of itself
 misleads whoever acts on its probabilities (thresholds, triage, abstention). The share is
-compared with `minor` / `major` (strictly more than); with fewer than `min_wrong` wrong
-predictions the share is too noisy to judge and the detector says so (skipped).
+judged by its one-sided 95 % lower confidence bound (Clopper-Pearson), compared with `minor` /
+`major` (strictly more than): 8 of 15 mistakes is 53 %, but what 15 mistakes show for certain is
+about 30 %. With fewer than `min_wrong` wrong predictions the share is too noisy to judge and the
+detector says so (skipped).
 
 Not applicable (skipped with a note): regression, and classifiers without predict_proba.
 """
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlgen_runtime.metrics import Predictions
-from mlgen_runtime.scan_result import FLAGGED, PASSED, DetectorResult, Finding, pct, severity, skipped
+from mlgen_runtime.scan_result import CONFIDENCE, FLAGGED, PASSED, DetectorResult, Finding, lower_bound, pct, severity, skipped
 
 NAME = "overconfidence"
 
@@ -51,9 +53,11 @@ def detect(y: Any, preds: Predictions, task: str, cfg: dict[str, Any]) -> Detect
         return skipped(NAME, f"{wrong} wrong prediction(s) on {n:,} scanned rows (< min_wrong {min_wrong}): "
                        "too few to judge", block, **details)
     share = confident / wrong
-    summary = (f"{confident:,} of {wrong:,} wrong predictions ({pct(share)}) were made with probability "
-               f">= {probability:g}")
-    sev = severity(share, minor, major)
+    low = lower_bound(confident, wrong)
+    details.update(share_lower_bound=low, confidence=CONFIDENCE)
+    summary = (f"{confident:,} of {wrong:,} wrong predictions ({pct(share)}; {CONFIDENCE:.0%} lower bound {pct(low)}) "
+               f"were made with probability >= {probability:g}")
+    sev = severity(low, minor, major)
     if sev is None:
         return DetectorResult(NAME, PASSED, summary + f" (flagged above {pct(minor)})", (), details, block)
     limit = major if sev == "major" else minor

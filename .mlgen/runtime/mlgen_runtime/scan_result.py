@@ -82,6 +82,20 @@ def at_least(score: float, minor: float, major: float) -> str | None:
     return None
 
 
+# Shares of a few rows (changed answers, confident mistakes) are judged by their one-sided lower
+# confidence bound at this level: on 44 scanned rows one row is 2.3 %, and 6 of 44 is noise.
+CONFIDENCE = 0.95
+
+
+def lower_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson lower confidence bound of a share of k in n."""
+    from scipy import stats
+
+    if n == 0 or k == 0:
+        return 0.0
+    return float(stats.beta.ppf(1 - confidence, k, n - k + 1))
+
+
 def pct(fraction: float) -> str:
     """12.3% / 0.41% / 0%: readable shares for finding texts."""
     x = fraction * 100

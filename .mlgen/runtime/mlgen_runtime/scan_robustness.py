@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlgen_runtime.scan_result import FLAGGED, PASSED, DetectorResult, Finding, pct, severity, skipped
+from mlgen_runtime.scan_result import CONFIDENCE, FLAGGED, PASSED, DetectorResult, Finding, lower_bound, pct, severity, skipped
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,9 +70,6 @@ MAX_DECIMALS = 6  # a finer resolution than this is continuous (measured or comp
 # No reading of a measured quantity repeats that often; moving "0 mm" to "0.3 mm" turns a dry
 # day into a rainy one, and a model is right to answer differently.
 STATE_SHARE = 0.10
-# The share of changed predictions is judged by its one-sided lower confidence bound at this
-# level (Clopper-Pearson): on 44 scanned rows one row is 2.3 %, and a share of 6 rows is noise.
-CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -218,15 +215,6 @@ def changed(before: np.ndarray, after: np.ndarray, task: str, tolerance: float =
     if task == "classification":
         return np.asarray(before) != np.asarray(after)
     return np.abs(np.asarray(after, dtype=float) - np.asarray(before, dtype=float)) > tolerance
-
-
-def lower_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
-    """One-sided Clopper-Pearson lower confidence bound of a share of k in n."""
-    from scipy import stats
-
-    if n == 0 or k == 0:
-        return 0.0
-    return float(stats.beta.ppf(1 - confidence, k, n - k + 1))
 
 
 def detect(model: Any, X: pd.DataFrame, numeric: list[str], categorical: list[str], y: Any, task: str,

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgen_runtime import data, drift, profile
+from mlgen_runtime import data, drift, pipeline, profile
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
-from mlgen_runtime.fsutil import write_json, write_text_atomic
+from mlgen_runtime.fsutil import write_json
 from mlgen_runtime.junit import Case, write_junit
+from mlgen_runtime import report_md as md
 from mlgen_runtime.report_md import Md, bold, code, escape, inline, status, table
 from mlgen_runtime.worker import imports_alongside
 
@@ -154,6 +155,9 @@ def type_problems(series: pd.Series, ctype: str) -> tuple[np.ndarray, np.ndarray
     """(mask of present values that are not of `ctype`, values as float64 for int/float columns
     with the bad ones as NaN)."""
     none = np.zeros(len(series), dtype=bool)
+    nested = profile.nested_mask(series)
+    if nested is not None:  # lists or records (Parquet): no contract type holds them, no model reads them
+        return nested, None
     if ctype not in ("int", "float", "bool", "datetime"):
         return none, None  # category and str hold any value (no null scan: it is the costly part)
     present = series.notna().to_numpy()
@@ -336,9 +340,12 @@ def check_finite(frame: pd.DataFrame, contract: Contract, target: str, numbers: 
             problems.append(f"column `{name}`: {count_of(count, 'infinite value')} "
                             f"(first: {row_of(pos)} has {show(values[pos])})")
             details[name] = {"rows": count, "first_row": pos + 1, "value": show(values[pos])}
+        elif pipeline.overflows(values):  # finite, but train's scaling would turn them into NaN
+            problems.append(pipeline.overflow_message(name, values))
+            details[name] = {"overflow": True, "largest": float(np.nanmax(np.abs(values)))}
     if problems:
         return Check("finite", False, listing(problems), details)
-    return Check("finite", True, f"no infinite values in {count_of(len(columns), 'numeric feature column')}")
+    return Check("finite", True, f"no infinite or unscalably large values in {count_of(len(columns), 'numeric feature column')}")
 
 
 def check_min_rows(n: int, min_rows: int) -> Check:
@@ -349,10 +356,7 @@ def check_min_rows(n: int, min_rows: int) -> Check:
 
 def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """One uint64 per row over all its values: equal rows, equal hashes (collisions: ~n²/2⁶⁵)."""
-    try:
-        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    except TypeError:  # lists or dicts in a Parquet column: hash their text instead
-        return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    return data.hash_rows(frame)
 
 
 def check_duplicates(hashes: np.ndarray, max_fraction: float) -> Check:
@@ -624,7 +628,7 @@ def write_reports(out: Path, checks: list[Check], source: str, shape: tuple[int,
         (out / "validation.json").unlink(missing_ok=True)
     else:
         write_json(out / "validation.json", result)
-    write_text_atomic(out / "report.md", markdown(result))
+    md.write_report(out, markdown(result))  # bounded for a PR/MR comment (report-full.md: all of it)
     write_junit(out / "junit.xml", SUITE, junit_cases(checks))
 
 

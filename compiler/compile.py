@@ -28,20 +28,36 @@ class Compiled:
 
 
 def spec_display_path(spec: Path, out_dir: Path) -> str:
-    """How generated files name the spec: relative to the output dir, POSIX separators."""
+    """How generated files name the spec: relative to the output dir, POSIX separators. It lands
+    in every generated file's header comment, so it is held to the spec strings' rules
+    (`headertext.refuse_unsafe`): a newline there would start a new top-level YAML key."""
+    from mlgen.headertext import refuse_unsafe
+
+    # Each source first, so the error names the one the user can change.
+    refuse_unsafe(str(spec), "the spec path")
+    refuse_unsafe(str(out_dir), "the output folder (--out)")
     try:
-        rel = os.path.relpath(spec.resolve(), out_dir.resolve())
+        resolved_spec, resolved_out = spec.resolve(), out_dir.resolve()
+        rel = os.path.relpath(resolved_spec, resolved_out)
     except ValueError:  # another drive on Windows
         rel = spec.name
-    return Path(rel).as_posix()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        from mlgen.errors import UsageError
+
+        raise UsageError(f"cannot resolve the spec path {str(spec)!r}: {exc}") from None
+    shown = Path(rel).as_posix()
+    # the cwd (or a symlink's target) reaches it through resolve()
+    refuse_unsafe(shown, "the spec path relative to the output folder")
+    return shown
 
 
 def build_plan(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Plan:
     from mlgen.plan.lower import lower
     from mlgen.spec.load import load_spec
 
+    shown = spec_display_path(spec_file, out_dir)  # refused before the spec is even read
     loaded = load_spec(spec_file, display=shown_path(spec_file))
-    return lower(loaded.spec, loaded.settings, spec_display_path(spec_file, out_dir), loaded.raw, providers)
+    return lower(loaded.spec, loaded.settings, shown, loaded.raw, providers)
 
 
 def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Compiled:

@@ -55,9 +55,12 @@ def build_plan(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None
     from mlgen.plan.lower import lower
     from mlgen.spec.load import load_spec
 
+    from mlgen.plan.codefiles import code_files
+
     shown = spec_display_path(spec_file, out_dir)  # refused before the spec is even read
     loaded = load_spec(spec_file, display=shown_path(spec_file))
-    return lower(loaded.spec, loaded.settings, shown, loaded.raw, providers)
+    code = tuple(code_files(spec_file.parent, loaded.spec.train.estimator))
+    return lower(loaded.spec, loaded.settings, shown, loaded.raw, providers, code)
 
 
 def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None = None) -> Compiled:

@@ -2,7 +2,8 @@
 runtime, skipping jobs whose inputs did not change since their last successful run.
 
 A job's cache key hashes: the job as written in the plan, the plan's settings (the spec), the
-runtime manifest, the files it reads (data, custom-stage deps) and the artifacts it consumes.
+runtime manifest, the files it reads (data, custom-stage deps), the estimator's code when it
+lives in the project (plan/codefiles.py) and the artifacts it consumes.
 Files are re-hashed only when their size or mtime changed (a stat cache), so a no-op run costs
 a few `os.stat` calls. Deploy and monitor jobs always run (their effect is outside the repo).
 No heavy imports here: the ML work happens in processes of the bundled runtime.
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgen.plan.codefiles import CODE_KINDS, code_files
 from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE, SHARD_INDEX_VAR,
                            SHARD_TOTAL_VAR)
 
@@ -130,6 +132,9 @@ def cache_key(root: Path, plan: dict[str, Any], job: dict[str, Any], stats: Stat
             continue  # built-in stages read only the data files (hashed above), not the whole folder
         for rel in _produced(plan, producer):
             h.update(os.fsencode(f"art:{rel}:{stats.tree_hash(root, rel)}"))
+    if job["kind"] in CODE_KINDS:  # the estimator's module in the project: an edit retrains
+        for rel in code_files(root, plan["settings"]["train"]["estimator"]):
+            h.update(os.fsencode(f"code:{rel}:{stats.tree_hash(root, rel)}"))
     if job["kind"] == "evaluate":
         h.update(f"champion:{_champion(root, plan)}".encode())
     return h.hexdigest()

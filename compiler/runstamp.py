@@ -9,7 +9,8 @@ them changed:
 - the toolchain: mlgen's version and the size and mtime of every file of the compiler, the
   packaged schema and the bundled runtime (an upgrade or an edit of mlgen or its runtime), and
   of the libraries whose behaviour reaches the output (pydantic, ruamel.yaml), and the Python version;
-- the files the spec checks look at (project.requirements must exist);
+- the files the spec checks look at (project.requirements must exist) and the estimator's
+  files in the project (the cache keys list them: plan/codefiles.py);
 - every generated file as it was left on disk (size, mtime, inode): a file edited, deleted or
   rewritten since - by `mlgen compile` of another spec version, say - means compiling again.
 
@@ -97,12 +98,32 @@ def _spec_id(spec_file: Path) -> tuple[str, str] | None:
     return str(spec_file.resolve()), hashlib.sha256(raw).hexdigest()
 
 
+def _estimator(files: dict[str, str]) -> str | None:
+    try:
+        return str(json.loads(files[PLAN])["settings"]["train"]["estimator"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
 def _requirements(files: dict[str, str]) -> list[str]:
     try:
         settings = json.loads(files[PLAN])["settings"]
         return [str(r) for r in settings["project"].get("requirements", [])]
     except (KeyError, ValueError, TypeError, AttributeError):
         return []
+
+
+def _code(root: Path, files: dict[str, str] | None, estimator: str | None = None) -> list[str]:
+    """The estimator's files in the project: the plan's cache keys list them, so a module added
+    or removed since the compile means compiling again."""
+    from mlgen.plan.codefiles import code_files
+
+    try:
+        if estimator is None and files is not None:
+            estimator = str(json.loads(files[PLAN])["settings"]["train"]["estimator"])
+    except (KeyError, ValueError, TypeError):
+        return []
+    return code_files(root, estimator) if estimator else []
 
 
 def record(spec_file: Path, root: Path, files: dict[str, str]) -> None:
@@ -119,6 +140,8 @@ def record(spec_file: Path, root: Path, files: dict[str, str]) -> None:
         "spec_sha256": ident[1],
         "toolchain": toolchain(),
         "requires": _requirements(files),
+        "estimator": _estimator(files),
+        "code": _code(root, files),
         "files": stats,
     }
     path = root / STAMP
@@ -151,4 +174,7 @@ def is_current(spec_file: Path, root: Path) -> bool:
     for rel in stamp.get("requires", []):
         if not (root / rel).is_file():
             return False
+    estimator = stamp.get("estimator")
+    if isinstance(estimator, str) and _code(root, None, estimator) != stamp.get("code"):
+        return False
     return stamp.get("toolchain") == toolchain()

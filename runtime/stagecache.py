@@ -1,8 +1,8 @@
 """Skip a stage whose inputs did not change: the CI-side stage cache.
 
 Before validate/train/select/evaluate run, the runtime hashes everything the stage depends on:
-its plan entry, the spec settings, the runtime manifest, the data files it reads, the artifacts
-it consumes and (for evaluate) the registry's aliases, i.e. the champion. If `.mlgen/cache/<name>/`
+its plan entry, the spec settings, the runtime manifest, the data files it reads, the
+estimator's code when it lives in the project (train/select/evaluate), the artifacts it consumes and (for evaluate) the registry's aliases, i.e. the champion. If `.mlgen/cache/<name>/`
 holds outputs saved under the same key, they are restored and the stage is skipped. Providers
 only persist that folder (GitHub actions/cache, GitLab cache:); validity is decided here, so a
 restored cache from an older run can never be used for different inputs.
@@ -59,6 +59,28 @@ def _registry_state(ctx: Context) -> str:
     return str(reg.alias(envs[-1]["name"])) if reg and envs else "none"
 
 
+CODE_KINDS = ("train", "select", "evaluate", "scan")  # the stages that import the estimator
+
+
+def code_files(root: Path, estimator: str) -> list[str]:
+    """The estimator's code inside the project: its top-level package's importable Python files
+    (or the module `top.py`); [] for an installed library. mlgen's compiler/plan/codefiles.py
+    holds the same rule (the generated CI keys list these files); read here at run time, so a
+    module added since the compile counts too."""
+    top = estimator.split(".", 1)[0]
+    if not top.isidentifier():
+        return []
+    package = root / top
+    if package.is_dir() and not package.is_symlink():
+        found = []
+        for here, dirs, names in os.walk(package):
+            dirs[:] = sorted(d for d in dirs if d.isidentifier() and d != "__pycache__")
+            found += [Path(here, n).relative_to(root).as_posix() for n in names
+                      if n.endswith(".py") and n[:-3].isidentifier()]
+        return sorted(found)
+    return [f"{top}.py"] if (root / f"{top}.py").is_file() else []
+
+
 def stage_key(ctx: Context, job: dict[str, Any], extra: str = "") -> str:
     h = hashlib.sha256()
     h.update(json.dumps(job, sort_keys=True).encode())
@@ -73,6 +95,9 @@ def stage_key(ctx: Context, job: dict[str, Any], extra: str = "") -> str:
             continue  # a custom stage's artifact only brings data files, hashed above by name
         for rel in (jobs[producer].get("produces") or {}).get("paths", []):
             h.update(f"art:{rel}:{_tree(ctx.root, rel)}".encode())
+    if job["kind"] in CODE_KINDS:  # an edit of the estimator's module retrains
+        for rel in code_files(ctx.root, ctx.settings["train"]["estimator"]):
+            h.update(os.fsencode(f"code:{rel}:{_tree(ctx.root, rel)}"))
     if job["kind"] == "evaluate":
         h.update(f"champion:{_registry_state(ctx)}".encode())
     h.update(extra.encode())

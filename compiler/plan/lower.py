@@ -20,6 +20,7 @@ from mlgen.plan.ir import (
     Plan,
     Triggers,
 )
+from mlgen.plan.codefiles import CODE_KINDS
 from mlgen.spec import jobgraph
 from mlgen.spec.rules import is_mlflow
 
@@ -75,9 +76,10 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
 
 
 def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: bytes,
-          providers: tuple[str, ...] | None = None) -> Plan:
+          providers: tuple[str, ...] | None = None, code: tuple[str, ...] = ()) -> Plan:
     """Build the plan for `spec`; `settings` is its JSON dump (with defaults, by TOML key), kept in
-    the plan for the runtime; `spec_path` is how outputs name the spec (relative, POSIX)."""
+    the plan for the runtime; `spec_path` is how outputs name the spec (relative, POSIX); `code`
+    the estimator's files in the project (codefiles.py), which key the cache of the jobs that run it."""
     graph = jobgraph.edges(spec)
     drift_gated = _retrain_chain(spec, graph)
     for name in drift_gated:  # on schedules they wait for the monitor's verdict
@@ -142,7 +144,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             reports=(f"{OUT}/{kind}/junit.xml",) if kind in REPORTING else (),
             summary=f"{OUT}/{kind}/report.md" if kind in REPORTING else None,
             cache=name if kind in CACHED else None,
-            cache_inputs=_cache_inputs(spec, reads) if kind in CACHED else (),
+            cache_inputs=_cache_inputs(spec, reads, code if kind in CODE_KINDS else ()) if kind in CACHED else (),
             command_secrets=secrets,
         )
 
@@ -218,9 +220,11 @@ def _with_events(job: Job, events: tuple[Event, ...]) -> Job:
 REGISTRY_KINDS = ("evaluate", "deploy", "rollback")
 
 
-def _cache_inputs(spec: Spec, reads: list[str]) -> tuple[str, ...]:
+def _cache_inputs(spec: Spec, reads: list[str], code: tuple[str, ...]) -> tuple[str, ...]:
     data = tuple(f"{r}.dvc" if spec.data.dvc and r in (spec.data.path, spec.data.reference) else r for r in reads)
-    return (PLAN_PATH, f"{RUNTIME_DIR}/MANIFEST.json", *data)
+    # code after the data: GitLab keys on the first two files (plan, data); the runtime's own key
+    # covers the code everywhere, so an entry saved for other code is never used
+    return (PLAN_PATH, f"{RUNTIME_DIR}/MANIFEST.json", *data, *code)
 
 
 def _dvc_pulls(spec: Spec, reads: list[str]) -> tuple[str, ...]:

@@ -56,9 +56,7 @@ EXPECT: dict[str, Expect] = {
     "penguins_sex": Expect(None, "11 rows without `sex` left out and counted; missing measurements imputed",
                            ("nulls", "target")),
     "titanic_survival": Expect(None, "passenger names (`rownames`) left out as free text; 20 % missing ages imputed",
-                               ("features", "nulls"),
-                               defect="scan blocks on 4 slices: `` `age` is missing and `passengerClass` = 3rd: "
-                                      "accuracy 0.4688 vs 0.7209 on the whole test set ``"),
+                               ("features", "nulls")),
     "titanic_counts": Expect(None, "98 % repeated rows (one row per passenger, 4 discrete columns) kept on one "
                              "side of the split", ("duplicates",)),
     "hitters": Expect(None, "59 rows without `Salary` left out and counted; player names (`rownames`) left out "

@@ -638,7 +638,7 @@ def test_report_escapes_user_columns_and_values():
                       ticks: rng.choice(["<script>", "ok"], n)})
     y = rng.integers(0, 2, n)
     y_pred = np.where((X[evil] == "@here\n# title").to_numpy() & (rng.random(n) < 0.5), 1 - y, y)
-    r = scan_slices.detect(X, set(), y, clf_preds(y_pred), "classification", cfg("slices", pairs=True))
+    r = scan_slices.detect(X, set(), y, clf_preds(y_pred), "classification", cfg("slices", pairs=True, block=True))
     result = {"rows": {"scanned": n, "test": n, "max_rows": 100_000}}
     text = scan_report.section(result, [r])
     assert text.startswith("## Scan\n") and r.findings
@@ -738,8 +738,21 @@ def findings(root: Path, detector: str) -> list[dict]:
     return [f for f in scan_json(root)["findings"] if f["detector"] == detector]
 
 
-def test_planted_slice_blocks_with_report_and_junit(project, rt, capsys):
+def test_planted_slice_is_reported_and_does_not_block_by_default(project, rt):
+    """Slices warn by default (scan.slices.block = false): a gap is for the reviewer to weigh."""
     root = project(spec(scan="[scan.leakage]\noverlap = 0.01"), {"data/train.csv": planted_data(bad_group=True)})
+    assert rt("train") == 0 and rt("evaluate") == 0
+    assert rt("scan") == 0
+    r = scan_json(root)
+    assert r["passed"] is True and r["blocked_by"] == []
+    top = findings(root, "slices")[0]
+    assert top["severity"] == MAJOR and top["details"]["slice"] == "`region` = west"
+    assert "| `region` = west |" in (root / OUT / "report.md").read_text()
+
+
+def test_planted_slice_blocks_with_report_and_junit(project, rt, capsys):
+    root = project(spec(scan="[scan.slices]\nblock = true\n[scan.leakage]\noverlap = 0.01"),
+                   {"data/train.csv": planted_data(bad_group=True)})
     assert rt("train") == 0 and rt("evaluate") == 0
     assert rt("scan") == 1
     err = capsys.readouterr()

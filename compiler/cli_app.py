@@ -7,7 +7,9 @@ commands' work lives in commands.py, shared by both paths.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -184,8 +186,28 @@ def registry_cmd(
 
 
 def run_app(argv: list[str] | None) -> int:
-    """Run the typer app; typer's Exit and click's usage errors become exit codes (SpecError and
-    UsageError propagate to cli.main)."""
+    """Run the typer app; typer's Exit and click's usage errors become exit codes (SpecError,
+    UsageError and Ctrl-C propagate to cli.main)."""
+    # typer turns Ctrl-C into a silent exit 130, like a command's own 130: note the signal
+    # itself, so that cli.main reports it in one line as for every other command
+    interrupted: list[bool] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    try:
+        return _run_app(argv)
+    finally:
+        if main_thread and previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
+
+
+def _run_app(argv: list[str] | None) -> int:
     try:
         # with standalone_mode=False click returns typer.Exit's code instead of raising it
         rc = app(args=argv, prog_name="mlgen", standalone_mode=False)
@@ -197,6 +219,7 @@ def run_app(argv: list[str] | None) -> int:
             exc.show()
             return EXIT_BAD_INPUT
         if type(exc).__name__ == "Abort":
-            return 130
+            # click turns Ctrl-C (and EOF at a prompt) into Abort: cli.main says it in one line
+            raise KeyboardInterrupt from None
         raise
     return rc if isinstance(rc, int) else EXIT_OK

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgen import children
 from mlgen.plan.codefiles import CODE_KINDS, code_files
 from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE, SHARD_INDEX_VAR,
                            SHARD_TOTAL_VAR)
@@ -224,8 +225,8 @@ class RuntimeWorker:
         req_r, req_w = os.pipe()
         ans_r, ans_w = os.pipe()
         try:
-            self.proc = subprocess.Popen([python, "-m", WORKER_MODULE, str(req_r), str(ans_w)], cwd=root, env=env,
-                                         pass_fds=(req_r, ans_w))
+            self.proc = children.popen([python, "-m", WORKER_MODULE, str(req_r), str(ans_w)], cwd=root, env=env,
+                                       pass_fds=(req_r, ans_w))
         except BaseException:
             for fd in (req_r, req_w, ans_r, ans_w):
                 os.close(fd)
@@ -274,6 +275,7 @@ class RuntimeWorker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        children.forget(self.proc)
 
 
 class Workers:
@@ -340,7 +342,7 @@ def _run_commands(root: Path, plan: dict[str, Any], job: dict[str, Any], extra_e
         if worker is not None and argv is not None:
             rc = worker.run(argv)
         else:
-            rc = subprocess.run([*_shell(), cmd], cwd=root, env=env).returncode
+            rc = children.run([*_shell(), cmd], cwd=root, env=env)
         if rc != 0:
             return rc
     return 0
@@ -359,10 +361,14 @@ def execute(root: Path, plan: dict[str, Any], job: dict[str, Any], force: bool =
     threads = str(max(1, cpus // n))
     limits = {v: threads for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     with ThreadPoolExecutor(max_workers=min(n, cpus)) as pool:
-        codes = list(pool.map(
-            lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n), **limits, **base}),
-            range(1, n + 1),
-        ))
+        try:
+            codes = list(pool.map(
+                lambda i: _run_commands(root, plan, job, {SHARD_INDEX_VAR: str(i), SHARD_TOTAL_VAR: str(n), **limits, **base}),
+                range(1, n + 1),
+            ))
+        except BaseException:  # Ctrl-C: stop the shards first, or leaving the pool waits for them
+            children.stop_all()
+            raise
     return max(codes)
 
 
@@ -380,6 +386,9 @@ def run_plan(
     workers = Workers(root, worker)
     try:
         return _run_plan(root, wanted, force=force, approve=approve, on_start=on_start, workers=workers)
+    except KeyboardInterrupt:
+        children.stop_all()  # every job's process group, the runtime worker included
+        raise
     finally:
         workers.close()
 

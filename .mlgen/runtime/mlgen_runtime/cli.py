@@ -72,6 +72,9 @@ def run(ctx: object, args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports
+
+
 def main(argv: list[str] | None = None) -> int:
     from mlgen_runtime.context import load_context
     from mlgen_runtime.integrity import verify
@@ -93,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         if rc == 0 and cache is not None:
             cache.save()
         return rc
+    except KeyboardInterrupt:
+        # Ctrl-C: the shell's status for SIGINT, no traceback; `mlgen run` says it in one line
+        return EXIT_INTERRUPTED
     except BadInput as exc:
         print(f"mlgen_runtime {args.stage}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -183,7 +183,10 @@ if __name__ == "__main__":
     # second module object, and the stages read ACTIVE from mlgen_runtime.worker.
     from mlgen_runtime.worker import main as package_main
 
-    code = package_main()
+    try:
+        code = package_main()
+    except KeyboardInterrupt:  # Ctrl-C between stages: `mlgen run` reports it, in one line
+        code = 130
     # Every stage's files are written and closed and its output flushed: skip the interpreter's
     # teardown of pandas, scikit-learn & co. (half a second of a run's wall time), as
     # multiprocessing's workers do.

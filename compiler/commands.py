@@ -142,6 +142,7 @@ def run_cmd(
     plan locally; returns the exit code."""
     from mlgen import runstamp
     from mlgen.localrun import SCHEDULE, run_plan
+    from mlgen.runlock import run_lock
     from mlgen.runview import print_start, print_summary
 
     if schedule:
@@ -150,13 +151,14 @@ def run_cmd(
         stages = [SCHEDULE]
     spec_file = spec_path(spec)
     root = spec_file.parent
-    if not runstamp.is_current(spec_file, root):
-        _, files = _compile(spec_file, None, None, check=False, force=False, quiet=True)
-        runstamp.record(spec_file, root, files)
-    try:
-        outcomes = run_plan(root, stages or (), force=force, approve=approve or (), on_start=print_start)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    with run_lock(root):  # one run at a time: a second one stops with one line
+        if not runstamp.is_current(spec_file, root):
+            _, files = _compile(spec_file, None, None, check=False, force=False, quiet=True)
+            runstamp.record(spec_file, root, files)
+        try:
+            outcomes = run_plan(root, stages or (), force=force, approve=approve or (), on_start=print_start)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     print_summary(outcomes)
     failed = [o.code for o in outcomes if o.status == "failed"]
     return max(failed) if failed else EXIT_OK

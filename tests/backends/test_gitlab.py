@@ -436,7 +436,10 @@ def test_reports_publish_junit_even_when_the_job_fails(make: Any) -> None:
     if len(plan.review_jobs()) > 1:  # evaluate before a scan posts only when it failed
         assert doc["evaluate"]["after_script"][1].startswith('if [ "${CI_JOB_STATUS:-}" = failed ] && ')
     head = gitlab.render(plan)[OUT].split("workflow:")[0]
-    assert "masked CI/CD variable MLGEN_GITLAB_TOKEN" in head
+    assert "masked CI/CD variable MLGEN_GITLAB_TOKEN and mark it protected" in head
+    # the safe setup (issue 13, item 16): protected, least role and scope, why never unprotected
+    assert "Reporter role and the `api` scope" in head and "never a personal token" in head
+    assert "Never leave it unprotected" in head and "not protected" not in head
 
 
 def _run_after_script(tmp_path: Path, lines: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], Path]:

@@ -610,7 +610,7 @@ def detect(X: pd.DataFrame, numeric: set[str] | frozenset[str], y: Any, preds: P
            cfg: dict[str, Any], columns: list[str] | None = None) -> DetectorResult:
     """Run the slice scan. `X`: the scanned feature rows; `numeric`: which of its columns are
     numeric (the others are categories); `columns`: the features to slice on (default: all)."""
-    block = bool(cfg.get("block", True))
+    block = bool(cfg.get("block", False))
     metric = cfg.get("metric") or default_metric(task)
     minor, major = float(cfg["minor"]), float(cfg["major"])
     min_rows, fdr = int(cfg["min_rows"]), cfg.get("fdr")

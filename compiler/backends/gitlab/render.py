@@ -77,8 +77,9 @@ SHARD_VARIABLES: dict[str, str] = {
 # cache keys and paths, so each instance gets its own (the runtime keeps `<cache>-shard-<i>/`).
 NODE_INDEX = "$CI_NODE_INDEX"
 
-# Masked CI/CD variable with an `api`-scoped token: when set, evaluate posts its report as a
-# merge request note. Without it, the report is in the job log and the artifacts.
+# Masked and protected CI/CD variable with a project access token (Reporter, `api` scope): when
+# set, evaluate posts its report as a merge request note. Without it (every pipeline of an
+# unprotected branch), the report is in the job log and the artifacts.
 TOKEN_VAR = "MLGEN_GITLAB_TOKEN"
 ROLLBACK_TO_VAR = "MLGEN_ROLLBACK_TO"  # read by the runtime's rollback; set when playing the job
 REGISTRY_VAR = "MLGEN_REGISTRY"  # read by the runtime: a registry folder that outlives the job
@@ -169,12 +170,17 @@ def header(plan: Plan) -> list[str]:
     reviews = plan.review_jobs()
     if reviews:
         who = reviews[-1].name + (f" (or {reviews[0].name}, when it fails)" if len(reviews) > 1 else "")
-        lines.append(
-            f"Merge request reports: add a masked CI/CD variable {TOKEN_VAR} (not protected: merge request"
-            " pipelines run for unprotected branches) holding a token with the `api` scope (e.g. a project"
-            f" access token, Reporter role); {who} then posts its report as a merge request note."
-            " Without it the report is in the job log and its artifacts."
-        )
+        lines.extend((
+            f"Merge request reports: add a masked CI/CD variable {TOKEN_VAR} and mark it protected,"
+            " holding a project access token with the Reporter role and the `api` scope (the least that"
+            " can post a note) and an expiry date, never a personal token;",
+            f"{who} then posts its report as a merge request note. A protected variable reaches only"
+            " pipelines of protected branches and tags, so merge requests from other branches get the"
+            " report in the job log and its artifacts, without a note.",
+            "Never leave it unprotected: every merge request pipeline runs the branch's own"
+            " .gitlab-ci.yml, so anyone who can push a branch could read an unprotected token"
+            " (masking only hides it in logs).",
+        ))
     lines.append(
         f"GitLab has no pipeline-wide timeout here; each job has its own"
         f" (pipeline bound: {plan.timeout_minutes} minutes)."

@@ -452,12 +452,34 @@ def _check_runtime_packages(plan: dict[str, Any]) -> None:
 
 
 def _load_cache(path: Path) -> dict[str, Any]:
-    """The run cache; an unreadable or damaged one is a cold cache (it only saves work)."""
+    """The run cache; an unreadable or damaged one is a cold cache (it only saves work). Of a
+    readable one only the entries of the right shape are kept (`_well_formed`): a hand-edited or
+    foreign file never reaches the code that reads it as a traceback."""
     try:
         cache = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return {}
-    return cache if isinstance(cache, dict) else {}
+    return _well_formed(cache)
+
+
+def _well_formed(cache: Any) -> dict[str, Any]:
+    """{"keys": {job: key}, "stat": {path: [size, mtime, inode, ctime, sha256]}, "outputs":
+    {job: {path: hash}}}, with every entry of another shape dropped (as if never cached)."""
+    if not isinstance(cache, dict):
+        return {}
+
+    def table(value: Any) -> dict[str, Any]:
+        return {k: v for k, v in value.items() if isinstance(k, str)} if isinstance(value, dict) else {}
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    keys = {k: v for k, v in table(cache.get("keys")).items() if isinstance(v, str)}
+    stat = {k: v for k, v in table(cache.get("stat")).items()
+            if isinstance(v, list) and len(v) == 5 and all(map(is_int, v[:4])) and isinstance(v[4], str)}
+    outputs = {job: {p: h for p, h in table(files).items() if isinstance(h, str)}
+               for job, files in table(cache.get("outputs")).items() if isinstance(files, dict)}
+    return {"keys": keys, "stat": stat, "outputs": outputs}
 
 
 def _check_approvals(plan: dict[str, Any], approved: set[str]) -> None:

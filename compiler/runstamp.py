@@ -158,7 +158,7 @@ def is_current(spec_file: Path, root: Path) -> bool:
     """True when compiling `spec_file` into `root` would change nothing (see the module doc)."""
     try:
         stamp = json.loads((root / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return False
     if not isinstance(stamp, dict) or stamp.get("format") != FORMAT:
         return False
@@ -171,7 +171,10 @@ def is_current(spec_file: Path, root: Path) -> bool:
     for rel, recorded in files.items():
         if _stat(root / rel) != recorded:
             return False
-    for rel in stamp.get("requires", []):
+    requires = stamp.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        return False  # a stamp of another shape: compile again
+    for rel in requires:
         if not (root / rel).is_file():
             return False
     estimator = stamp.get("estimator")

@@ -199,7 +199,12 @@ def test_bad_spec_fails_validate_with_file_line_col(project: Path, pre_commit_ho
     rc, out = pre_commit(project, pre_commit_home, "run", "--all-files")
     assert rc == 1, out
     assert _status(out, "mlgen validate") == "Failed"
-    assert f"mlproject.toml:{n}:1: error[E101]: train.estimatr: unknown key `estimatr`\n  hint: did you mean `estimator`?" in out
+    # the diagnostic, its code frame (the line and a caret under column 1) and its hint
+    frame = f"mlproject.toml:{n}:1: error[E101]: train.estimatr: unknown key `estimatr`\n"
+    assert frame in out, out
+    after = out.split(frame, 1)[1].splitlines()
+    assert after[1].endswith("| " + lines[n - 1].rstrip("\n")) and after[2].rstrip().endswith("| ^"), after[:4]
+    assert after[3] == "  hint: did you mean `estimator`?", after[:4]
     assert "- exit code: 2" in out  # bad input, from both hooks
     assert _status(out, "mlgen compile --check") == "Failed"
 

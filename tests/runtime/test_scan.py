@@ -738,6 +738,23 @@ def findings(root: Path, detector: str) -> list[dict]:
     return [f for f in scan_json(root)["findings"] if f["detector"] == detector]
 
 
+def test_scan_report_is_bounded_for_a_comment_and_keeps_the_whole_report(project, rt):
+    """The scan's report.md is what the PR/MR comment shows: cut to the comment limit like
+    evaluate's, with every line of evaluate's whole report and the scan in report-full.md."""
+    from mlgen_runtime import report_md
+
+    root = project(spec(), {"data/train.csv": planted_data()})
+    assert rt("train") == 0 and rt("evaluate") == 0
+    evaluate_out = root / ".mlgen/out/evaluate"
+    whole = (evaluate_out / "report.md").read_text() + "".join(f"| row {i} | {'x' * 60} |\n" for i in range(2000))
+    (evaluate_out / "report-full.md").write_text(whole)  # as evaluate leaves a report it had to cut
+    assert rt("scan") == 0
+    shown = (root / OUT / "report.md").read_text()
+    full = (root / OUT / "report-full.md").read_text()
+    assert len(shown.encode()) <= report_md.COMMENT_LIMIT and "`report-full.md`" in shown
+    assert full.startswith(whole.rstrip("\n")) and "\n## Scan\n" in full
+
+
 def test_planted_slice_is_reported_and_does_not_block_by_default(project, rt):
     """Slices warn by default (scan.slices.block = false): a gap is for the reviewer to weigh."""
     root = project(spec(scan="[scan.leakage]\noverlap = 0.01"), {"data/train.csv": planted_data(bad_group=True)})

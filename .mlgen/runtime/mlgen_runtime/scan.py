@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from mlgen_runtime import data, metrics, pipeline
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
-from mlgen_runtime.fsutil import read_json, write_json, write_text_atomic
+from mlgen_runtime.fsutil import read_json, write_json
 from mlgen_runtime.junit import write_junit
 from mlgen_runtime.scan_result import MAJOR, SKIPPED, TITLES, DetectorResult, skipped
 
@@ -85,11 +85,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         "passed": not blocked_by,
         "blocked_by": blocked_by,
     }
-    from mlgen_runtime import scan_report
+    from mlgen_runtime import report_md, scan_report
 
     out = ctx.out("scan")
     write_json(out / RESULT_FILE, result)
-    write_text_atomic(out / "report.md", scan_report.report(evaluate_report, result, results))
+    # bounded like evaluate's: this report is the one the PR/MR comment shows when a scan ran
+    report_md.write_report(out, scan_report.report(evaluate_report, result, results))
     write_junit(out / "junit.xml", "mlgen.scan", scan_report.junit_cases(results))
     _print_summary(results, len(scanned), len(test))
     if blocked_by:
@@ -161,7 +162,9 @@ def _evaluate_report(ctx: Context, model_sha256: str) -> str | None:
         if judged and judged != model_sha256:
             raise BadInput(f"{metrics_file.relative_to(ctx.root).as_posix()} is about another model "
                            f"(sha256 {str(judged)[:12]}, the model is {model_sha256[:12]}); rerun evaluate")
-    path = folder / "report.md"
+    path = folder / "report-full.md"  # the whole report, when evaluate had to cut report.md
+    if not path.is_file():
+        path = folder / "report.md"
     if not path.is_file():
         return None
     try:

@@ -55,7 +55,7 @@ def build_plan(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | None
     from mlgen.plan.lower import lower
     from mlgen.spec.load import load_spec
 
-    from mlgen.plan.codefiles import code_files
+    from mlgen_runtime.codefiles import code_files
 
     shown = spec_display_path(spec_file, out_dir)  # refused before the spec is even read
     loaded = load_spec(spec_file, display=shown_path(spec_file))

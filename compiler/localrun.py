@@ -3,7 +3,7 @@ runtime, skipping jobs whose inputs did not change since their last successful r
 
 A job's cache key hashes: the job as written in the plan, the plan's settings (the spec), the
 runtime manifest, the files it reads (data, custom-stage deps), the estimator's code when it
-lives in the project (plan/codefiles.py) and the artifacts it consumes.
+lives in the project (mlgen_runtime/codefiles.py) and the artifacts it consumes.
 Files are re-hashed only when their size or mtime changed (a stat cache), so a no-op run costs
 a few `os.stat` calls. Deploy and monitor jobs always run (their effect is outside the repo).
 No heavy imports here: the ML work happens in processes of the bundled runtime.
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgen import children
-from mlgen.plan.codefiles import CODE_KINDS, code_files
+from mlgen_runtime.codefiles import CODE_KINDS, code_files
 from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE, SHARD_INDEX_VAR,
                            SHARD_TOTAL_VAR)
 

@@ -10,7 +10,7 @@ them changed:
   packaged schema and the bundled runtime (an upgrade or an edit of mlgen or its runtime), and
   of the libraries whose behaviour reaches the output (pydantic, ruamel.yaml), and the Python version;
 - the files the spec checks look at (project.requirements must exist) and the estimator's
-  files in the project (the cache keys list them: plan/codefiles.py);
+  files in the project (the cache keys list them: mlgen_runtime/codefiles.py);
 - every generated file as it was left on disk (size, mtime, inode): a file edited, deleted or
   rewritten since - by `mlgen compile` of another spec version, say - means compiling again.
 
@@ -116,7 +116,7 @@ def _requirements(files: dict[str, str]) -> list[str]:
 def _code(root: Path, files: dict[str, str] | None, estimator: str | None = None) -> list[str]:
     """The estimator's files in the project: the plan's cache keys list them, so a module added
     or removed since the compile means compiling again."""
-    from mlgen.plan.codefiles import code_files
+    from mlgen_runtime.codefiles import code_files
 
     try:
         if estimator is None and files is not None:

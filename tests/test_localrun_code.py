@@ -11,7 +11,7 @@ import pytest
 
 from mlgen.cli import main
 from mlgen.localrun import run_plan
-from mlgen.plan.codefiles import code_files
+from mlgen_runtime.codefiles import code_files
 
 SPEC = """
 [project]

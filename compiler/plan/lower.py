@@ -20,7 +20,7 @@ from mlgen.plan.ir import (
     Plan,
     Triggers,
 )
-from mlgen.plan.codefiles import CODE_KINDS
+from mlgen_runtime.codefiles import CODE_KINDS
 from mlgen.spec import jobgraph
 from mlgen.spec.rules import is_mlflow
 
@@ -79,7 +79,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
           providers: tuple[str, ...] | None = None, code: tuple[str, ...] = ()) -> Plan:
     """Build the plan for `spec`; `settings` is its JSON dump (with defaults, by TOML key), kept in
     the plan for the runtime; `spec_path` is how outputs name the spec (relative, POSIX); `code`
-    the estimator's files in the project (codefiles.py), which key the cache of the jobs that run it."""
+    the estimator's files in the project (mlgen_runtime/codefiles.py), which key the cache of the jobs that run it."""
     graph = jobgraph.edges(spec)
     drift_gated = _retrain_chain(spec, graph)
     for name in drift_gated:  # on schedules they wait for the monitor's verdict

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mlgen_runtime.codefiles import CODE_KINDS, code_files
 from mlgen_runtime.context import Context
 from mlgen_runtime.fsutil import sha256_file, write_text_atomic
 
@@ -58,28 +59,6 @@ def _registry_state(ctx: Context) -> str:
         return f"unusable:{type(exc).__name__}"
     envs = ctx.settings["deploy"]["environments"] if reg else []
     return str(reg.alias(envs[-1]["name"])) if reg and envs else "none"
-
-
-CODE_KINDS = ("train", "select", "evaluate", "scan")  # the stages that import the estimator
-
-
-def code_files(root: Path, estimator: str) -> list[str]:
-    """The estimator's code inside the project: its top-level package's importable Python files
-    (or the module `top.py`); [] for an installed library. mlgen's compiler/plan/codefiles.py
-    holds the same rule (the generated CI keys list these files); read here at run time, so a
-    module added since the compile counts too."""
-    top = estimator.split(".", 1)[0]
-    if not top.isidentifier():
-        return []
-    package = root / top
-    if package.is_dir() and not package.is_symlink():
-        found = []
-        for here, dirs, names in os.walk(package):
-            dirs[:] = sorted(d for d in dirs if d.isidentifier() and d != "__pycache__")
-            found += [Path(here, n).relative_to(root).as_posix() for n in names
-                      if n.endswith(".py") and n[:-3].isidentifier()]
-        return sorted(found)
-    return [f"{top}.py"] if (root / f"{top}.py").is_file() else []
 
 
 def stage_key(ctx: Context, job: dict[str, Any], extra: str = "") -> str:

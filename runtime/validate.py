@@ -388,6 +388,32 @@ def check_target(y: pd.Series, task: str, dropped: str | None = None) -> Check:
     return Check("target", True, f"{result.message}; {dropped}", result.details, warning=True)
 
 
+def check_split_classes(frame: pd.DataFrame, settings: Mapping[str, Any], target_check: Check) -> Check:
+    """A split by group or time can hold out classes the training split never shows (the latest
+    rows, or whole groups, of one class): the model could not predict them and its metrics would
+    mislead. The random split is stratified, so it never does; only group/time splits are checked."""
+    d = settings["data"]
+    how = d.get("split") or {}
+    if d["task"] != "classification" or not target_check.passed or not (how.get("group") or how.get("time")):
+        return target_check
+    try:
+        parts = data.split_positions(frame, dict(settings))
+    except (ValueError, BadInput):
+        return target_check  # the leakage check reports a split that cannot be made
+    y = frame[d["target"]]
+    trained = set(y.iloc[parts.train].unique())
+    unseen = y.iloc[parts.test][~y.iloc[parts.test].isin(trained)].value_counts()
+    if unseen.empty:
+        return target_check
+    by = f"`{how['time']}` (time)" if how.get("time") else f"`{how['group']}` (group)"
+    items = [f"{show(k)} ({rows(int(n))})" for k, n in unseen.head(SHOWN).items()]
+    more = f" and {len(unseen) - SHOWN} more" if len(unseen) > SHOWN else ""
+    details = {**target_check.details, "unseen_classes": [drift.category_key(k) for k in unseen.index[:100]]}
+    return Check("target", False, f"target `{d['target']}`: the split by {by} holds out "
+                 f"{len(unseen)} {'class' if len(unseen) == 1 else 'classes'} the training split never shows: {', '.join(items)}{more}; "
+                 "the model cannot learn them (split differently, or leave those rows out)", details)
+
+
 def _target(y: pd.Series, task: str) -> Check:
     name = y.name
     if task == "classification":
@@ -540,7 +566,7 @@ def validate_frame(frame: pd.DataFrame, settings: Mapping[str, Any], reference: 
         check_finite(frame, contract, target, numbers, frozenset(prof.features)),
         check_min_rows(len(kept), int(v["min_rows"])),
         check_duplicates(row_hashes(frame), float(v["max_duplicate_fraction"])),
-        check_target(kept[target], d["task"], training.note(target)),
+        check_split_classes(kept, settings, check_target(kept[target], d["task"], training.note(target))),
         check_features(prof),
         check_leakage(kept, settings, float(v["max_overlap_fraction"])),
         check_drift(kept, reference, settings),

@@ -541,3 +541,28 @@ def test_survey_data_with_repeated_rows_passes_with_a_warning(project, rt, name,
     assert check("duplicates")["message"].startswith(f"{repeated} <= max_duplicate_fraction 100%")
     leak = check("leakage")
     assert leak["status"] == "pass" and leak["details"]["rows"] == 0 and leak["details"]["split"]["method"] == "grouped"
+
+
+def test_a_time_split_holding_out_a_class_training_never_shows_fails_naming_it(tmp_path: Path) -> None:
+    """Penguins in file order, split by their row number: the latest rows are one species the
+    model never sees. The random split is stratified and keeps every class on both sides."""
+    from palmerpenguins import load_penguins
+
+    from mlgen_runtime import data
+
+    frame = load_penguins()
+    order = {"Adelie": 0, "Gentoo": 1, "Chinstrap": 2}  # Chinstrap last: 68 of 344 rows, inside the latest 20 %
+    frame = frame.sort_values("species", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    frame["observed"] = np.arange(len(frame))
+    settings = {"project": {"seed": 0},
+                "data": {"path": "data/train.csv", "target": "species", "task": "classification", "test_size": 0.2, "columns": {},
+                         "exclude": [], "split": {"group": None, "time": "observed"}}}
+    result = validate.check_split_classes(frame, settings, validate.check_target(frame["species"], "classification"))
+    assert not result.passed
+    assert result.message.startswith("target `species`: the split by `observed` (time) holds out 1 class the training "
+                                     "split never shows: 'Chinstrap' (68 rows)")
+    assert result.details["unseen_classes"] == ["Chinstrap"]
+    settings["data"]["split"] = {"group": None, "time": None}  # stratified random split: every class on both sides
+    random_split = data.split_positions(frame, settings)
+    assert set(frame["species"].iloc[random_split.train]) == set(frame["species"])
+    assert validate.check_split_classes(frame, settings, validate.check_target(frame["species"], "classification")).passed

@@ -57,6 +57,20 @@ def known(path: str) -> Answer | None:
     return None if kind is None else Answer(kind)
 
 
+def misspelled(path: str) -> str | None:
+    """The table's estimator that `path` (under `sklearn.`, and not in the table) is a typo of, if
+    one is very close; None otherwise (a class of a newer scikit-learn than the table's may be
+    right, so only near misses are called typos)."""
+    import difflib
+
+    from mlgen.spec.estimators import KINDS
+
+    if not path.startswith("sklearn.") or path in KINDS:
+        return None
+    close = difflib.get_close_matches(path, list(KINDS), n=1, cutoff=0.9)
+    return close[0] if close else None
+
+
 def ask(path: str, root: Path) -> Answer:
     """Import, create and ask the estimator at `path`; `root` (the spec's folder) goes on sys.path."""
     found = known(path)

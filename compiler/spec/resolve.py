@@ -44,6 +44,10 @@ def _task(estimator: Any, given: Any, root: Path) -> tuple[str | None, list[Issu
     explicit = given if given in ("classification", "regression") else None
     if not isinstance(estimator, str) or not _DOTTED.match(estimator):
         return explicit, []  # no estimator to ask: the validators report it
+    typo = estimator_kind.misspelled(estimator)
+    if typo is not None:  # with or without a task: train would stop on it, after validate said ok
+        return explicit, [Issue(("train", "estimator"), "E219", f"`{estimator}` is not one of scikit-learn's estimators",
+                                f"did you mean `{typo}`?")]
     if given is not None:
         # told: check it against the table only (importing the user's code to double-check a
         # stated task would cost every compile; train checks it again on the real class)

@@ -179,7 +179,8 @@ def fit_and_save(ctx: Context, t: Training, params: dict[str, Any], summary: dic
     """Refit on the whole train split and write model.skops + model.json."""
     settings = ctx.settings
     pipe = pipeline.build(settings, t.cols, extra=params)
-    print(f"fitting {settings['train']['estimator']} on {len(t.X)} rows, {len(t.X.columns)} columns", flush=True)
+    used = len(t.cols.numeric) + len(t.cols.categorical)  # the features, not the columns left out
+    print(f"fitting {settings['train']['estimator']} on {len(t.X)} rows, {used} features", flush=True)
     with imports_alongside(AFTER_FIT):
         pipeline.fit(pipe, t.X, t.y)
     folder = ctx.out("model")

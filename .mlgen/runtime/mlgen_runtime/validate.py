@@ -424,7 +424,8 @@ def _target(y: pd.Series, task: str) -> Check:
             if fractional.any():
                 pos = first(fractional)
                 return Check("target", False, f"target `{name}` has continuous values ({row_of(pos)} has "
-                             f"{show(y.iloc[pos])}); is data.task = \"regression\"?", {"task": task})
+                             f"{show(y.iloc[pos])}); a continuous target needs a regressor as train.estimator "
+                             "(the task follows the estimator)", {"task": task})
         counts = y.value_counts(sort=True)
         # the 100 largest classes are enough to see the balance; a float target may have thousands
         classes = {drift.category_key(k): int(v) for k, v in counts.head(100).items()}

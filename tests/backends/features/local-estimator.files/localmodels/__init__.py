@@ -1,0 +1,1 @@
+"""A project-local estimator package: its files key the cache of the jobs that run it."""

@@ -1,0 +1,149 @@
+"""Per-feature fixtures, found as jenkins-job-builder finds its scenarios: every
+tests/backends/features/<feature>.toml is a minimal spec with one feature; beside it, per provider,
+the fragment of the generated file that the feature produces (<feature>.github.yml,
+<feature>.gitlab.yml, <feature>.jenkins.groovy). The spec's `# fragment <provider>: ...` comment
+lines say which parts (selectors: tests/support/fragments.py); lines ending in `# feature` are the
+feature itself. See tests/backends/features/README.md.
+
+`pytest --update-golden` rewrites the fragments; review the diff before committing."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from mlgen.cli import main
+from tests.support import fragments
+
+FEATURES = Path(__file__).resolve().parent / "features"
+EXT = {"github": "yml", "gitlab": "yml", "jenkins": "groovy"}
+_FRAGMENT_LINE = re.compile(r"^# fragment (github|gitlab|jenkins):(.*)$")
+_FEATURE_TAG = re.compile(r"#\s*feature\s*$")
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    spec: str
+    selectors: dict[str, tuple[str, ...]]  # provider -> selectors, in the order written
+
+    @property
+    def files_dir(self) -> Path:
+        """Files the spec refers to (an estimator module, ...), copied beside it."""
+        return FEATURES / f"{self.name}.files"
+
+    def expected_path(self, provider: str) -> Path:
+        return FEATURES / f"{self.name}.{provider}.{EXT[provider]}"
+
+    def without_feature(self) -> str | None:
+        """The spec minus its `# feature` lines; None when it has none (an always-on feature)."""
+        kept = [ln for ln in self.spec.splitlines(keepends=True) if not _FEATURE_TAG.search(ln)]
+        return None if len(kept) == len(self.spec.splitlines()) else "".join(kept)
+
+
+def load(name: str) -> Fixture:
+    spec = (FEATURES / f"{name}.toml").read_text(encoding="utf-8")
+    selectors: dict[str, tuple[str, ...]] = {}
+    for line in spec.splitlines():
+        if m := _FRAGMENT_LINE.match(line):
+            selectors[m[1]] = (*selectors.get(m[1], ()), *m[2].split())
+    return Fixture(name, spec, selectors)
+
+
+def fixtures() -> list[Fixture]:
+    return [load(p.stem) for p in sorted(FEATURES.glob("*.toml"))]
+
+
+ALL = fixtures()
+PAIRS = [pytest.param(f, p, id=f"{f.name}-{p}") for f in ALL for p in f.selectors]
+
+
+@cache
+def _compile(name: str, spec: str, workdir: str) -> dict[str, str]:
+    """Every generated file of `spec` (path -> text), compiled in `workdir` as a user would."""
+    work = Path(workdir)
+    fixture_files = FEATURES / f"{name}.files"
+    if fixture_files.is_dir():
+        shutil.copytree(fixture_files, work, dirs_exist_ok=True)
+    (work / "mlproject.toml").write_text(spec, encoding="utf-8")
+    before = {p for p in work.rglob("*") if p.is_file()}
+    rc = main(["compile", "--spec", str(work / "mlproject.toml"), "--out", str(work)])
+    assert rc == 0, f"{name}: mlgen compile failed"
+    return {
+        p.relative_to(work).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(work.rglob("*"))
+        if p.is_file() and p not in before and not p.relative_to(work).as_posix().startswith(".mlgen/runtime/")
+    }
+
+
+def compiled(fixture: Fixture, spec: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+             variant: str) -> dict[str, str]:
+    work = FEATURE_WORK.get((fixture.name, variant))
+    if work is None:
+        work = FEATURE_WORK[(fixture.name, variant)] = tmp_path_factory.mktemp(f"{fixture.name}-{variant}")
+    monkeypatch.chdir(work)
+    return _compile(fixture.name, spec, str(work))
+
+
+FEATURE_WORK: dict[tuple[str, str], Path] = {}
+
+
+def _diff(want: str, got: str, path: Path) -> str:
+    lines = difflib.unified_diff(want.splitlines(keepends=True), got.splitlines(keepends=True),
+                                 fromfile=str(path.relative_to(FEATURES.parent.parent.parent)), tofile="generated")
+    return "".join(lines)
+
+
+def test_found_fixtures() -> None:
+    assert len(ALL) >= 17, [f.name for f in ALL]
+    for f in ALL:
+        assert f.selectors, f"{f.name}.toml has no `# fragment <provider>: ...` line"
+
+
+def test_no_orphan_fragments(update_golden: bool) -> None:
+    """Every fragment file belongs to a fixture's provider line (a renamed feature leaves none behind)."""
+    wanted = {f.expected_path(p) for f in ALL for p in f.selectors}
+    orphans = sorted(p for p in FEATURES.glob("*.*.*") if p.suffix in (".yml", ".groovy") and p not in wanted)
+    if update_golden:
+        for p in orphans:
+            p.unlink()
+        return
+    assert not orphans, f"fragments without a `# fragment` line in their spec: {[p.name for p in orphans]}"
+
+
+@pytest.mark.parametrize(("fixture", "provider"), PAIRS)
+def test_feature_fragment(fixture: Fixture, provider: str, update_golden: bool,
+                          tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = compiled(fixture, fixture.spec, tmp_path_factory, monkeypatch, "spec")
+    got = fragments.extract(provider, fixture.selectors[provider], files)
+    path = fixture.expected_path(provider)
+    if update_golden:
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"{path.name} is missing: run pytest --update-golden and review it"
+    want = path.read_text(encoding="utf-8")
+    assert got == want, f"{fixture.name} on {provider} differs (pytest --update-golden rewrites it):\n" + _diff(want, got, path)
+
+
+WITH_FEATURE_LINES = [p for p in PAIRS if p.values[0].without_feature() is not None]
+
+
+@pytest.mark.parametrize(("fixture", "provider"), WITH_FEATURE_LINES)
+def test_fragment_needs_the_feature(fixture: Fixture, provider: str, tmp_path_factory: pytest.TempPathFactory,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without its `# feature` lines the spec renders another fragment, or none: the fragment shows the feature."""
+    spec = fixture.without_feature()
+    assert spec is not None
+    with_it = fragments.extract(provider, fixture.selectors[provider],
+                                compiled(fixture, fixture.spec, tmp_path_factory, monkeypatch, "spec"))
+    files = compiled(fixture, spec, tmp_path_factory, monkeypatch, "without")
+    try:
+        without = fragments.extract(provider, fixture.selectors[provider], files)
+    except fragments.Missing:
+        return
+    assert without != with_it, f"{fixture.name} on {provider}: the fragment is the same without the `# feature` lines"

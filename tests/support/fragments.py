@@ -81,14 +81,19 @@ def extract(provider: str, items: Iterable[str], files: dict[str, str]) -> str:
 
 def _header(text: str, prefix: str) -> str:
     lines = text.splitlines(keepends=True)
-    head = []
-    for line in lines[STANDARD_HEADER_LINES:]:
-        if not line.startswith(prefix):
-            break
-        head.append(line)
+    head = lines[STANDARD_HEADER_LINES:_header_end(lines, prefix)]
+    while head and head[0].strip() == prefix:  # the separator under the standard lines
+        head = head[1:]
     if not head:
         raise Missing("header: no comment lines after the standard three")
     return "".join(head)
+
+
+def _header_end(lines: list[str], prefix: str) -> int:
+    end = 0
+    while end < len(lines) and lines[end].startswith(prefix):
+        end += 1
+    return end
 
 
 # --- YAML ---------------------------------------------------------------------------------------
@@ -106,6 +111,7 @@ def _yaml_parts(text: str, parts: list[str]) -> str:
             continue
         spans.append(_yaml_span(doc, part.split("."), lines))
     for ancestors, start, end in sorted(spans, key=lambda s: s[1]):
+        start = max(start, _header_end(lines, "#"))  # the file's header is `header`, not a key's comment
         pre = "".join(lines[a] for a in ancestors if a not in emitted)
         emitted.update(ancestors)
         chunks.append((start, pre + "".join(lines[start:end])))
@@ -172,7 +178,7 @@ def _jenkins_part(text: str, part: str) -> str:
         lines = text.splitlines(keepends=True)
         first = text.count("\n", 0, m.start())
         last = text.count("\n", 0, close)
-        while first > 0 and lines[first - 1].lstrip().startswith("//"):
+        while first > _header_end(lines, "//") and lines[first - 1].lstrip().startswith("//"):
             first -= 1
         return textwrap.dedent("".join(lines[first:last + 1]))
     raise Missing(f"{part}: no such block in the Jenkinsfile")

@@ -1,6 +1,6 @@
 """The processes `mlgen run` starts, so that Ctrl-C stops all of them.
 
-Each child (a job's shell command, a shard, the runtime worker) gets its own process group in
+Each child (a job's shell command, a shard) gets its own process group in
 the same session (`process_group=0`): a signal to the group reaches what the shell started too
 (a pipeline, a `python` under `bash -c`). The terminal's Ctrl-C then only reaches mlgen, which
 forwards SIGINT to every live group, waits a little for them to clean up, and kills what is

@@ -8,13 +8,8 @@ Files are re-hashed only when their size or mtime changed (a stat cache), so a n
 a few `os.stat` calls. Deploy and monitor jobs always run (their effect is outside the repo).
 No heavy imports here: the ML work happens in processes of the bundled runtime.
 
-A command that is exactly a runtime invocation (`python -m mlgen_runtime STAGE ...`, plain words
-only) runs in one long-lived worker process of the bundled runtime (`mlgen_runtime.worker`),
-started with the job's environment in the project root, so the ML libraries are imported once
-per run instead of once per job, and validate/train/evaluate share the parsed data. Exit codes
-and output are those of the separate process; every other command, and every shard of a sharded
-job, still runs through the shell as its own process, as in CI. MLGEN_RUN_WORKER=0 turns the
-worker off. The generated CI files are not affected: they run one process per job.
+Every command of a job runs through the shell as its own process, as in CI (one process per
+command, the same `python -m mlgen_runtime` entry point); shards run as parallel processes.
 """
 
 from __future__ import annotations
@@ -22,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +29,7 @@ from typing import Any
 
 from mlgen import children
 from mlgen_runtime.codefiles import CODE_KINDS, code_files
-from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE, SHARD_INDEX_VAR,
+from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR,
                            SHARD_TOTAL_VAR)
 
 CACHE_FILE = ".mlgen/cache/run.json"
@@ -47,10 +41,6 @@ PARQUET_PACKAGES = {"pyarrow": "pyarrow"}
 INSTALL_RUNTIME = "pip install 'mlgen[runtime]'"
 SCHEDULE = "@schedule"  # pseudo target: run the plan as a scheduled pipeline would
 NEVER_CACHED = ("deploy", "monitor")
-WORKER_ENV = "MLGEN_RUN_WORKER"  # "0": every command in its own process, as in CI
-WORKER_MODULE = f"{RUNTIME_MODULE}.worker"
-# only words the shell passes through unchanged: no quotes, expansions, operators or newlines
-_PLAIN_COMMAND = re.compile(r" *[A-Za-z0-9_./:=@%+,-]+(?: +[A-Za-z0-9_./:=@%+,-]+)* *")
 
 
 @dataclass
@@ -203,159 +193,20 @@ def _env(plan: dict[str, Any], extra: dict[str, str] | None = None) -> dict[str,
     return env
 
 
-def runtime_argv(cmd: str) -> list[str] | None:
-    """The runtime arguments when `cmd` is exactly `python -m mlgen_runtime ARGS` in plain words
-    (so the shell would pass them as they are); None for anything else."""
-    if not _PLAIN_COMMAND.fullmatch(cmd):
-        return None
-    words = cmd.split()
-    if words[:3] != ["python", "-m", RUNTIME_MODULE] or len(words) < 4:
-        return None
-    return words[3:]
-
-
-class RuntimeWorker:
-    """One `python -m mlgen_runtime.worker` process: runtime invocations sent over a pipe."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        python = shutil.which("python", path=env.get("PATH"))
-        if python is None:
-            raise OSError("no `python` on PATH")
-        self.env = env
-        req_r, req_w = os.pipe()
-        ans_r, ans_w = os.pipe()
-        try:
-            self.proc = children.popen([python, "-m", WORKER_MODULE, str(req_r), str(ans_w)], cwd=root, env=env,
-                                       pass_fds=(req_r, ans_w))
-        except BaseException:
-            for fd in (req_r, req_w, ans_r, ans_w):
-                os.close(fd)
-            raise
-        os.close(req_r)
-        os.close(ans_w)
-        self.requests = os.fdopen(req_w, "w", encoding="utf-8")
-        self.answers = os.fdopen(ans_r, "r", encoding="utf-8")
-        self.ready: bool | None = None  # None: not heard from yet
-        self.hello: dict[str, Any] = {}  # the worker's first answer
-        self.bundle: tuple[Any, ...] | None = None
-
-    def _read(self) -> dict[str, Any] | None:
-        line = self.answers.readline()
-        return json.loads(line) if line else None
-
-    def alive(self) -> bool:
-        if self.ready is None:
-            self.hello = self._read() or {}
-            self.ready = bool(self.hello.get("ready"))
-        return self.ready and self.proc.poll() is None
-
-    def run(self, argv: list[str]) -> int:
-        """The exit code of `python -m mlgen_runtime ARGV` (run in the worker)."""
-        sys.stdout.flush()  # our own output (the job header) comes before the stage's
-        sys.stderr.flush()
-        try:
-            self.requests.write(json.dumps({"argv": argv}) + "\n")
-            self.requests.flush()
-            answer = self._read()
-        except (BrokenPipeError, ValueError):
-            answer = None
-        if answer is None:  # the stage ended the process (os._exit, a signal): its status is the code
-            self.ready = False
-            return self.proc.wait()
-        return int(answer["rc"])
-
-    def close(self) -> None:
-        for stream in (self.requests, self.answers):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        children.forget(self.proc)
-
-
-class Workers:
-    """The run's runtime worker, started at the first runtime command and replaced when it died
-    or when a job needs another environment. Off (None from `get`) when disabled or unavailable."""
-
-    def __init__(self, root: Path, enabled: bool | None = None) -> None:
-        self.root = root
-        self.enabled = os.environ.get(WORKER_ENV, "1") not in ("0", "false", "no") if enabled is None else enabled
-        self.worker: RuntimeWorker | None = None
-
-    def get(self, env: dict[str, str]) -> RuntimeWorker | None:
-        if not self.enabled:
-            return None
-        w = self.worker
-        bundle = _bundled_worker(self.root, env)
-        # a new bundle (a stage ran `mlgen compile`) needs a new process: the old one runs old code
-        if w is not None and w.env == env and w.bundle == bundle and w.alive():
-            return w
-        self.close()
-        if bundle is None:
-            return None
-        try:
-            w = RuntimeWorker(self.root, env)
-        except OSError:
-            return None
-        w.bundle = bundle
-        if not w.alive():  # could not even start (a broken bundle): the shell path says why
-            w.close()
-            self.enabled = False
-            return None
-        self.worker = w
-        return w
-
-    def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
-
-
-def _bundled_worker(root: Path, env: dict[str, str]) -> tuple[Any, ...] | None:
-    """When the runtime `python -m` would find (cwd first, then PYTHONPATH) has the worker
-    module: the stat of its folder's MANIFEST.json (what identifies the bundle); else None."""
-    dirs = [root, *(root / p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
-    for d in dirs:
-        pkg = d / RUNTIME_MODULE
-        if (pkg / "__init__.py").is_file():
-            if not (pkg / "worker.py").is_file():
-                return None
-            try:
-                st = (d / "MANIFEST.json").stat()
-            except OSError:
-                return (str(pkg),)
-            return (str(pkg), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-    return None
-
-
-def _run_commands(root: Path, plan: dict[str, Any], job: dict[str, Any], extra_env: dict[str, str] | None,
-                  workers: Workers | None = None) -> int:
+def _run_commands(root: Path, plan: dict[str, Any], job: dict[str, Any], extra_env: dict[str, str] | None) -> int:
     for cmd in job["commands"]:
-        env = _env(plan, extra_env)
-        argv = runtime_argv(cmd) if workers is not None else None
-        worker = workers.get(env) if workers is not None and argv is not None else None
-        if worker is not None and argv is not None:
-            rc = worker.run(argv)
-        else:
-            rc = children.run([*_shell(), cmd], cwd=root, env=env)
+        rc = children.run([*_shell(), cmd], cwd=root, env=_env(plan, extra_env))
         if rc != 0:
             return rc
     return 0
 
 
-def execute(root: Path, plan: dict[str, Any], job: dict[str, Any], force: bool = False,
-            workers: Workers | None = None) -> int:
-    """Run a job's commands; shards run as parallel processes like the CI fan-out. With
-    `workers`, runtime invocations of an unsharded job run in the run's runtime worker."""
+def execute(root: Path, plan: dict[str, Any], job: dict[str, Any], force: bool = False) -> int:
+    """Run a job's commands; shards run as parallel processes like the CI fan-out."""
     n = int(job["shards"])
     base = {"MLGEN_NO_CACHE": "1"} if force else {}  # --force bypasses the runtime's cache too
     if n <= 1:
-        return _run_commands(root, plan, job, base, workers)
+        return _run_commands(root, plan, job, base)
     cpus = os.cpu_count() or 1
     # each shard gets its share of the cores, so parallel shards do not oversubscribe OpenMP/BLAS
     threads = str(max(1, cpus // n))
@@ -379,18 +230,13 @@ def run_plan(
     force: bool = False,
     approve: Iterable[str] = (),
     on_start: Callable[[dict[str, Any]], None] = lambda job: None,
-    worker: bool | None = None,
 ) -> list[Outcome]:
-    """Run the selected jobs in plan order; stop dependents of a failed job. `worker`: run the
-    runtime invocations in one worker process (default: unless MLGEN_RUN_WORKER=0)."""
-    workers = Workers(root, worker)
+    """Run the selected jobs in plan order; stop dependents of a failed job."""
     try:
-        return _run_plan(root, wanted, force=force, approve=approve, on_start=on_start, workers=workers)
+        return _run_plan(root, wanted, force=force, approve=approve, on_start=on_start)
     except KeyboardInterrupt:
-        children.stop_all()  # every job's process group, the runtime worker included
+        children.stop_all()  # every job's process group
         raise
-    finally:
-        workers.close()
 
 
 def _python_on_path(env: dict[str, str]) -> str | None:
@@ -500,7 +346,6 @@ def _run_plan(
     force: bool,
     approve: Iterable[str],
     on_start: Callable[[dict[str, Any]], None],
-    workers: Workers,
 ) -> list[Outcome]:
     plan = json.loads((root / PLAN_PATH).read_text(encoding="utf-8"))
     cache_path = root / CACHE_FILE
@@ -537,7 +382,7 @@ def _run_plan(
             continue
         on_start(job)
         t0 = time.perf_counter()
-        code = execute(root, plan, job, force, workers)
+        code = execute(root, plan, job, force)
         seconds = time.perf_counter() - t0
         if code == 0:
             outcomes[name] = Outcome(name, "ran", seconds)

@@ -1,8 +1,10 @@
-"""`mlgen run` mechanics on custom stages (no ML needed): order, cache, failures."""
+"""`mlgen run` mechanics on custom stages (no ML needed): order, cache, failures; and the exit
+codes and messages of runtime stages, each run as its own process as in CI."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +158,77 @@ def test_shards_run_as_parallel_processes(proj: Path) -> None:
     assert execute(proj, plan, job) == 0
     (a0, a1), (b0, b1) = (eval((proj / f"shard-{i}-of-2").read_text()) for i in (1, 2))
     assert a0 < b1 and b0 < a1, "the two shards did not run at the same time"
+
+
+# --- runtime stages: each command is its own process, as in CI; what the user sees ------------
+
+ML_SPEC = """
+[project]
+name = "bc"
+seed = 42
+
+[data]
+path = "data/train.csv"
+target = "malignant"
+task = "classification"
+allow_extra = true
+
+[validate]
+min_rows = {min_rows}
+
+[train]
+estimator = "sklearn.linear_model.LogisticRegression"
+params = {{ max_iter = 2000 }}
+
+[evaluate]
+metrics = ["accuracy", "f1", "roc_auc"]
+gates = {{ roc_auc = {{ min = {gate} }} }}
+
+[deploy]
+registry = "models"
+[[deploy.environments]]
+name = "staging"
+approval = "auto"
+"""
+
+
+def breast_cancer() -> Any:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    return frame.assign(malignant=(frame.pop("target") == 0).astype(int))
+
+
+def ml_project(root: Path, monkeypatch: pytest.MonkeyPatch, gate: float = 0.9, min_rows: int = 100) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "mlproject.toml").write_text(ML_SPEC.format(gate=gate, min_rows=min_rows))
+    (root / "data").mkdir(exist_ok=True)
+    breast_cancer().to_csv(root / "data/train.csv", index=False)
+    monkeypatch.chdir(root)
+    assert main(["compile", "-q"]) == 0
+    return root
+
+
+def outcomes(root: Path, *wanted: str) -> list[tuple[str, str, int]]:
+    return [(o.name, o.status, o.code) for o in run_plan(root, wanted)]
+
+
+def test_failing_gate_stops_deploy_with_its_code_and_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capfd: pytest.CaptureFixture[str]) -> None:
+    root = ml_project(tmp_path / "p", monkeypatch, gate=0.99999)
+    capfd.readouterr()
+    assert outcomes(root) == [("validate", "ran", 0), ("train", "ran", 0), ("evaluate", "failed", 1),
+                              ("deploy-staging", "blocked", 0)]
+    assert "mlgen_runtime evaluate: failed: 1 of 1 gate(s) failed" in capfd.readouterr().err
+    assert not (root / "models").exists()
+
+
+def test_failed_check_is_exit_1_and_bad_input_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    root = ml_project(tmp_path / "p", monkeypatch, min_rows=100_000)
+    assert outcomes(root)[0] == ("validate", "failed", 1)
+    breast_cancer().drop(columns=["malignant"]).to_csv(root / "data/train.csv", index=False)
+    capfd.readouterr()
+    assert outcomes(root, "validate") == [("validate", "failed", 2)]
+    assert "target column `malignant` not found" in capfd.readouterr().err

@@ -1,8 +1,8 @@
 """Run public data sets end to end through the real `mlgen` command, as a newcomer would.
 
 Each data set gets a project folder of its own: its CSV under `data/` and the shortest spec
-(`short_spec`). `mlgen run` runs there as a subprocess of the installed console script, with
-MLGEN_RUN_WORKER=0 so that every job is its own process, as in CI. The runs are the expensive
+(`short_spec`). `mlgen run` runs there as a subprocess of the installed console script (every
+job its own process, as in CI). The runs are the expensive
 part, so one session fixture (`realdata_runs`) does them all at once, two at a time (the machine
 has two cores; each process is held to one BLAS/OpenMP thread so the two do not fight), and only
 for the data sets whose tests were selected. The tests then read the results.
@@ -132,7 +132,7 @@ def run_dataset(dataset: RealDataset, folder: Path) -> Run:
     (folder / "mlproject.toml").write_text(short_spec(dataset, csv.relative_to(folder).as_posix()),
                                            encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLGEN_REGISTRY")}
-    env.update({"MLGEN_RUN_WORKER": "0", "NO_COLOR": "1", "COLUMNS": "200",
+    env.update({"NO_COLOR": "1", "COLUMNS": "200",
                 "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     env["PATH"] = f"{MLGEN.parent}{os.pathsep}{env.get('PATH', '')}"
     t0 = time.perf_counter()

@@ -337,36 +337,16 @@ def test_a_tampered_hist_gradient_boosting_tree_is_refused(tmp_path: Path, field
         modelio.load_model(path, sha)
 
 
-def test_worker_memo_reuses_a_saved_model_but_still_judges_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In the local-run worker, evaluate gets the object train saved instead of parsing its bytes
-    again, but the allow-list still judges the file, as a CI job's separate process would."""
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(80, 3))
-    y = (x[:, 0] > 0).astype(int)
-    modelio.enable_memo(True)
-    try:
-        good = tmp_path / "good"
-        good.mkdir()
-        sha = modelio.save_model(LogisticRegression().fit(x, y), good)
-        assert sha == sha256_file(good / modelio.MODEL_FILE)
-        parsed: list[Any] = []
-        real_loads = sio.loads
-        monkeypatch.setattr(sio, "loads", lambda *a, **k: parsed.append(a) or real_loads(*a, **k))
-        loaded = modelio.load_model(good / modelio.MODEL_FILE, sha, ("sklearn.linear_model.LogisticRegression",))
-        assert parsed == [] and (loaded.predict(x) == LogisticRegression().fit(x, y).predict(x)).all()
-        assert loaded.coef_.tolist() == modelio.load_model(good / modelio.MODEL_FILE, sha).coef_.tolist()
-
-        marker = tmp_path / "pwned"
-        bad = tmp_path / "bad"
-        bad.mkdir()
-        bad_sha = modelio.save_model(payload_pipeline(marker), bad)
-        with pytest.raises(BadInput, match="refusing to load untrusted types"):
-            modelio.load_model(bad / modelio.MODEL_FILE, bad_sha)
-        assert not marker.exists()
-    finally:
-        modelio.enable_memo(False)
+def test_a_model_this_process_wrote_is_still_judged_by_the_allow_list(tmp_path: Path) -> None:
+    """save_model skips the smoke check for bytes it wrote, never the allow-list."""
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    bad_sha = modelio.save_model(payload_pipeline(marker), bad)
+    assert bad_sha in modelio.WRITTEN
+    with pytest.raises(BadInput, match="refusing to load untrusted types"):
+        modelio.load_model(bad / modelio.MODEL_FILE, bad_sha)
+    assert not marker.exists()
 
 
 # -- arrays that disagree with their structure (property-based, every trusted class) -----------

@@ -127,20 +127,16 @@ def test_all_rows_identical_cannot_be_split():
         data.split_positions(frame, settings("y"))
 
 
-def test_memo_key_includes_the_split_inputs():
+def test_the_split_follows_its_inputs():
     frame = diabetes()
     frame["patient"] = np.arange(len(frame)) // 3
     frame["clinic"] = np.arange(len(frame)) % 40
-    data.enable_memo(True)
-    try:
-        by_patient = data.split_positions(frame, settings("progression", "regression", group="patient"))
-        by_clinic = data.split_positions(frame, settings("progression", "regression", group="clinic"))
-        again = data.split_positions(frame, settings("progression", "regression", group="patient"))
-        by_time = data.split_positions(frame, settings("progression", "regression", time="patient"))
-        changed = frame.assign(patient=frame["patient"] // 2)
-        coarser = data.split_positions(changed, settings("progression", "regression", group="patient"))
-    finally:
-        data.enable_memo(False)
+    by_patient = data.split_positions(frame, settings("progression", "regression", group="patient"))
+    by_clinic = data.split_positions(frame, settings("progression", "regression", group="clinic"))
+    again = data.split_positions(frame, settings("progression", "regression", group="patient"))
+    by_time = data.split_positions(frame, settings("progression", "regression", time="patient"))
+    changed = frame.assign(patient=frame["patient"] // 2)
+    coarser = data.split_positions(changed, settings("progression", "regression", group="patient"))
     assert np.array_equal(again.test, by_patient.test)
     assert not np.array_equal(by_clinic.test, by_patient.test)
     assert by_time.how["method"] == "time"

@@ -6,9 +6,14 @@ import hashlib
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from mlgen.plan.ir import (
+from mlgen_runtime.contract import (
+    CACHED_KINDS,
     FORMAT_VERSION,
+    MANIFEST,
     MONITOR_JOB,
+    NEVER_SKIPPED,
+    OUT_DIR,
+    REVIEW_KINDS,
     ROLLBACK_PREFIX,
     PLAN_PATH,
     RUNTIME_DIR,
@@ -25,11 +30,10 @@ from mlgen.spec import jobgraph
 from mlgen.spec.rules import is_mlflow
 
 if TYPE_CHECKING:
-    from mlgen.spec.model import Spec  # read as records that mirror it (record.py)
+    from mlgen.spec.model import Spec
 
-OUT = ".mlgen/out"
+OUT = OUT_DIR
 REPORTING = ("validate", "evaluate", "scan", "monitor")  # kinds that write junit.xml + report.md
-CACHED = ("validate", "train", "select", "evaluate")  # runtime stages safe to skip when unchanged
 BUILD_EVENTS: tuple[Event, ...] = ("manual", "pull_request", "push")
 DEPLOY_EVENTS: tuple[Event, ...] = ("manual", "push")
 MONITOR_EVENTS: tuple[Event, ...] = ("manual", "schedule")
@@ -94,6 +98,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
     # after_deploy[n]: some job n (transitively) needs is a deploy; carried forward in
     # topological order so lowering stays linear in the number of jobs
     after_deploy: dict[str, bool] = {}
+    data_reads = jobgraph.data_reads(spec)
     for name in order:
         after_deploy[name] = any(d.startswith("deploy-") or after_deploy[d] for d in graph[name])
         deploy_like = after_deploy[name]
@@ -107,9 +112,10 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             deploy_like = deploy_like or env is not None
             timeout = st.timeout_minutes or spec.ci.timeout_minutes
             secrets: tuple[tuple[str, ...], ...] = ()
+            reads = list(st.deps)
         else:
             kind, commands, produces, env = _builtin_job(spec, name)
-            reads = jobgraph.data_reads(spec).get(name, [])
+            reads = data_reads.get(name, [])
             pulls = _dvc_pulls(spec, reads)
             if pulls:
                 commands = (" ".join(("dvc", "pull", *map(shell_path, pulls))), *commands)
@@ -128,6 +134,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             events = build_events
         if produces:
             with_artifact.add(name)
+        reporting = kind in REPORTING
         jobs[name] = Job(
             name=name,
             kind=kind,
@@ -141,12 +148,16 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             shards=spec.train.search.shards if name == "train" and spec.train.search else 1,
             timeout_minutes=timeout,
             on_drift=name in drift_gated,
-            reports=(f"{OUT}/{kind}/junit.xml",) if kind in REPORTING else (),
-            summary=f"{OUT}/{kind}/report.md" if kind in REPORTING else None,
-            cache=name if kind in CACHED else None,
-            cache_inputs=_cache_inputs(spec, reads, code if kind in CODE_KINDS else ()) if kind in CACHED else (),
+            reports=(f"{OUT}/{kind}/junit.xml",) if reporting else (),
+            summary=f"{OUT}/{kind}/report.md" if reporting else None,
+            cache=name if kind in CACHED_KINDS else None,
+            cache_inputs=_cache_inputs(spec, reads, code if kind in CODE_KINDS else ()) if kind in CACHED_KINDS else (),
             command_secrets=secrets,
+            reads=tuple(reads),
+            cacheable=kind not in NEVER_SKIPPED and env is None,
+            always_upload=_always_upload(kind) if reporting else (),
         )
+    _mark_review_jobs(jobs, order)
 
     # A custom stage that a scheduled job needs must run on schedules too.
     for name in reversed(order):
@@ -210,6 +221,24 @@ def _retrain_chain(spec: Spec, graph: dict[str, set[str]]) -> set[str]:
     return chain - jobgraph.ancestors(graph, MONITOR_JOB) - {MONITOR_JOB}
 
 
+def _always_upload(kind: str) -> tuple[str, ...]:
+    """What a reporting job uploads even when it fails: its report and JUnit results (and the
+    plots evaluate's report links), which reviewers need most when a check or gate failed."""
+    plots = (f"{OUT}/{kind}/plots/*.png",) if kind == "evaluate" else ()
+    return (f"{OUT}/{kind}/report.md", f"{OUT}/{kind}/junit.xml", *plots)
+
+
+def _mark_review_jobs(jobs: dict[str, Job], order: list[str]) -> None:
+    """The jobs whose summary is the reviewers' report (PR/MR comment), in run order: evaluate,
+    then the scan (whose report extends evaluate's). The last one that ran holds the fullest
+    report; when evaluate fails the scan never runs, so evaluate posts its own only then."""
+    from dataclasses import replace
+
+    reviews = [n for kind in REVIEW_KINDS for n in order if jobs[n].kind == kind and jobs[n].summary]
+    for n in reviews:
+        jobs[n] = replace(jobs[n], posts_review="always" if n == reviews[-1] else "failed")
+
+
 def _with_events(job: Job, events: tuple[Event, ...]) -> Job:
     from dataclasses import replace
 
@@ -224,7 +253,7 @@ def _cache_inputs(spec: Spec, reads: list[str], code: tuple[str, ...]) -> tuple[
     data = tuple(f"{r}.dvc" if spec.data.dvc and r in (spec.data.path, spec.data.reference) else r for r in reads)
     # code after the data: GitLab keys on the first two files (plan, data); the runtime's own key
     # covers the code everywhere, so an entry saved for other code is never used
-    return (PLAN_PATH, f"{RUNTIME_DIR}/MANIFEST.json", *data, *code)
+    return (PLAN_PATH, f"{RUNTIME_DIR}/{MANIFEST}", *data, *code)
 
 
 def _dvc_pulls(spec: Spec, reads: list[str]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from mlgen.backends import github
 from mlgen.backends.common import ReadJob, header_lines, release_branches
 from mlgen.backends.github.values import UnsafeValue
 from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
-from tests.support.sample_plans import P, RT, full_plan, minimal_plan
+from tests.support.sample_plans import P, RT, full_plan, minimal_plan, reporting, reviewed
 
 OUT = ".github/workflows/mlgen.yml"
 PLANS = {"full": full_plan, "minimal": minimal_plan}
@@ -395,12 +395,12 @@ def loop_plan() -> Plan:
     jobs: list[Job] = []
     for job in plan.jobs:
         if job.name == "monitor":
-            job = replace(job, needs=("featurize",), consumes=("featurize",),
-                          reports=(".mlgen/out/monitor/junit.xml",), summary=".mlgen/out/monitor/report.md")
+            job = reporting(replace(job, needs=("featurize",), consumes=("featurize",)),
+                            (".mlgen/out/monitor/junit.xml",), ".mlgen/out/monitor/report.md")
         if job.name in RETRAIN:
             job = replace(job, on_drift=True, needs=tuple(sorted({*job.needs, "monitor"})))
         if job.kind in ("validate", "evaluate"):
-            job = replace(job, reports=(f".mlgen/out/{job.kind}/junit.xml",), summary=f".mlgen/out/{job.kind}/report.md")
+            job = reporting(job, (f".mlgen/out/{job.kind}/junit.xml",), f".mlgen/out/{job.kind}/report.md")
         if job.kind in ("validate", "train", "select", "evaluate"):
             job = replace(job, cache=job.name, cache_inputs=(".mlgen/plan.json", "data/train.csv"))
         jobs.append(job)
@@ -410,7 +410,7 @@ def loop_plan() -> Plan:
             default_branch_only=True, environment=Environment(env, approval), timeout_minutes=60)
         for env, approval in (("staging", "auto"), ("production", "manual"))
     )
-    return replace(plan, jobs=(*jobs, *rollbacks))
+    return reviewed(replace(plan, jobs=(*jobs, *rollbacks)))
 
 
 def load_file(plan: Plan, path: str) -> Any:
@@ -554,7 +554,7 @@ def test_reports_go_to_the_step_summary_and_are_uploaded_after_failures() -> Non
 def test_reports_outside_the_produced_paths_get_their_own_artifact() -> None:
     plan = loop_plan()
     jobs = tuple(
-        replace(j, reports=("reports/validate.xml",), summary="reports/validate.md") if j.name == "validate" else j
+        reporting(j, ("reports/validate.xml",), "reports/validate.md") if j.name == "validate" else j
         for j in plan.jobs
     )
     steps = load_file(replace(plan, jobs=jobs), OUT)["jobs"]["validate"]["steps"]
@@ -597,7 +597,7 @@ def test_pr_comment_job_posts_the_evaluation_with_a_write_grant_of_its_own() -> 
     "change",
     [
         lambda p: replace(p, triggers=replace(p.triggers, pull_requests=False)),
-        lambda p: replace(p, jobs=tuple(replace(j, summary=None) if j.kind == "evaluate" else j for j in p.jobs)),
+        lambda p: replace(p, jobs=tuple(replace(j, summary=None, posts_review=None) if j.kind == "evaluate" else j for j in p.jobs)),
     ],
     ids=["no-pull-requests", "no-report"],
 )
@@ -691,7 +691,7 @@ def test_judges_accept_the_loop_workflows(tmp_path: Any, branches: tuple[str, ..
 
 def test_pr_comment_downloads_the_report_where_it_was_uploaded() -> None:
     plan = loop_plan()
-    jobs = tuple(replace(j, summary="reports/evaluate.md") if j.name == "evaluate" else j for j in plan.jobs)
+    jobs = tuple(reporting(j, j.reports, "reports/evaluate.md") if j.name == "evaluate" else j for j in plan.jobs)
     comment = load_file(replace(plan, jobs=jobs), OUT)["jobs"]["mlgen-pr-comment"]
     assert comment["steps"][0]["with"] == {"name": "mlgen-reports-evaluate", "path": "."}
     assert comment["steps"][1]["run"].startswith("report=reports/evaluate.md\n")

@@ -20,7 +20,7 @@ from mlgen.backends.gitlab import render as gl
 from mlgen.compile import build_plan
 from mlgen.plan.ir import FORMAT_VERSION, MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
 from tests.support import judges
-from tests.support.sample_plans import full_plan, minimal_plan
+from tests.support.sample_plans import full_plan, minimal_plan, reporting, reviewed
 
 OUT = ".gitlab-ci.yml"
 RETRAIN = ".mlgen/gitlab/retrain.yml"
@@ -72,13 +72,13 @@ def drift_plan() -> Plan:
     """full_plan as lowering now writes it: retraining on drift, reports, stage cache, rollback."""
     base = full_plan()
     chain = {"validate", "train", "select", "evaluate", "deploy-staging", "deploy-production"}
-    reporting = {"validate", "evaluate", "monitor"}
+    with_reports = {"validate", "evaluate", "monitor"}
     jobs = []
     for j in base.jobs:
         if j.name in chain:
             j = replace(j, on_drift=True, needs=tuple(sorted({*j.needs, "monitor"})))
-        if j.name in reporting:
-            j = replace(j, reports=(f".mlgen/out/{j.kind}/junit.xml",), summary=f".mlgen/out/{j.kind}/report.md")
+        if j.name in with_reports:
+            j = reporting(j, (f".mlgen/out/{j.kind}/junit.xml",), f".mlgen/out/{j.kind}/report.md")
         if j.kind in ("validate", "train", "select", "evaluate"):
             j = replace(j, cache=j.name, cache_inputs=(".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json", "data/train.csv"))
         jobs.append(j)
@@ -90,7 +90,7 @@ def drift_plan() -> Plan:
             events=("rollback",), default_branch_only=True, environment=Environment(env, approval), timeout_minutes=60)
         for env, approval in (("staging", "auto"), ("production", "manual"))
     ]
-    return replace(base, jobs=(*jobs, *rollbacks))
+    return reviewed(replace(base, jobs=(*jobs, *rollbacks)))
 
 
 def demo_plan() -> Plan:
@@ -554,7 +554,7 @@ def test_every_output_file_passes_the_gitlab_schema(make: Any, tmp_path: Path) -
 
 def test_reports_without_produced_files_still_publish_junit() -> None:
     base = minimal_plan()
-    job = replace(base.jobs[0], produces=None, reports=("out/junit.xml",))
+    job = reporting(replace(base.jobs[0], produces=None), ("out/junit.xml",), None)
     body = load(replace(base, jobs=(job, *base.jobs[1:])))["validate"]
     assert body["artifacts"] == {"expire_in": "7 days", "when": "always", "reports": {"junit": ["out/junit.xml"]}}
 

@@ -13,7 +13,7 @@ from mlgen.backends import jenkins
 from mlgen.backends.common import GENERATED_MARKER, ReadJob
 from mlgen.backends.jenkins.groovy import groovy_comment, groovy_sq, groovy_sq_lines, parse, unescape_sq
 from mlgen.plan.ir import MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
-from tests.support.sample_plans import full_plan, minimal_plan
+from tests.support.sample_plans import full_plan, minimal_plan, reporting
 
 OUT = "Jenkinsfile"
 RETRAIN = ("validate", "train", "select", "evaluate", "deploy-staging", "deploy-production")
@@ -28,7 +28,7 @@ def loop_plan() -> Plan:
         if j.name in RETRAIN:
             j = replace(j, on_drift=True, needs=tuple(sorted({*j.needs, "monitor"})))
         if j.kind in REPORTING:
-            j = replace(j, reports=(f".mlgen/out/{j.kind}/junit.xml",), summary=f".mlgen/out/{j.kind}/report.md")
+            j = reporting(j, (f".mlgen/out/{j.kind}/junit.xml",), f".mlgen/out/{j.kind}/report.md")
         if j.kind in ("validate", "train", "select", "evaluate"):
             j = replace(j, cache=j.name, cache_inputs=(".mlgen/plan.json", "data/train.csv"))
         jobs.append(j)
@@ -467,21 +467,21 @@ def test_stages_with_reports_record_junit_and_archive_always() -> None:
 
 def test_a_summary_without_junit_is_archived_only() -> None:
     plan = minimal_plan()
-    jobs = (replace(plan.jobs[0], summary="out/report.md"), *plan.jobs[1:])
+    jobs = (reporting(plan.jobs[0], (), "out/report.md"), *plan.jobs[1:])
     block = stage_block(text(replace(plan, jobs=jobs)), "validate")
     assert "archiveArtifacts artifacts: 'out/report.md'," in block and "junit " not in block
 
 
 def test_sharded_stages_record_reports_per_shard() -> None:
     plan = loop_plan()
-    jobs = tuple(replace(j, reports=("r/junit.xml",)) if j.name == "train" else j for j in plan.jobs)
+    jobs = tuple(reporting(j, ("r/junit.xml",), None) if j.name == "train" else j for j in plan.jobs)
     block = stage_block(text(replace(plan, jobs=jobs)), "train")
     assert block.count("junit allowEmptyResults: true, testResults: 'r/junit.xml'") == 2
 
 
 def test_comma_in_a_report_path_is_refused() -> None:
     plan = minimal_plan()
-    jobs = (replace(plan.jobs[0], reports=("a,b.xml",)), *plan.jobs[1:])
+    jobs = (reporting(plan.jobs[0], ("a,b.xml",), None), *plan.jobs[1:])
     with pytest.raises(ValueError, match="','"):
         jenkins.render(replace(plan, jobs=jobs))
 

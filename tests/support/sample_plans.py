@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mlgen.plan.ir import FORMAT_VERSION, Artifact, Environment, Job, Plan, Triggers
 
 RT = "python -m mlgen_runtime"
@@ -118,3 +120,19 @@ def minimal_plan() -> Plan:
         env=(("PYTHONPATH", ".mlgen/runtime"),), triggers=Triggers(branches=("main",)),
         jobs=jobs, providers=("github", "gitlab", "jenkins"), timeout_minutes=60, artifact_expire_days=7,
     )
+
+
+def reporting(job: Job, reports: tuple[str, ...], summary: str | None) -> Job:
+    """`job` writing `reports` and `summary`, with what lowering decides for such a job: they
+    upload even when it fails (and evaluate's plots beside its report)."""
+    plots = (summary.rsplit("/", 1)[0] + "/plots/*.png",) if job.kind == "evaluate" and summary else ()
+    return replace(job, reports=reports, summary=summary, always_upload=(*((summary,) if summary else ()), *reports, *plots))
+
+
+def reviewed(plan: Plan) -> Plan:
+    """`plan` with `Job.posts_review` as lowering sets it: evaluate, then the scan, among the jobs
+    with a summary; the last posts always, an earlier one only when it failed."""
+    names = [j.name for kind in ("evaluate", "scan") for j in plan.jobs if j.kind == kind and j.summary]
+    return replace(plan, jobs=tuple(
+        replace(j, posts_review=("always" if j.name == names[-1] else "failed") if j.name in names else None)
+        for j in plan.jobs))

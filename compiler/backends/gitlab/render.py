@@ -20,7 +20,7 @@ import re
 import shlex
 from typing import Any
 
-from mlgen.backends.common import dump_yaml, header_lines, per_plan, release_branches, yaml_str
+from mlgen.backends.common import dump_yaml, header_lines, release_branches, yaml_str
 from mlgen.backends.gitlab.paths import artifact_pattern, path_problem
 from mlgen.plan.ir import (
     CACHE_DIR,
@@ -270,15 +270,7 @@ def mr_reporting(plan: Plan, job: Job) -> str | None:
     """Whether this job posts the reviewers' report as an MR note: "always" for the last review
     job, "failed" for an earlier one (evaluate before a scan: when it fails the scan never
     runs, so its own report is the one to post), None for other jobs."""
-    names = _review_names(plan)
-    if job.name not in names:
-        return None
-    return "always" if job.name == names[-1] else "failed"
-
-
-@per_plan
-def _review_names(plan: Plan) -> tuple[str, ...]:
-    return tuple(j.name for j in plan.review_jobs())
+    return job.posts_review  # decided in lowering
 
 
 def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
@@ -413,8 +405,9 @@ def artifacts(plan: Plan, job: Job) -> dict[str, Any]:
         # globs: each path escaped to match itself (paths.py)
         out["paths"] = [yaml_str(artifact_pattern(literal_path(p))) for p in job.produces.paths]
     out["expire_in"] = yaml_str(expire_in(plan.artifact_expire_days))
-    if job.reports:
+    if job.always_upload:
         out["when"] = "always"  # a failing check or gate still publishes its results
+    if job.reports:
         out["reports"] = {"junit": [literal(p, "report path") for p in job.reports]}
     return out
 

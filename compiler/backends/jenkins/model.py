@@ -318,11 +318,9 @@ def patterns(paths: tuple[str, ...], what: str) -> str | None:
 
 def archive(job: Job) -> Archive | None:
     """JUnit results and the report, recorded even when a check or gate failed the stage."""
-    files = (*((job.summary,) if job.summary else ()), *job.reports)
+    files = job.always_upload  # the report, JUnit results, evaluate's plots (lowering decides)
     if not files:
         return None
-    if job.kind == "evaluate" and job.summary:  # the report's plots (report.md links plots/*.png)
-        files += (job.summary.rsplit("/", 1)[0] + "/plots/*.png",)
     return Archive(junit=patterns(job.reports, "report"), artifacts=patterns(files, "report"))
 
 

@@ -3,18 +3,11 @@
 
 The split is a pure function of the data and the seed, so validate, train, select and evaluate
 in separate CI jobs all see the same held-out rows without passing them around.
-
-Memo (only inside the local-run worker, `worker.py`, which calls `enable_memo`): stages that run
-one after the other in the same process share the parsed file and the split row positions. A
-file is identified by (path, size, mtime_ns, inode, ctime_ns), so a changed or replaced file is
-read again. Callers get their own frame: a lazy copy under pandas' copy-on-write (pandas >= 3),
-a deep copy otherwise, so a stage that modifies it cannot change what the next stage sees.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,50 +18,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-MEMO_FILES = 2  # the data and the drift reference
-MEMO_SPLITS = 4
-
-
-class _Memo:
-    def __init__(self) -> None:
-        self.enabled = False
-        self.frames: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
-        self.splits: OrderedDict[tuple[Any, ...], Split] = OrderedDict()
-
-    def clear(self) -> None:
-        self.frames.clear()
-        self.splits.clear()
-
-
-MEMO = _Memo()
-
-
-def enable_memo(on: bool = True) -> None:
-    """Share loaded files and splits between the stages run by this process (local worker)."""
-    MEMO.enabled = on
-    if not on:
-        MEMO.clear()
-
-
-def file_key(path: Path) -> tuple[Any, ...]:
-    """What identifies a file's content without reading it (as `mlgen run`'s stat cache does)."""
-    st = path.stat()
-    return (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-
-
-def _own_copy(frame: pd.DataFrame) -> pd.DataFrame:
-    import pandas as pd
-
-    cow = int(pd.__version__.split(".")[0]) >= 3
-    return frame.copy(deep=not cow)
-
-
-def _remember(store: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> None:
-    store[key] = value
-    store.move_to_end(key)
-    while len(store) > size:
-        store.popitem(last=False)
-
 
 def load_frame(path: Path, shown: str | None = None) -> pd.DataFrame:
     """Read a .csv or .parquet file; any failure is BadInput naming the file."""
@@ -77,17 +26,6 @@ def load_frame(path: Path, shown: str | None = None) -> pd.DataFrame:
         raise BadInput(f"{name}: file not found")
     if path.stat().st_size == 0:
         raise BadInput(f"{name}: the file is empty")
-    if not MEMO.enabled:
-        return _read_frame(path, name)
-    key = file_key(path)
-    hit = MEMO.frames.get(key)
-    if hit is None:
-        hit = _read_frame(path, name)
-        _remember(MEMO.frames, key, hit, MEMO_FILES)
-    return _own_copy(hit)
-
-
-def _read_frame(path: Path, name: str) -> pd.DataFrame:
     import pandas as pd
 
     if path.suffix != ".parquet":
@@ -264,31 +202,10 @@ def split_positions(frame: pd.DataFrame, settings: dict[str, Any]) -> Split:
             raise BadInput(f"data.split.{key}: column `{col}` is not in {d['path']}")
     y = frame[d["target"]]
     keys = None if time_col is not None else feature_keys(frame, settings)
-    memo_key = None
-    if MEMO.enabled:
-        basis = [len(frame), d["test_size"], int(settings["project"]["seed"]), d["task"], group_col, time_col,
-                 _series_digest(y), "" if keys is None else _array_digest(keys)]
-        for col in (group_col, time_col):
-            if col is not None:
-                basis.append(_series_digest(frame[col]))
-        memo_key = tuple(basis)
-        hit = MEMO.splits.get(memo_key)
-        if hit is not None:
-            return _copy(hit)
     if time_col is not None:
-        result = _time_split(frame[time_col], d)
-    else:
-        result = _grouped_split(y, keys, None if group_col is None else frame[group_col], settings)
-        result = Split(result.train, result.test, result.how, result.groups, keys)
-    if memo_key is not None:
-        _remember(MEMO.splits, memo_key, _copy(result), MEMO_SPLITS)
-    return result
-
-
-def _copy(parts: Split) -> Split:
-    groups = None if parts.groups is None else parts.groups.copy()
-    keys = None if parts.keys is None else parts.keys.copy()
-    return Split(parts.train.copy(), parts.test.copy(), dict(parts.how), groups, keys)
+        return _time_split(frame[time_col], d)
+    result = _grouped_split(y, keys, None if group_col is None else frame[group_col], settings)
+    return Split(result.train, result.test, result.how, result.groups, keys)
 
 
 def feature_keys(frame: pd.DataFrame, settings: dict[str, Any]) -> np.ndarray:
@@ -475,18 +392,6 @@ def _time_label(series: pd.Series, values: np.ndarray, cutoff: float) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value if isinstance(value, (int, float, str)) else str(value)
-
-
-def _array_digest(values: np.ndarray) -> str:
-    return hashlib.sha256(values.tobytes()).hexdigest()
-
-
-def _series_digest(y: pd.Series) -> str:
-    import pandas as pd
-
-    h = hashlib.sha256(str(y.dtype).encode())
-    h.update(pd.util.hash_pandas_object(y, index=False).to_numpy().tobytes())
-    return h.hexdigest()
 
 
 def features(frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:

@@ -21,7 +21,6 @@ from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
 from mlgen_runtime.fsutil import read_json, write_json
 from mlgen_runtime.junit import Case, write_junit
-from mlgen_runtime.worker import imports_alongside
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,8 +91,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     X, y = data.features(test, settings)
     X = pipeline.prepare(X, model_columns(meta, loaded.frame, settings))
 
-    with imports_alongside(plots.MODULES):  # predicting is native code: the other core imports matplotlib
-        preds = metrics.predict(model, X, task)
+    preds = metrics.predict(model, X, task)
     values, notes = metrics.compute(names, task, y, preds)
     champ = champion(ctx)
     champ_block, champ_values, champ_error = _score_champion(champ, X, y, names, task)

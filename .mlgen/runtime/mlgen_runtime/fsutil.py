@@ -17,29 +17,11 @@ from typing import Any
 CHUNK = 1 << 20
 
 
-# In the local-run worker only: file hashes remembered by what identifies the file's content
-# without reading it. ctime is in the key: any write to the file changes it, and no one can set it.
-_SHA_MEMO: dict[tuple[Any, ...], str] | None = None
-
-
-def enable_sha_memo(on: bool = True) -> None:
-    global _SHA_MEMO
-    _SHA_MEMO = {} if on else None
-
-
 def sha256_file(path: Path) -> str:
-    key = None
-    if _SHA_MEMO is not None:
-        st = os.stat(path)
-        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-        if key in _SHA_MEMO:
-            return _SHA_MEMO[key]
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
-    if key is not None and _SHA_MEMO is not None:
-        _SHA_MEMO[key] = h.hexdigest()
     return h.hexdigest()
 
 

@@ -25,19 +25,12 @@ bounds checks. So a file is loaded here only after a child process has loaded it
 with it without dying (modelsmoke.py; once per file and process, skipped for files this process
 wrote from a model it fitted), and every loaded model is checked for internal consistency
 (modelcheck.py: trees, boosting, neighbours, libsvm, k-means, sparse matrices, counts against
-n_features_in_ and classes_).
-
-Inside the local-run worker (`worker.py` calls `enable_memo`), a model already loaded by an
-earlier stage of the same run is not parsed again: the file's sha256 is still checked on every
-load, and the memo is keyed by that sha256 and the extra trusted types, so the same bytes under
-the same allow-list give a copy of the same object."""
+n_features_in_ and classes_)."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import importlib
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -66,36 +59,8 @@ HELPER_CLASSES = (
 )
 # Module path parts whose classes are never trusted (test doubles take callables and do odd things).
 UNTRUSTED_MODULE_PARTS = frozenset({"tests", "test", "conftest", "_testing", "_mocking", "_build_utils"})
-MEMO_MODELS = 2  # the candidate and the champion
-
-
-class _Memo:
-    def __init__(self) -> None:
-        self.enabled = False
-        self.models: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
-        # the model each file this process wrote came from, by the file's sha256 (train saves,
-        # evaluate loads: the same object, not a parse of its bytes); the types each file lists
-        self.saved: OrderedDict[str, Any] = OrderedDict()
-        self.types: dict[str, list[str]] = {}
-
-
-MEMO = _Memo()
 # sha256 of every model file this process wrote from a model it fitted (no smoke check needed)
 WRITTEN: set[str] = set()
-
-
-def enable_memo(on: bool = True) -> None:
-    MEMO.enabled = on
-    MEMO.models.clear()
-    MEMO.saved.clear()
-    MEMO.types.clear()
-
-
-def _remember(table: OrderedDict[Any, Any], key: Any, model: Any) -> None:
-    table[key] = copy.deepcopy(model)
-    table.move_to_end(key)
-    while len(table) > MEMO_MODELS:
-        table.popitem(last=False)
 
 
 def save_model(model: Any, folder: Path) -> str:
@@ -106,8 +71,6 @@ def save_model(model: Any, folder: Path) -> str:
     write_bytes_atomic(folder / MODEL_FILE, data)
     sha = sha256_bytes(data)
     WRITTEN.add(sha)
-    if MEMO.enabled:
-        _remember(MEMO.saved, sha, model)
     return sha
 
 
@@ -172,23 +135,15 @@ def untrusted_refused(found: list[str], extra: tuple[str, ...] = ()) -> list[str
     return refused
 
 
-def found_types(data: bytes, name: str, sha: str | None = None) -> list[str]:
+def found_types(data: bytes, name: str) -> list[str]:
     """The types skops does not trust by default that the archive `data` lists (BadInput when
-    it is no skops archive: a pickle, say, which is never unpickled). In the local-run worker
-    the answer is remembered by the bytes' sha256."""
-    if MEMO.enabled:
-        sha = sha or sha256_bytes(data)
-        if sha in MEMO.types:
-            return list(MEMO.types[sha])
+    it is no skops archive: a pickle, say, which is never unpickled)."""
     import skops.io as sio
 
     try:
-        found = list(sio.get_untrusted_types(data=data))
+        return list(sio.get_untrusted_types(data=data))
     except Exception as exc:  # not a skops archive (e.g. a pickle), or a damaged one
         raise BadInput(f"{name}: not a skops model file ({type(exc).__name__}: {exc})") from None
-    if MEMO.enabled and sha is not None:
-        MEMO.types[sha] = list(found)
-    return found
 
 
 def trusted_types(path: Path, extra: tuple[str, ...] = ()) -> list[str]:
@@ -197,8 +152,8 @@ def trusted_types(path: Path, extra: tuple[str, ...] = ()) -> list[str]:
     return _checked_types(path.read_bytes(), path.name, extra)
 
 
-def _checked_types(data: bytes, name: str, extra: tuple[str, ...], sha: str | None = None) -> list[str]:
-    found = found_types(data, name, sha)
+def _checked_types(data: bytes, name: str, extra: tuple[str, ...]) -> list[str]:
+    found = found_types(data, name)
     refused = untrusted_refused(found, extra)
     if refused:
         raise BadInput(
@@ -226,21 +181,11 @@ def load_model(path: Path, sha256: str, extra: tuple[str, ...] = ()) -> Any:
     actual = sha256_bytes(data)
     if actual != sha256:
         raise BadInput(f"{path}: sha256 mismatch (expected {sha256[:12]}..., found {actual[:12]}...); the model file was modified")
-    key = (sha256, tuple(extra))
-    if MEMO.enabled and key in MEMO.models:
-        MEMO.models.move_to_end(key)
-        return copy.deepcopy(MEMO.models[key])  # a stage may change its model; the next must not see it
-    # the allow-list always judges the file, as a CI job would, also for a model this process wrote
-    trusted = _checked_types(data, str(path), tuple(extra), actual)
-    if MEMO.enabled and actual in MEMO.saved:
-        model = copy.deepcopy(MEMO.saved[actual])  # these bytes were written from this object
-    else:
-        if actual not in WRITTEN:  # bytes this process made from a model it fitted cannot be crafted
-            modelsmoke.smoke_check(data, actual, str(path), tuple(extra))
-        model = _loads(data, trusted, str(path))
-    if MEMO.enabled:
-        _remember(MEMO.models, key, model)
-    return model
+    # the allow-list always judges the file, also for a model this process wrote
+    trusted = _checked_types(data, str(path), tuple(extra))
+    if actual not in WRITTEN:  # bytes this process made from a model it fitted cannot be crafted
+        modelsmoke.smoke_check(data, actual, str(path), tuple(extra))
+    return _loads(data, trusted, str(path))
 
 
 def load_checked(data: bytes, sha256: str, name: str, extra: tuple[str, ...] = ()) -> Any:
@@ -248,7 +193,7 @@ def load_checked(data: bytes, sha256: str, name: str, extra: tuple[str, ...] = (
     load and the consistency checks, in this process."""
     if sha256_bytes(data) != sha256:
         raise BadInput(f"{name}: sha256 mismatch; the model file was modified")
-    return _loads(data, _checked_types(data, name, tuple(extra), sha256), name)
+    return _loads(data, _checked_types(data, name, tuple(extra)), name)
 
 
 def _loads(data: bytes, trusted: list[str], name: str) -> Any:

@@ -28,10 +28,6 @@ TITLES = {
 }
 
 
-# what drawing imports; the local worker imports it while evaluate predicts (worker.imports_alongside)
-MODULES = ["matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"]
-
-
 def _figure() -> tuple[Any, Any]:
     import matplotlib
 

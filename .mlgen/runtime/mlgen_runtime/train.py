@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlgen_runtime import data, modelio, pipeline, provenance, search
 from mlgen_runtime.cli import shard_of
-from mlgen_runtime.worker import imports_alongside
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import sha256_file, write_json
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 META_FORMAT = 1
-# imported after the fit by save_model: in the local worker (`mlgen run`) during the fit instead,
-# see worker.imports_alongside. (Not matplotlib for evaluate's plots: its ~30 MB during the fit
-# would raise the run's peak memory more than the import saves in time.)
-AFTER_FIT = ["skops.io"]
 
 
 @dataclass(frozen=True)
@@ -181,8 +176,7 @@ def fit_and_save(ctx: Context, t: Training, params: dict[str, Any], summary: dic
     pipe = pipeline.build(settings, t.cols, extra=params)
     used = len(t.cols.numeric) + len(t.cols.categorical)  # the features, not the columns left out
     print(f"fitting {settings['train']['estimator']} on {len(t.X)} rows, {used} features", flush=True)
-    with imports_alongside(AFTER_FIT):
-        pipeline.fit(pipe, t.X, t.y)
+    pipeline.fit(pipe, t.X, t.y)
     folder = ctx.out("model")
     sha = modelio.save_model(pipe, folder)
     meta = metadata(ctx, t, pipe, params, summary, sha)

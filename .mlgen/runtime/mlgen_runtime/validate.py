@@ -36,9 +36,6 @@ from mlgen_runtime.fsutil import write_json
 from mlgen_runtime.junit import Case, write_junit
 from mlgen_runtime import report_md as md
 from mlgen_runtime.report_md import Md, bold, code, escape, inline, status, table
-from mlgen_runtime.worker import imports_alongside
-
-SPLIT_MODULES = ["sklearn.model_selection"]
 
 SUITE = "mlgen.validate"
 # every check, in report order (validate_frame returns them so)
@@ -665,10 +662,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     source = settings["data"]["path"]
     out = ctx.out("validate")
     try:
-        # the hold-out split (leakage check, then train) needs scikit-learn: in the local worker
-        # it is imported on the other core while the data file is parsed (worker.imports_alongside)
-        with imports_alongside(SPLIT_MODULES):
-            training, reference = load(ctx)
+        training, reference = load(ctx)
     except BadInput as exc:  # no target, unreadable file, empty reference...: the job artifact still says so
         write_reports(out, unusable(str(exc)), source, None)
         raise

@@ -131,7 +131,8 @@ def measure(tools: Tools, size: Size, work: Path) -> list[Row]:
     ):
         a = median(t["mlgen"])
         notes = [f"{size.cache_reps} interleaved runs each, medians; {extra}",
-                 "`mlgen run score` (compiles first unless the plan is current: same spec, same mlgen) vs `dvc repro`, same dvc.yaml stages, same interpreter"]
+                 "`mlgen run score` (compiles first unless the plan is current: same spec, same mlgen; each job its own "
+                 "process, as in CI) vs `dvc repro`, same dvc.yaml stages, same interpreter"]
         if "dvc" in t:
             b = median(t["dvc"])
             rows.append(Row(label, seconds(a), f"`dvc repro` {seconds(b)}", a / b, goal, a / b <= bound, notes))

@@ -1,5 +1,6 @@
-"""`mlgen compile`: the full DESIGN.md spec against importing the compiler's own dependencies,
-and how compile time grows with the number of custom stages."""
+"""`mlgen compile`: the full DESIGN.md spec against the start-up of `dvc --version` (users run
+compile as a pre-commit hook, where a peer's start-up is what "instant" means to them), and how
+compile time grows with the number of custom stages."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from common import REPO, Row, Size, Tools, bench_env, fresh_dir, interleave, median, run, seconds, worker
 
 FULL_SPEC = REPO / "tests" / "golden" / "full"
-IMPORTS = "import typer, jinja2, pydantic, ruamel.yaml"
+GOAL = "≤ `dvc --version` start-up (≤ 1.0×)"
 MAX_SECONDS_1000 = 2.0
 MAX_MARGINAL_GROWTH = 1.5  # per-stage cost may grow this much from the small span to the large one
 
@@ -19,7 +20,7 @@ def measure_compile(tools: Tools, size: Size, work: Path) -> Row:
     project = fresh_dir(work / "compile")
     for name in ("mlproject.toml", "requirements.txt"):
         shutil.copy(FULL_SPEC / name, project / name)
-    env = bench_env()
+    env = bench_env({"DVC_NO_ANALYTICS": "1"})
     n = 0
 
     def compile_fresh() -> float:
@@ -28,15 +29,20 @@ def measure_compile(tools: Tools, size: Size, work: Path) -> Row:
         n += 1
         return run([tools.mlgen, "compile", "-q", "--out", project / f"out-{n}"], project, env)
 
-    def imports() -> float:
-        return run([tools.python, "-c", IMPORTS], project, env)
-
-    interleave({"mlgen": compile_fresh, "imports": imports}, 1)  # warm-up: bytecode, page cache
-    t = interleave({"mlgen": compile_fresh, "imports": imports}, size.compile_reps)
-    a, b = median(t["mlgen"]), median(t["imports"])
-    return Row("`mlgen compile`, full DESIGN.md spec (3 providers)", seconds(a),
-               f"`python -c \"{IMPORTS}\"` {seconds(b)}", a / b, "≤ 1.2×", a / b <= 1.2,
-               [f"{size.compile_reps} interleaved runs each, medians; fresh output folder per compile"])
+    contenders: dict[str, Callable[[], float]] = {"mlgen": compile_fresh}
+    if tools.dvc:
+        dvc = tools.dvc
+        contenders["dvc"] = lambda: run([dvc, "--version"], project, env)
+    interleave(contenders, 1)  # warm-up: bytecode, page cache
+    t = interleave(contenders, size.compile_reps)
+    a = median(t["mlgen"])
+    label = "`mlgen compile`, full DESIGN.md spec (3 providers)"
+    notes = [f"{size.compile_reps} interleaved runs each, medians; fresh output folder per compile; "
+             "`dvc --version` from the peers' venv (its whole start-up: interpreter, imports, CLI)"]
+    if "dvc" not in t:
+        return Row(label, seconds(a), "dvc: skipped (--no-peers)", None, GOAL, None, notes)
+    b = median(t["dvc"])
+    return Row(label, seconds(a), f"`dvc --version` {seconds(b)}", a / b, GOAL, a / b <= 1.0, notes)
 
 
 def scaling_spec(stages: int) -> str:

@@ -1,4 +1,5 @@
-"""The committed JSON Schema is generated from the model and must be current."""
+"""The files `python -m mlgen.schema_update` writes are current: the JSON Schema (from the model)
+and the estimator table (from the installed scikit-learn)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_committed_schema_is_current() -> None:
     committed = (ROOT / "schemas" / "mlproject.schema.json").read_text()
     assert committed == generate_schema(), "schema is stale: run `python -m mlgen.schema_update` (see README)"
+
+
+def test_committed_estimator_table_is_current() -> None:
+    """compiler/spec/estimators.py is what the installed scikit-learn answers (it records the
+    version it came from; another version may know other estimators, so then there is nothing to
+    compare)."""
+    import sklearn
+
+    from mlgen.spec import estimators
+    from mlgen.spec.estimatorgen import generate_estimators
+
+    if sklearn.__version__ != estimators.SKLEARN_VERSION:
+        pytest.skip(f"table from scikit-learn {estimators.SKLEARN_VERSION}, {sklearn.__version__} installed")
+    committed = (ROOT / "compiler" / "spec" / "estimators.py").read_text(encoding="utf-8")
+    assert committed == generate_estimators(), "compiler/spec/estimators.py is stale: run `python -m mlgen.schema_update`"
 
 
 def test_mlgen_schema_prints_it(capsys: pytest.CaptureFixture[str]) -> None:

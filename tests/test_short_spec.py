@@ -5,7 +5,7 @@
   by importing and asking anything else (a module next to the spec), and an error at data.task
   when neither can answer;
 - evaluate.metrics defaults to standard metrics of the task;
-- both validators (fast path and pydantic) and plan.json's settings see the same resolved spec.
+- the validator (the pydantic model) and plan.json's settings see the same resolved spec.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from mlgen.cli import main
 from mlgen.errors import SpecError
-from mlgen.spec import diagnose, estimator_kind, fastcheck
+from mlgen.spec import diagnose, estimator_kind
 from mlgen.spec.estimators import KINDS
 from mlgen.spec.load import load_spec
 from mlgen.spec.resolve import resolve
@@ -72,11 +72,11 @@ def test_stated_metrics_and_task_are_kept(tmp_path: Path) -> None:
     assert loaded.settings["evaluate"]["metrics"] == ["f1"] and loaded.settings["data"]["task"] == "classification"
 
 
-def test_the_compile_of_a_short_spec_imports_neither_sklearn_nor_pydantic(tmp_path: Path) -> None:
+def test_the_compile_of_a_short_spec_does_not_import_sklearn(tmp_path: Path) -> None:
     golden.copy_inputs("short-spec", tmp_path)
-    code = "import sys; from mlgen.cli import main; rc = main(['compile', '-q']); print(rc, 'sklearn' in sys.modules, 'pydantic' in sys.modules)"
+    code = "import sys; from mlgen.cli import main; rc = main(['compile', '-q']); print(rc, 'sklearn' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert res.stdout.strip().splitlines()[-1] == "0 False False"
+    assert res.stdout.strip().splitlines()[-1] == "0 False"
     plan = json.loads((tmp_path / ".mlgen" / "plan.json").read_text())
     assert plan["settings"]["data"]["task"] == "classification"
 
@@ -113,7 +113,7 @@ def test_without_scikit_learn_an_unknown_estimator_needs_data_task(tmp_path: Pat
 
 def test_the_table_is_scikit_learns_answer() -> None:
     """Spot checks against scikit-learn itself, on instances (the table is generated the same
-    way; tests/test_fastcheck.py checks that it is current)."""
+    way; tests/test_schema.py checks that it is current)."""
     import importlib
 
     from sklearn.base import is_classifier, is_regressor
@@ -136,7 +136,7 @@ def test_a_missing_key_does_not_hide_the_inference_error(tmp_path: Path) -> None
     assert [(d.code, d.path) for d in exc.value.diagnostics] == [("E102", "data.target"), ("E216", "train.estimator")]
 
 
-# ------------------------------------------------ both validators agree on generated short specs
+# ----------------------------------------------------------- generated short specs are valid
 
 _ESTIMATORS = sorted(KINDS)
 
@@ -164,20 +164,18 @@ def _short_docs(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_short_docs())
-def test_fast_path_and_pydantic_agree_on_short_specs(doc: dict[str, Any]) -> None:
+def test_resolved_short_specs_are_valid_with_the_inferred_task(doc: dict[str, Any]) -> None:
     before = copy.deepcopy(doc)
     resolved, issues = resolve(doc, Path("."))
     kind = KINDS[doc["train"]["estimator"]]
     task = doc["data"].get("task") or estimator_kind.TASKS.get(kind)
     contradiction = "task" in doc["data"] and kind in estimator_kind.TASKS and estimator_kind.TASKS[kind] != task
     assert bool(issues) == (kind not in estimator_kind.TASKS or contradiction)
-    fast = fastcheck.check(resolved)
-    slow = diagnose.validate(resolved)
-    assert fast is not None and not slow.issues
-    assert fast[0] == slow.spec and fast[1] == slow.settings and repr(fast[1]) == repr(slow.settings)
-    assert fast[1]["data"]["task"] == task
+    verdict = diagnose.validate(resolved)
+    assert not verdict.issues and verdict.spec is not None and verdict.settings is not None
+    assert verdict.settings["data"]["task"] == verdict.spec.data.task == task
     wanted = doc.get("evaluate", {}).get("metrics") or (list(DEFAULT_METRICS[task]) if task else None)
-    assert fast[1]["evaluate"]["metrics"] == wanted
+    assert verdict.settings["evaluate"]["metrics"] == verdict.spec.evaluate.metrics == wanted
     assert doc == before, "resolve must not change the user's document"
 
 

@@ -7,6 +7,7 @@
   all read (a reference matcher written from the providers' docs, independently of cronspec).
 - Secrets: every reserved name or prefix is refused; ordinary names are not.
 - Size and depth: refused with exit 2 and one error, whatever the nesting.
+- The checked spec: read-only once validated, with defaults of its own (not shared by two loads).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -288,3 +290,23 @@ def test_a_fifo_nobody_writes_to_does_not_block(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as err:  # read as an empty file: the required tables are missing
         load_spec(fifo)
     assert {d.code for d in err.value.diagnostics} == {"E102"}
+
+
+# --------------------------------------------------------------------------- the checked spec
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def test_the_checked_spec_is_read_only_and_its_settings_are_by_toml_key() -> None:
+    loaded = load_spec(Path(__file__).resolve().parent.parent / "mlproject.toml")
+    with pytest.raises(ValidationError, match="frozen"):
+        loaded.spec.project = None  # type: ignore[misc]
+    assert type(loaded.spec.data).__name__ == "Data" and loaded.spec.validate_.min_rows >= 0
+    assert "validate" in loaded.settings and "validate_" not in loaded.settings
+
+
+def test_defaults_are_not_shared_between_loads() -> None:
+    first, second = load_spec(GOLDEN / "minimal" / "mlproject.toml"), load_spec(GOLDEN / "minimal" / "mlproject.toml")
+    first.spec.ci.branches.append("other")
+    assert second.spec.ci.branches == ["main"]
+    assert load_spec(GOLDEN / "minimal" / "mlproject.toml").spec.ci.branches == ["main"]

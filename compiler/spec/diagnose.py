@@ -1,32 +1,36 @@
-"""The slow path of spec validation: pydantic decides, and its errors become issues.
+"""Spec validation: the pydantic model decides, and its errors become issues.
 
-Only reached when the fast checker (`fastcheck.py`) could not show a spec valid, so importing
-pydantic and building the model is paid only by specs that are likely wrong.
+A refused spec is also repaired into one the model accepts, so the semantic checks report in the
+same run as the schema errors. Hints (allowed keys, ranges) and repair placeholders read the
+model's own fields and constraints.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import re
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+import annotated_types as at
+from pydantic import BaseModel, StringConstraints, ValidationError
+from pydantic.fields import FieldInfo
 
 from mlgen.spec import model as m
 from mlgen.spec import rules
 from mlgen.spec.positions import Path as KeyPath
-from mlgen.spec.record import Record, from_model
 from mlgen.spec.semantic import Issue
-from mlgen.spec.shapes import MODELS, ROOT
 
 REPAIR_ROUNDS = 6  # a missing table, then its required keys, then theirs...
 
 
 @dataclass(frozen=True)
 class Verdict:
-    spec: Record | None  # the valid spec; or, with issues, a repaired one to run the semantic checks on
+    spec: m.Spec | None  # the valid spec; or, with issues, a repaired one to run the semantic checks on
     settings: dict[str, Any] | None  # JSON-mode dump by alias (valid specs only)
     issues: list[Issue]
     repaired: tuple[KeyPath, ...] = ()  # what the repair removed or filled in: semantic issues there are noise
@@ -39,10 +43,10 @@ def validate(data: Any) -> Verdict:
     except ValidationError as exc:
         repaired, removed = _repair(data, exc)
         return Verdict(repaired, None, _pydantic_issues(exc, data), removed)
-    return Verdict(from_model(spec), spec.model_dump(mode="json", by_alias=True), [])
+    return Verdict(spec, spec.model_dump(mode="json", by_alias=True), [])
 
 
-def _repair(data: Any, exc: ValidationError) -> tuple[Record | None, tuple[KeyPath, ...]]:
+def _repair(data: Any, exc: ValidationError) -> tuple[m.Spec | None, tuple[KeyPath, ...]]:
     """Repair `data` until pydantic accepts it, so the semantic checks (cycles, unknown jobs,
     gates) report in the same run as the schema errors: a refused value is removed (its default
     takes its place), a missing required key or a refused list item gets a placeholder of its
@@ -62,7 +66,7 @@ def _repair(data: Any, exc: ValidationError) -> tuple[Record | None, tuple[KeyPa
             done.add(path)
             repaired.append(path)
         try:
-            return from_model(m.Spec.model_validate(doc)), tuple(repaired)
+            return m.Spec.model_validate(doc), tuple(repaired)
         except ValidationError as again:
             exc = again
     return None, ()
@@ -100,7 +104,7 @@ def _placeholder(shape: tuple[Any, ...], path: KeyPath) -> Any:
     """A value the model accepts for `shape` (None when there is none to offer)."""
     tag = shape[0]
     if tag == "str":
-        _, pattern, min_len, _max_len, _checks = shape
+        _, pattern, min_len, _max_len = shape
         if pattern == rules.NAME_PATTERN:
             return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(map(str, path)))[-64:].strip("-_") or "placeholder"
         if pattern is not None:
@@ -205,9 +209,9 @@ def _data_path(loc: tuple[Any, ...], data: Any, absent_key: bool) -> tuple[KeyPa
 
 
 def _fields_at(path: KeyPath) -> list[str]:
-    """Keys accepted by the table at `path` (for "did you mean"), from the model's table."""
+    """Keys accepted by the table at `path` (for "did you mean"), from the model."""
     shape = _shape_at(path)
-    return [f[1] for f in MODELS[shape[1]]] if shape is not None and shape[0] == "model" else []
+    return list(_fields(shape[1])) if shape is not None and shape[0] == "model" else []
 
 
 def _pydantic_issues(exc: ValidationError, data: Any) -> list[Issue]:
@@ -270,7 +274,7 @@ def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
 
 
 def _range_hint(path: KeyPath) -> str:
-    """The whole allowed range of the number at `path`, from the model's table."""
+    """The whole allowed range of the number at `path`, from the model."""
     shape = _shape_at(path)
     if shape is None or shape[0] not in ("int", "float"):
         return ""
@@ -282,13 +286,21 @@ def _range_hint(path: KeyPath) -> str:
     return "use a value " + " and ".join(p for p in parts if p)
 
 
-def _shape_at(path: KeyPath) -> tuple[Any, ...] | None:
-    shape: tuple[Any, ...] = ("model", ROOT)
+# The type of a spec value, read from the model's annotations as a tuple that is cheap to walk:
+#   ("str", pattern, min_len, max_len)    ("int" | "float", ge, gt, le, lt)    ("bool",)
+#   ("lit", values)    ("list" | "dict", item, min_len)    ("model", class)    ("opt", inner)
+#   ("union", members)
+Shape = tuple[Any, ...]
+
+
+def _shape_at(path: KeyPath) -> Shape | None:
+    """The shape of the value at `path` (None where the model has no such key)."""
+    shape: Shape = ("model", m.Spec)
     for part in path:
         while shape[0] == "opt":
             shape = shape[1]
         if shape[0] == "model":
-            found = next((f[2] for f in MODELS[shape[1]] if f[1] == part), None)
+            found = _fields(shape[1]).get(part) if isinstance(part, str) else None
             if found is None:
                 return None
             shape = found
@@ -299,3 +311,53 @@ def _shape_at(path: KeyPath) -> tuple[Any, ...] | None:
     while shape[0] == "opt":
         shape = shape[1]
     return shape
+
+
+@functools.cache
+def _fields(cls: type[BaseModel]) -> dict[str, Shape]:
+    """TOML key -> shape, for each field of a model class, in the model's order."""
+    return {f.alias or name: _shape(f.annotation, list(f.metadata)) for name, f in cls.model_fields.items()}
+
+
+def _shape(tp: Any, meta: list[Any]) -> Shape:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _shape(args[0], [*meta, *tp.__metadata__])
+    c = _constraints(meta)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        inner = _shape(members[0], []) if len(members) == 1 else ("union", tuple(_shape(a, []) for a in members))
+        return ("opt", inner) if len(members) < len(args) else inner
+    if origin is typing.Literal:
+        return ("lit", args)
+    if origin in (list, dict):
+        return (origin.__name__, _shape(args[-1], []), c.get("min_len"))
+    if tp is str:
+        return ("str", c.get("pattern"), c.get("min_len"), c.get("max_len"))
+    if tp in (int, float):
+        return (tp.__name__, c.get("ge"), c.get("gt"), c.get("le"), c.get("lt"))
+    if tp is bool:
+        return ("bool",)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return ("model", tp)
+    return ("other",)  # nothing to offer for it: no placeholder, no range
+
+
+def _constraints(meta: list[Any]) -> dict[str, Any]:
+    """Pattern, lengths and bounds from a field's metadata (value checks need no placeholder)."""
+    out: dict[str, Any] = {}
+    for item in meta:
+        if isinstance(item, FieldInfo):  # Annotated[int, Field(ge=0)]
+            out.update(_constraints(list(item.metadata)))
+        elif isinstance(item, StringConstraints):
+            for attr, key in (("pattern", "pattern"), ("min_length", "min_len"), ("max_length", "max_len")):
+                if getattr(item, attr) is not None:
+                    out[key] = getattr(item, attr)
+        elif isinstance(item, (at.Ge, at.Gt, at.Le, at.Lt)):
+            name = type(item).__name__.lower()
+            out[name] = getattr(item, name)
+        elif isinstance(item, at.MinLen):
+            out["min_len"] = item.min_length
+        elif isinstance(item, at.MaxLen):
+            out["max_len"] = item.max_length
+    return out

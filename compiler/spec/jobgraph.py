@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlgen.spec.model import Spec  # read as records that mirror it (record.py)
+    from mlgen.spec.model import Spec
 
 DEPLOY_ALIAS = "deploy"  # `before = "deploy"` / `needs = ["deploy"]` mean the deploy jobs
 

@@ -1,5 +1,5 @@
 """Load a spec file: TOML -> raw data (with key positions) -> what a short spec leaves out
-(resolve.py) -> strict model -> semantic checks.
+(resolve.py) -> the pydantic model (diagnose.py) -> semantic checks.
 
 Every problem becomes a Diagnostic with file:line:col, key path, message, the source line and a
 hint; all of them are collected and raised together as one SpecError, so the user fixes a file
@@ -13,18 +13,16 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgen.errors import Diagnostic, SpecError, dotted
-from mlgen.spec import depth, fastcheck
+from mlgen.spec import depth, diagnose
+from mlgen.spec.model import Spec
 from mlgen.spec.positions import Path as KeyPath
 from mlgen.spec.positions import Positions, key_positions, locate
 from mlgen.spec.resolve import resolve
 from mlgen.spec.safety import unsafe_strings
 from mlgen.spec.semantic import Issue, check
-
-if TYPE_CHECKING:
-    from mlgen.spec.model import Spec  # the records mirror it, attribute for attribute
 
 PYPROJECT_TABLE: KeyPath = ("tool", "mlgen")
 MAX_SPEC_BYTES = 4 * 2**20  # a spec is a few KiB; /dev/zero or a wrong --spec is refused, not read to the end
@@ -33,7 +31,7 @@ MAX_DEPTH = 32  # the deepest spec key is 7 levels down ([tool.mlgen.train.searc
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    spec: Spec  # records (record.py), not pydantic objects
+    spec: Spec  # the validated pydantic model
     settings: dict[str, Any]  # the whole spec with defaults, by TOML key, JSON values
     path: Path  # the file it came from
     raw: bytes  # its bytes (hashed into the plan)
@@ -92,24 +90,15 @@ def load_spec(path: Path, display: str | None = None) -> LoadedSpec:
 
     data, issues = resolve(data, path.parent)  # a short spec: data.task, evaluate.metrics
     issues.extend(unsafe_strings(data))
-    checked = None if issues else fastcheck.check(data)
-    to_check = checked[0] if checked else None
-    repaired: tuple[KeyPath, ...] = ()
-    if checked is None:  # invalid, or not provably valid: pydantic decides and explains
-        from mlgen.spec import diagnose
-
-        verdict = diagnose.validate(data)
-        issues.extend(verdict.issues)
-        to_check, repaired = verdict.spec, verdict.repaired
-        if not issues:
-            checked = (verdict.spec, verdict.settings)  # type: ignore[assignment]
-    if to_check is not None:  # with schema errors too (on the repaired spec): all errors at once
-        issues.extend(i for i in check(to_check, path.parent) if not _under(i.path, repaired))
+    verdict = diagnose.validate(data)
+    issues.extend(verdict.issues)
+    if verdict.spec is not None:  # with schema errors too (on the repaired spec): all errors at once
+        issues.extend(i for i in check(verdict.spec, path.parent) if not _under(i.path, verdict.repaired))
     if issues:
         positions = key_positions(text)  # only needed to place diagnostics
         raise SpecError([_diagnostic(shown, positions, base, i, lines) for i in _dedupe(issues)])
-    assert checked is not None  # pydantic returns either issues or the spec
-    return LoadedSpec(spec=checked[0], settings=checked[1], path=path, raw=raw, base=base)  # type: ignore[arg-type]
+    assert verdict.spec is not None and verdict.settings is not None  # pydantic returns either issues or the spec
+    return LoadedSpec(spec=verdict.spec, settings=verdict.settings, path=path, raw=raw, base=base)
 
 
 def _read_bounded(path: Path) -> bytes | None:

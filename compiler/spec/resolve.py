@@ -1,8 +1,8 @@
 """Fill in what a short spec leaves out, on the raw TOML data, before either validator sees it.
 
 `data.task` comes from the estimator (scikit-learn's own answer, see estimator_kind.py) and
-`evaluate.metrics` from the task. The resolved values are inserted into the document, so both
-validators (fastcheck.py and diagnose.py), the semantic checks, the lowering and plan.json's
+`evaluate.metrics` from the task. The resolved values are inserted into the document, so the
+validator (diagnose.py), the semantic checks, the lowering and plan.json's
 settings see one spec with the same values, as if the user had written them. Anything that is
 not a plain value of the right kind is left alone: the validators report it.
 """

@@ -1,8 +1,7 @@
 """Spec rules that need no pydantic: patterns, metric names and the checks patterns cannot say.
 
-Both validators use these: the pydantic model (`model.py`, which reports errors) and the fast
-happy-path checker (`fastcheck.py`, which accepts only what it can prove valid). Keeping them
-here is what keeps the two from drifting apart.
+The pydantic model (`model.py`) uses them, and so do the checks that read the raw document
+before it (`resolve.py`) or the validated spec after it (`semantic.py`).
 """
 
 from __future__ import annotations
@@ -56,8 +55,8 @@ def is_mlflow(registry: str) -> bool:
     return registry.startswith(("mlflow+http://", "mlflow+https://", "mlflow+sqlite:///"))
 
 
-# Value checks run after the pattern. Each raises ValueError("message\nhint"); the fast checker
-# finds them by name in CHECKS, so renaming one is caught by the shapes staleness test.
+# Value checks run after the pattern. Each raises ValueError("message\nhint"), which
+# diagnose.py splits into the error and its hint.
 
 def normal_path(path: str) -> str:
     """The one spelling of a relative path: no `./`, no empty or `.` parts, no trailing `/`."""
@@ -106,5 +105,3 @@ def registry(value: str) -> str:
     _normal_form(value, "models")
     return value
 
-
-CHECKS = {f.__name__: f for f in (inside_repo, not_reserved, registry, cron)}

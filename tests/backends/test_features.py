@@ -64,34 +64,37 @@ ALL = fixtures()
 PAIRS = [pytest.param(f, p, id=f"{f.name}-{p}") for f in ALL for p in f.selectors]
 
 
+_WORK: dict[tuple[str, str], Path] = {}  # one folder per (fixture, variant): compiled once per session
+
+
 @cache
-def _compile(name: str, spec: str, workdir: str) -> dict[str, str]:
+def _compile(name: str, spec: str, workdir: Path) -> dict[str, str]:
     """Every generated file of `spec` (path -> text), compiled in `workdir` as a user would."""
-    work = Path(workdir)
     fixture_files = FEATURES / f"{name}.files"
     if fixture_files.is_dir():
-        shutil.copytree(fixture_files, work, dirs_exist_ok=True)
-    (work / "mlproject.toml").write_text(spec, encoding="utf-8")
-    before = {p for p in work.rglob("*") if p.is_file()}
-    rc = main(["compile", "--spec", str(work / "mlproject.toml"), "--out", str(work)])
+        shutil.copytree(fixture_files, workdir, dirs_exist_ok=True)
+    (workdir / "mlproject.toml").write_text(spec, encoding="utf-8")
+    inputs = {p for p in workdir.rglob("*") if p.is_file()}
+    rc = main(["compile", "--spec", str(workdir / "mlproject.toml"), "--out", str(workdir)])
     assert rc == 0, f"{name}: mlgen compile failed"
+    generated = (p for p in sorted(workdir.rglob("*")) if p.is_file() and p not in inputs)
     return {
-        p.relative_to(work).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(work.rglob("*"))
-        if p.is_file() and p not in before and not p.relative_to(work).as_posix().startswith(".mlgen/runtime/")
+        rel: p.read_text(encoding="utf-8")
+        for p in generated
+        if not (rel := p.relative_to(workdir).as_posix()).startswith(".mlgen/runtime/")
     }
 
 
-def compiled(fixture: Fixture, spec: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
-             variant: str) -> dict[str, str]:
-    work = FEATURE_WORK.get((fixture.name, variant))
-    if work is None:
-        work = FEATURE_WORK[(fixture.name, variant)] = tmp_path_factory.mktemp(f"{fixture.name}-{variant}")
-    monkeypatch.chdir(work)
-    return _compile(fixture.name, spec, str(work))
-
-
-FEATURE_WORK: dict[tuple[str, str], Path] = {}
+def compiled(fixture: Fixture, variant: str, tmp_path_factory: pytest.TempPathFactory,
+             monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The fixture's generated files: variant "spec" as written, "without" minus its `# feature` lines."""
+    spec = fixture.spec if variant == "spec" else fixture.without_feature()
+    assert spec is not None
+    if (fixture.name, variant) not in _WORK:
+        _WORK[(fixture.name, variant)] = tmp_path_factory.mktemp(f"{fixture.name}-{variant}")
+    workdir = _WORK[(fixture.name, variant)]
+    monkeypatch.chdir(workdir)
+    return _compile(fixture.name, spec, workdir)
 
 
 def _diff(want: str, got: str, path: Path) -> str:
@@ -120,7 +123,7 @@ def test_no_orphan_fragments(update_golden: bool) -> None:
 @pytest.mark.parametrize(("fixture", "provider"), PAIRS)
 def test_feature_fragment(fixture: Fixture, provider: str, update_golden: bool,
                           tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = compiled(fixture, fixture.spec, tmp_path_factory, monkeypatch, "spec")
+    files = compiled(fixture, "spec", tmp_path_factory, monkeypatch)
     got = fragments.extract(provider, fixture.selectors[provider], files)
     path = fixture.expected_path(provider)
     if update_golden:
@@ -137,11 +140,8 @@ WITH_FEATURE_LINES = [p for p in PAIRS if p.values[0].without_feature() is not N
 def test_fragment_needs_the_feature(fixture: Fixture, provider: str, tmp_path_factory: pytest.TempPathFactory,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Without its `# feature` lines the spec renders another fragment, or none: the fragment shows the feature."""
-    spec = fixture.without_feature()
-    assert spec is not None
-    with_it = fragments.extract(provider, fixture.selectors[provider],
-                                compiled(fixture, fixture.spec, tmp_path_factory, monkeypatch, "spec"))
-    files = compiled(fixture, spec, tmp_path_factory, monkeypatch, "without")
+    with_it = fragments.extract(provider, fixture.selectors[provider], compiled(fixture, "spec", tmp_path_factory, monkeypatch))
+    files = compiled(fixture, "without", tmp_path_factory, monkeypatch)
     try:
         without = fragments.extract(provider, fixture.selectors[provider], files)
     except fragments.Missing:

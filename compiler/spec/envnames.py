@@ -5,10 +5,11 @@ A secret reaches a job as an environment variable of the same name, so a secret 
 or `LD_PRELOAD` would replace the job's own (which commands run, which library is loaded into
 every process). The names come from the documentation of what every generated job runs:
 
-- CI providers: GitHub refuses secrets named `GITHUB_*` and sets `RUNNER_*`/`ACTIONS_*`
-  (docs.github.com, "Variables reference"); GitLab's predefined variables are `CI_*`, `GITLAB_*`
-  (docs.gitlab.com, "Predefined CI/CD variables"); Jenkins sets `JENKINS_*`, `BUILD_*`, `JOB_*`,
-  `BUILD_NUMBER`, `WORKSPACE`, ... (jenkins.io, "Using environment variables"); mlgen reads `MLGEN_*`.
+- CI providers: each backend's `constraints.py` names its own (`env_prefixes`: GitHub's
+  `GITHUB_*`, GitLab's `CI_*`, Jenkins' `JENKINS_*`, ...; `env_names`, `env_tool_prefixes`: what
+  its jobs and its own steps read, such as Jenkins' `WORKSPACE` or node's `NODE_*`); a secret
+  names a repository-wide setting, so the names of every registered provider are refused, not
+  only those in `ci.providers`. mlgen reads `MLGEN_*`.
 - bash(1), "Shell Variables", and POSIX sh: the variables the shell reads at start or for every
   command (`BASH_ENV`/`ENV` run a file first, `SHELLOPTS`/`BASHOPTS` set options, `IFS` splits
   words, `PATH`/`CDPATH` find commands and folders, `PS4` runs under `set -x`, ...).
@@ -21,19 +22,18 @@ every process). The names come from the documentation of what every generated jo
   `GIT_CONFIG_COUNT`, ...).
 - pip's configuration ("Environment Variables"): every `PIP_*` name is an option
   (`PIP_INDEX_URL` chooses where packages come from).
-- What the providers' own steps run: node (`NODE_OPTIONS`, `NODE_PATH`) for GitHub actions, the
-  JVM (`JAVA_TOOL_OPTIONS`, `_JAVA_OPTIONS`, `JDK_JAVA_OPTIONS`) for Jenkins agents, and the
-  proxy and certificate variables curl, git, pip and requests all honour.
+- The proxy and certificate variables curl, git, pip and requests all honour.
 """
 
 from __future__ import annotations
 
-RESERVED_PREFIXES = (
-    "GITHUB_", "RUNNER_", "ACTIONS_", "CI_", "GITLAB_", "JENKINS_", "MLGEN_",
-    "BASH_", "PYTHON", "LD_", "GIT_", "PIP_", "MALLOC_", "LC_", "NODE_", "JAVA_", "_JAVA_", "JDK_",
-)
+from functools import cache
+from typing import Any
 
-RESERVED_NAMES = frozenset((
+OWN_PREFIXES = ("MLGEN_",)  # mlgen's own; the providers' come from their constraints
+_RUN_PREFIXES = ("BASH_", "PYTHON", "LD_", "GIT_", "PIP_", "MALLOC_", "LC_")
+
+_RUN_NAMES = frozenset((
     # POSIX sh and bash
     "BASHOPTS", "BASH_ENV", "CDPATH", "ENV", "EXECIGNORE", "FCEDIT", "GLOBIGNORE", "HISTFILE", "HOME",
     "IFS", "INPUTRC", "MAIL", "MAILPATH", "OLDPWD", "OPTARG", "OPTERR", "OPTIND", "PATH", "POSIXLY_CORRECT",
@@ -46,16 +46,38 @@ RESERVED_NAMES = frozenset((
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "CURL_HOME", "OPENSSL_CONF", "OPENSSL_MODULES", "SSH_ASKPASS",
     "VIRTUAL_ENV", "CONDA_PREFIX",
-    # Jenkins' own (jenkins.io "Using environment variables")
-    "WORKSPACE", "EXECUTOR_NUMBER", "BRANCH_NAME", "TAG_NAME", "CHANGE_ID", "BUILD_ID", "BUILD_NUMBER",
-    "BUILD_TAG", "BUILD_URL", "BUILD_DISPLAY_NAME", "JOB_NAME", "JOB_BASE_NAME", "JOB_URL",
 ))
+
+
+@cache
+def _tables() -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """(own prefixes, prefixes that change how a job runs, names that do): mlgen's and the
+    shell's above, plus those of every registered provider."""
+    from mlgen import backends
+
+    own, run, names = list(OWN_PREFIXES), list(_RUN_PREFIXES), set(_RUN_NAMES)
+    for provider in backends.names():
+        c = backends.constraints(provider)
+        own += [p for p in c.env_prefixes if p not in own]
+        run += [p for p in c.env_tool_prefixes if p not in run]
+        names |= c.env_names
+    return tuple(own), tuple(own) + tuple(run), frozenset(names)
+
+
+def __getattr__(name: str) -> Any:
+    # the whole tables (the tests draw names from them), computed from the registry on first use
+    if name == "RESERVED_PREFIXES":
+        return _tables()[1]
+    if name == "RESERVED_NAMES":
+        return _tables()[2]
+    raise AttributeError(name)
 
 
 def reserved(name: str) -> str | None:
     """Why `name` may not be a secret's name, or None when it may."""
-    if name.startswith(("GITHUB_", "CI_", "GITLAB_", "RUNNER_", "ACTIONS_", "JENKINS_", "MLGEN_")):
+    own, prefixes, names = _tables()
+    if name.startswith(own):
         return "is a CI provider's own variable (or mlgen's)"
-    if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
+    if name in names or name.startswith(prefixes):
         return "would replace a variable that changes how the job, its shell or its interpreters run"
     return None

@@ -7,9 +7,10 @@ schemas/ is generated from these classes, so descriptions here are what editors 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic_core import PydanticCustomError, core_schema
 
 from mlgen.spec.rules import (
     BRANCH_PATTERN,
@@ -285,11 +286,43 @@ class Scan(_Strict):
     leakage: ScanLeakage = Field(default_factory=ScanLeakage)
 
 
-Provider = Literal["github", "gitlab", "jenkins"]
+class _RegisteredProvider:
+    """A provider name, checked against the backend registry (the built-in folders and the
+    `mlgen.backends` entry points) when a spec is validated and listed in the JSON schema's
+    enum when the schema is generated: adding a backend changes neither this file nor the
+    checks. An unknown name is the same error a Literal gives (E103, with the known names)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_known_provider, core_schema.str_schema())
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        from mlgen import backends
+
+        return {"enum": list(backends.names()), "type": "string"}
+
+
+def _known_provider(name: str) -> str:
+    from mlgen import backends
+
+    known = backends.names()
+    if name not in known:
+        quoted = [repr(k) for k in known]
+        expected = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return name
+
+
+def _builtin_providers() -> list[str]:
+    from mlgen import backends
+
+    return list(backends.builtin_names())
+
+
+Provider = Annotated[str, _RegisteredProvider()]
 
 
 class CI(_Strict):
-    providers: list[Provider] = Field(default_factory=lambda: ["github", "gitlab", "jenkins"])
+    providers: list[Provider] = Field(default_factory=_builtin_providers)
     branches: list[Branch] = Field(
         default_factory=lambda: ["main"], min_length=1, description="First one is the default branch."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from mlgen.spec import rules
 from mlgen.spec.positions import Path as KeyPath
 
 if TYPE_CHECKING:
-    from mlgen.spec.model import Spec  # checked as records that mirror it (record.py)
+    from mlgen.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,16 @@ def check(spec: Spec, root: Path) -> list[Issue]:
     return issues
 
 
-# Job names that some provider reads as a setting instead of a job (GitLab's global keywords).
-RESERVED_JOB_NAMES = frozenset(
-    "after_script before_script cache default false image include nil pages services spec stages true types"
-    " variables workflow".split()
-)
-
-
 def _names(spec: Spec, root: Path) -> Iterator[Issue]:
+    from mlgen import backends
+
+    used = [backends.constraints(p) for p in spec.ci.providers]
     taken = dict.fromkeys(jobgraph.builtin_edges(spec), "a built-in job")
-    taken.update(dict.fromkeys(RESERVED_JOB_NAMES, "a CI keyword"))
-    if spec.train.search and spec.train.search.shards > 1:  # Jenkins names the shard stages train-<i>
-        taken.update(dict.fromkeys((f"train-{i}" for i in range(1, spec.train.search.shards + 1)), "a training shard"))
+    for c in used:  # names a provider reads as a setting instead of a job (GitLab's keywords)
+        taken.update(dict.fromkeys(sorted(c.reserved_job_names), "a CI keyword"))
+    shards = spec.train.search.shards if spec.train.search else 1
+    if shards > 1 and any(c.shard_job_names for c in used):  # Jenkins names the shard stages train-<i>
+        taken.update(dict.fromkeys((f"train-{i}" for i in range(1, shards + 1)), "a training shard"))
     taken[jobgraph.DEPLOY_ALIAS] = "the deploy jobs"
     for env in spec.deploy.environments if spec.deploy else []:
         taken[f"rollback-{env.name}"] = "a rollback job"
@@ -62,8 +61,10 @@ def _names(spec: Spec, root: Path) -> Iterator[Issue]:
             yield Issue(("deploy", "environments", i, "name"), "E203", f"duplicate environment `{env.name}`", "give each environment its own name")
         envs.add(env.name)
     for i, st in enumerate(spec.stages):
-        if st.name[0].isdigit():  # GitHub job ids must start with a letter or `_`
-            yield Issue(("stages", i, "name"), "E207", f"stage name `{st.name}` starts with a digit", "stage names become job ids; start it with a letter")
+        # job ids a provider of the spec does not accept (GitHub: no leading digit)
+        bad_id = next((c for c in used if c.job_id_pattern and not re.fullmatch(c.job_id_pattern, st.name)), None)
+        if bad_id is not None:
+            yield Issue(("stages", i, "name"), "E207", f"stage name `{st.name}` {bad_id.job_id_problem[0]}", bad_id.job_id_problem[1])
         if st.name.lower().startswith("mlgen"):  # backends name their helper jobs mlgen-*
             yield Issue(("stages", i, "name"), "E203", f"stage name `{st.name}` starts with `mlgen`, which is reserved", "rename the stage")
         if st.name in taken:

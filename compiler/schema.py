@@ -24,5 +24,11 @@ def generate_schema() -> str:
 
 
 def packaged_schema() -> str:
-    """The committed schema shipped inside the package (fast path for `mlgen schema`)."""
+    """The schema `mlgen schema`, `init` and `compile` hand out: the committed one shipped inside
+    the package, generated from the model only when an installed package adds a provider (an
+    `mlgen.backends` entry point), since the committed enum lists the built-ins alone."""
+    from mlgen import backends
+
+    if backends.names() != backends.builtin_names():
+        return generate_schema()
     return resources.files("mlgen.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")

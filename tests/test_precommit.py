@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,13 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from mlgen import backends
 from mlgen.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 # what `pip install .` of this repository needs (pyproject's package-dir) and the manifest
 HOOK_REPO_FILES = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "compiler", "templates", "schemas", "runtime")
-OUTPUTS_PATTERN = r"^(mlproject\.toml|pyproject\.toml|\.mlgen/.*|\.gitlab-ci\.yml|Jenkinsfile|\.github/workflows/mlgen.*\.yml)$"
+# the spec, .mlgen/ and what each built-in backend writes (its constraints' `outputs`)
+OUTPUTS_PATTERN = backends.precommit_files_pattern()
 
 
 def _require_pre_commit() -> None:
@@ -147,7 +150,10 @@ def test_manifest_passes_pre_commits_own_validator(tmp_path: Path) -> None:
     hooks = {h["id"]: h for h in YAML(typ="safe", pure=True).load(MANIFEST.read_text())}
     assert set(hooks) == {"mlgen-check", "mlgen-validate"}
     assert hooks["mlgen-check"]["entry"] == "mlgen compile --check"
-    assert hooks["mlgen-check"]["files"] == OUTPUTS_PATTERN
+    assert hooks["mlgen-check"]["files"] == OUTPUTS_PATTERN, f"write `files: {OUTPUTS_PATTERN}`"
+    # the pattern matches every file a compile of the built-ins writes outside .mlgen/
+    outputs = ("Jenkinsfile", ".gitlab-ci.yml", ".github/workflows/mlgen.yml", ".github/workflows/mlgen-rollback.yml")
+    assert all(re.fullmatch(OUTPUTS_PATTERN, f) for f in outputs)
     assert hooks["mlgen-validate"]["entry"] == "mlgen validate"
     for h in hooks.values():
         assert h["language"] == "python" and h["pass_filenames"] is False

@@ -147,3 +147,14 @@ def test_fragment_needs_the_feature(fixture: Fixture, provider: str, tmp_path_fa
     except fragments.Missing:
         return
     assert without != with_it, f"{fixture.name} on {provider}: the fragment is the same without the `# feature` lines"
+
+
+def test_extractor_matches_braces_outside_strings_and_names_what_is_missing() -> None:
+    jenkinsfile = "pipeline {\n    stages {\n        // one\n        stage('a') {\n            steps { sh 'echo }' }\n        }\n    }\n}\n"
+    assert fragments.extract("jenkins", ["stage:a"], {"Jenkinsfile": jenkinsfile}) == (
+        "// one\nstage('a') {\n    steps { sh 'echo }' }\n}\n"
+    )
+    with pytest.raises(fragments.Missing, match="stage:b"):
+        fragments.extract("jenkins", ["stage:b"], {"Jenkinsfile": jenkinsfile})
+    with pytest.raises(fragments.Missing, match="no key 'c' at a"):
+        fragments.extract("gitlab", ["a.c"], {".gitlab-ci.yml": "a:\n  b: 1\n"})

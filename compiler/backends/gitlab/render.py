@@ -21,6 +21,7 @@ import shlex
 from typing import Any
 
 from mlgen.backends.common import dump_yaml, header_lines, release_branches, yaml_str
+from mlgen.backends.gitlab.constraints import CONSTRAINTS
 from mlgen.backends.gitlab.paths import artifact_pattern, path_problem
 from mlgen.plan.ir import (
     CACHE_DIR,
@@ -59,14 +60,9 @@ CHILD_SOURCE = "parent_pipeline"  # $CI_PIPELINE_SOURCE of a child pipeline
 # branch's push and web pipelines until a person plays one.
 ROLLBACK_IN: tuple[Event, ...] = ("manual", "push")
 
-# Top-level keys GitLab reads as settings, not jobs ("pages" is a special Pages-publishing job).
-# A plan job with one of these names would silently stop being a job, so it is refused.
-RESERVED_NAMES = frozenset(
-    {
-        "after_script", "before_script", "cache", "default", "false", "image", "include",
-        "nil", "pages", "services", "spec", "stages", "true", "types", "variables", "workflow",
-    }
-)
+# Top-level keys GitLab reads as settings, not jobs: the one list is in constraints.py (the spec
+# checks refuse them as stage names; this is the backstop).
+RESERVED_NAMES = CONSTRAINTS.reserved_job_names
 
 # GitLab's predefined per-instance variables under `parallel: N` (1-based, like the plan's).
 SHARD_VARIABLES: dict[str, str] = {

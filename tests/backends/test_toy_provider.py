@@ -132,3 +132,21 @@ def test_precommit_pattern_names_its_file(site: Path, tmp_path: Path) -> None:
     code = "from mlgen import backends; print(backends.precommit_files_pattern(('toyci',)))"
     res = run(site, tmp_path, "-c", code)
     assert res.stdout.strip() == r"^(mlproject\.toml|pyproject\.toml|\.mlgen/.*|toyci\.txt)$", res.stderr
+
+
+@pytest.mark.parametrize("provider", backends.builtin_names())
+def test_constraints_and_paths_import_only_the_standard_library(provider: str) -> None:
+    """The spec checks load them for every spec; a renderer's imports (ruamel) stay out."""
+    import ast
+
+    folder = ROOT / "compiler" / "backends" / provider
+    for name in ("constraints.py", "paths.py"):
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for mod in mods:
+                    top = mod.split(".")[0]
+                    assert top in sys.stdlib_module_names or top == "__future__" or mod == "mlgen.backends", (name, mod)
+    assert isinstance(backends.constraints(provider), backends.Constraints)
+    assert backends.constraints(provider).outputs

@@ -4,7 +4,8 @@
 #   1. .venv/ with mlgen installed editable, extras runtime+test (re-done only when
 #      pyproject.toml changes; delete .venv to force it)
 #   2. the third-party judges: scripts/install-judges.sh (idempotent, ~1 s when installed)
-#   3. pytest -q [args]. With CI=true a judge that is not installed fails its tests instead of
+#   3. $MLGEN_TOOLS_DIR/ruamel-min: mlgen with the lowest allowed ruamel.yaml (same stamp rule)
+#   4. pytest -q [args]. With CI=true a judge that is not installed fails its tests instead of
 #      skipping them.
 # Environment: PYTHON (default python3, >= 3.11), MLGEN_TOOLS_DIR (see install-judges.sh).
 set -euo pipefail
@@ -36,5 +37,21 @@ if [ "$(cat .venv/.mlgen-install-stamp 2>/dev/null)" != "$stamp" ]; then
 fi
 
 scripts/install-judges.sh
+
+# ruamel.yaml's lower bound (pyproject.toml) in a venv of its own, for tests/test_yaml_range.py:
+# mlgen from this checkout with its dependencies, ruamel.yaml pinned to the lowest allowed
+# version (.venv has the newest). Re-done only when pyproject.toml or the checkout changes.
+RUAMEL_MIN="$(sed -n 's/^ *"ruamel\.yaml>=\([0-9][0-9.]*\),.*/\1/p' pyproject.toml)"
+[ -n "$RUAMEL_MIN" ] || { echo "test.sh: no ruamel.yaml>=X,<Y in pyproject.toml" >&2; exit 1; }
+RMIN="${MLGEN_TOOLS_DIR:-$HOME/.cache/mlgen-judges}/ruamel-min"
+rmin_stamp="$stamp $ROOT"
+if [ "$(cat "$RMIN/.mlgen-install-stamp" 2>/dev/null)" != "$rmin_stamp" ] || [ ! -x "$RMIN/bin/python" ]; then
+  echo "test.sh: $RMIN (ruamel.yaml==$RUAMEL_MIN)"
+  rm -rf "$RMIN"
+  mkdir -p "$(dirname "$RMIN")"
+  quiet .venv/bin/python -m venv "$RMIN"
+  quiet "$RMIN/bin/python" -m pip install --disable-pip-version-check --no-input -e . "ruamel.yaml==$RUAMEL_MIN"
+  printf '%s\n' "$rmin_stamp" > "$RMIN/.mlgen-install-stamp"
+fi
 
 CI=${CI:-} exec .venv/bin/python -m pytest -q "$@"

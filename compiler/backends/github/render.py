@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from mlgen.backends.common import dump_yaml, header_lines, yaml_str
 from mlgen.plan.ir import MONITOR_JOB, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan
@@ -236,7 +236,7 @@ def job_steps(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedSeq:
     if job.summary:
         out.append(steps.summary(job.summary))
     # A failed check or gate still publishes what it wrote (reviewers need the report most then).
-    reporting = bool(job.reports or job.summary)
+    reporting = bool(job.always_upload)
     if job.produces:
         out.append(steps.upload(job.produces, job.shards, plan.artifact_expire_days, always=reporting))
     loose = reports_artifact(job)

@@ -4,7 +4,7 @@ rollback behind the environment's protection rules, in the environment's deploy 
 
 from __future__ import annotations
 
-from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from mlgen.backends.common import yaml_str
 from mlgen.plan.ir import Job, Plan

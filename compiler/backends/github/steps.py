@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from mlgen.backends.yamlout import Map as CommentedMap
-from mlgen.backends.yamlout import Literal as LiteralScalarString
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from mlgen.backends.common import yaml_str
 from mlgen.plan.ir import CACHE_DIR, MONITOR_RESULT, Artifact

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlgen.backends.common import per_plan, release_branches  # noqa: F401  (render imports it here)
-from mlgen.backends.yamlout import Map as CommentedMap, Seq as CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from mlgen.plan.ir import MONITOR_JOB, Event, Job, Plan, Triggers
 
 from .values import checked, user_str

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
 from mlgen.backends.common import yaml_str
-from mlgen.backends.yamlout import DQ
 
 # GitHub evaluates `${{ ... }}` in (almost) every string of a workflow, `run:` included, and
 # has no escape for it: such a string cannot reach the shell as written, so it is rejected.
@@ -34,4 +35,4 @@ def expression(s: str) -> Any:
     """An `if:` expression as a YAML scalar: plain where YAML allows (quoted otherwise, as
     ruamel would), double-quoted when it starts with `!` (a tag indicator), which keeps the
     inner '' readable."""
-    return DQ(s) if s.startswith("!") else s
+    return DoubleQuotedScalarString(s) if s.startswith("!") else s

@@ -1,7 +1,7 @@
 """The typer app behind `mlgen`: every command, --help and click's usage errors.
 
-cli.main runs `compile` and `run` without it when their arguments are plain (see cli.py); the
-commands' work lives in commands.py, shared by both paths.
+cli.main hands it every argument list and turns errors into exit codes; the commands' work
+lives in commands.py.
 """
 
 from __future__ import annotations

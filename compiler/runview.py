@@ -1,33 +1,54 @@
-"""How `mlgen run` shows progress and its closing summary (rich).
+"""How `mlgen run` shows progress and its closing summary, drawn by rich.
 
-A run where nothing ran (every job cached, waiting or skipped) is the common no-op: importing
-rich costs more than the rest of it. When stdout is not a terminal (no colours) and the table
-fits, the summary is then written here, character for character as rich lays it out
-(tests/test_fastpath.py compares the two); otherwise rich draws it.
+On a terminal rich takes the terminal's width and colours (none with NO_COLOR). Anywhere else
+(a pipe, a file, a CI log) the output must not depend on whatever terminal happens to be on
+stdin or stderr: a fixed width (COLUMNS when it is set, else 80) and no colour codes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgen.localrun import Outcome
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 STYLE = {"ran": "green", "cached": "cyan", "failed": "bold red", "waiting": "yellow", "blocked": "dim", "skipped": "dim"}
 COLUMNS = ("job", "status", "seconds", "note")
 TITLE = "mlgen run"
+DEFAULT_WIDTH = 80  # rich's own fallback when it finds no terminal
 
 
-def _console() -> Any:
+def _on_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
+
+
+def _fixed_width() -> int:
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else DEFAULT_WIDTH
+
+
+def _console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    if _on_terminal():
+        return Console(highlight=False, color_system=None if os.environ.get("NO_COLOR") else "auto")
+    # force_terminal=False: FORCE_COLOR / TTY_COMPATIBLE do not turn a pipe into a terminal
+    return Console(highlight=False, width=_fixed_width(), color_system=None, force_terminal=False,
+                   force_jupyter=False, legacy_windows=False)
 
 
 def print_start(job: dict[str, Any]) -> None:
     shards = f" ({job['shards']} shards in parallel)" if job["shards"] > 1 else ""
-    _console().rule(f"[bold]{job['name']}[/]{shards}", align="left")
+    from rich.text import Text
+
+    _console().rule(Text(job["name"], style="bold") + shards, align="left")
 
 
 def _rows(outcomes: list[Outcome]) -> list[tuple[str, str, str, str]]:
@@ -40,71 +61,13 @@ def _rows(outcomes: list[Outcome]) -> list[tuple[str, str, str, str]]:
 
 
 def print_summary(outcomes: list[Outcome]) -> None:
-    rows = _rows(outcomes)
-    if not any(o.status in ("ran", "failed") for o in outcomes):
-        text = plain_table(rows, _plain_width())
-        if text is not None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=TITLE, title_justify="left")
     for col in COLUMNS:
         table.add_column(col, justify="right" if col == "seconds" else "left")
-    for name, status, secs, note in rows:
-        table.add_row(name, f"[{STYLE[status]}]{status}[/]", secs, note)
+    for name, status, secs, note in _rows(outcomes):
+        # Text, not markup: a job name or note with "[...]" is shown as written
+        table.add_row(Text(name), Text(status, style=STYLE[status]), secs, Text(note))
     _console().print(table)
-
-
-def _plain_width() -> int | None:
-    """rich's console width when it would write no colour codes to stdout; None otherwise."""
-    env = os.environ
-    if env.get("TTY_COMPATIBLE") or env.get("FORCE_COLOR") is not None or env.get("JUPYTER_COLUMNS"):
-        return None
-    try:
-        if sys.stdout.isatty():
-            return None
-    except (AttributeError, ValueError):
-        return None
-    if sys.platform == "win32" or env.get("TERM", "").lower() in ("dumb", "unknown"):
-        return None
-    width = None
-    for fd in (0, 1, 2):  # rich asks every standard stream for a terminal size
-        try:
-            width = os.get_terminal_size(fd)[0]
-        except (AttributeError, ValueError, OSError):
-            continue
-        break
-    columns = env.get("COLUMNS")
-    if columns is not None and columns.isdigit():
-        width = int(columns)
-    return width or 80
-
-
-def plain_table(rows: list[tuple[str, str, str, str]], width: int | None) -> str | None:
-    """The summary as rich's Table (box HEAVY_HEAD, title left) prints it without colours, or
-    None where rich would do something this does not (shrink or wrap columns, wide characters)."""
-    if width is None:
-        return None
-    cells = [COLUMNS, *rows]
-    for row in cells:
-        for cell in row:
-            if not (cell.isascii() and cell.isprintable()) or "[" in cell:
-                return None  # rich markup, or a character whose width this does not know
-    widths = [max(len(row[i]) for row in cells) for i in range(4)]
-    total = sum(widths) + 3 * 4 + 1
-    if total > width:
-        return None
-
-    def line(row: tuple[str, ...], bar: str) -> str:
-        parts = [cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-        return bar + " " + f" {bar} ".join(parts) + " " + bar + "\n"
-
-    def rule(left: str, fill: str, mid: str, right: str) -> str:
-        return left + mid.join(fill * (w + 2) for w in widths) + right + "\n"
-
-    out = [TITLE.ljust(total) + "\n", rule("┏", "━", "┳", "┓"), line(COLUMNS, "┃"), rule("┡", "━", "╇", "┩")]
-    out += [line(row, "│") for row in rows]
-    out.append(rule("└", "─", "┴", "┘"))
-    return "".join(out)

@@ -10,10 +10,7 @@ import hashlib
 import json
 from importlib import resources
 
-from mlgen.backends.common import DO_NOT_EDIT, GENERATED_MARKER
-from mlgen.plan.ir import RUNTIME_DIR, RUNTIME_MODULE
-
-MANIFEST = "MANIFEST.json"
+from mlgen_runtime.contract import DO_NOT_EDIT, GENERATED_MARKER, MANIFEST, RUNTIME_DIR, RUNTIME_MODULE
 HEADER = f"{GENERATED_MARKER} (bundled stage runtime) - {DO_NOT_EDIT}; `mlgen compile` rewrites it."
 
 

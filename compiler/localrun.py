@@ -1,12 +1,16 @@
 """`mlgen run`: execute the compiled plan on this machine, in plan order, with the bundled
 runtime, skipping jobs whose inputs did not change since their last successful run.
 
-A job's cache key hashes: the job as written in the plan, the plan's settings (the spec), the
-runtime manifest, the files it reads (data, custom-stage deps), the estimator's code when it
-lives in the project (mlgen_runtime/codefiles.py) and the artifacts it consumes.
-Files are re-hashed only when their size or mtime changed (a stat cache), so a no-op run costs
-a few `os.stat` calls. Deploy and monitor jobs always run (their effect is outside the repo).
-No heavy imports here: the ML work happens in processes of the bundled runtime.
+A job is skipped when its key (mlgen_runtime/stagekey.py: the one key, which the runtime's
+stage cache uses too) equals the one recorded in run.json after its last successful run and
+its outputs are as that run left them. This layer stays beside the runtime's stage cache
+because it skips what the runtime never sees (a `dvc pull`, a custom stage's commands, the
+process start); both compute the same key, so they cannot disagree on whether inputs changed.
+Files are re-hashed only when their stat changed (`StatCache`, passed to the key), so a no-op
+run costs a few `os.stat` calls. Jobs the plan marks not `cacheable` (deploys, rollbacks, the
+monitor) always run, and so does evaluate with an MLflow registry (its champion is not read
+here). The plan is read typed (mlgen_runtime/contract.py). No heavy imports here: the ML work
+happens in processes of the bundled runtime.
 
 Every command of a job runs through the shell as its own process, as in CI (one process per
 command, the same `python -m mlgen_runtime` entry point); shards run as parallel processes.
@@ -14,7 +18,6 @@ command, the same `python -m mlgen_runtime` entry point); shards run as parallel
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from mlgen import children
-from mlgen_runtime.codefiles import CODE_KINDS, code_files
+from mlgen_runtime import stagekey
+from mlgen_runtime.contract import CACHE_DIR, MANIFEST, Job, Plan, job_dict, read_plan
 from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR,
                            SHARD_TOTAL_VAR)
 
-CACHE_FILE = ".mlgen/cache/run.json"
+CACHE_FILE = f"{CACHE_DIR}/run.json"
 # What the stage runtime imports (runtime/requirements.txt, the `runtime` extra): import name ->
 # distribution name. pyarrow is only needed for .parquet data, so it is checked only then.
 RUNTIME_PACKAGES = {"numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "sklearn": "scikit-learn",
@@ -40,7 +44,6 @@ RUNTIME_PACKAGES = {"numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "skl
 PARQUET_PACKAGES = {"pyarrow": "pyarrow"}
 INSTALL_RUNTIME = "pip install 'mlgen[runtime]'"
 SCHEDULE = "@schedule"  # pseudo target: run the plan as a scheduled pipeline would
-NEVER_CACHED = ("deploy", "monitor")
 
 
 @dataclass
@@ -67,103 +70,41 @@ class StatCache:
         hit = self.entries.get(key)
         if hit and hit[:4] == stamp:
             return str(hit[4])
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-        digest = h.hexdigest()
+        digest = stagekey.sha256_file(path)
         self.entries[key] = [*stamp, digest]
         return digest
 
     def tree_hash(self, root: Path, rel: str) -> str:
         """Hash of a file or of every file under a folder ("missing" when absent)."""
-        path = root / rel
-        if path.is_file():
-            return self.file_hash(path)
-        if not path.is_dir():
-            return "missing"
-        h = hashlib.sha256()
-        for p in sorted(q for q in path.rglob("*") if q.is_file()):
-            # fsencode: a name that is not UTF-8 on disk (surrogate-escaped) hashes as its bytes
-            h.update(os.fsencode(p.relative_to(root).as_posix()) + b"\0" + self.file_hash(p).encode() + b"\0")
-        return h.hexdigest()
+        return stagekey.tree_hash(root, rel, self.file_hash)
 
 
-def _reads(plan: dict[str, Any], job: dict[str, Any]) -> list[str]:
-    """Repository files a job reads besides consumed artifacts."""
-    s = plan["settings"]
-    data = s["data"]
-    ref = [data["reference"]] if data.get("reference") else []
-    if job["kind"] == "custom":
-        stage = next(st for st in s.get("stages", []) if st["name"] == job["name"])
-        return list(stage.get("deps", []))
-    if job["kind"] == "monitor":
-        return [s["monitor"]["data"]] + (ref or [data["path"]])
-    if job["kind"] in ("validate", "train", "select", "evaluate"):
-        return [data["path"]] + (ref if job["kind"] == "validate" else [])
-    return []
+def _produced(plan: Plan, name: str) -> list[str]:
+    job = plan.job(name)
+    return list(job.produces.paths) if job.produces else []
 
 
-def _produced(plan: dict[str, Any], name: str) -> list[str]:
-    job = next(j for j in plan["jobs"] if j["name"] == name)
-    return list(job["produces"]["paths"]) if job.get("produces") else []
+def cache_key(root: Path, plan: Plan, job: Job, stats: StatCache) -> str | None:
+    """The job's key (the runtime's, stagekey.job_key), hashing through the stat cache; None
+    when it cannot be known here (the job runs)."""
+    return stagekey.job_key(plan, root, job, manifest=root / RUNTIME_DIR / MANIFEST, file_hash=stats.file_hash)
 
 
-def cache_key(root: Path, plan: dict[str, Any], job: dict[str, Any], stats: StatCache) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps(job, sort_keys=True).encode())
-    h.update(json.dumps(plan["settings"], sort_keys=True).encode())
-    manifest = root / RUNTIME_DIR / "MANIFEST.json"
-    h.update(stats.file_hash(manifest).encode() if manifest.exists() else b"no-bundle")
-    for rel in _reads(plan, job):
-        h.update(os.fsencode(f"in:{rel}:{stats.tree_hash(root, rel)}"))
-    kinds = {j["name"]: j["kind"] for j in plan["jobs"]}
-    for producer in job["consumes"]:
-        if job["kind"] != "custom" and kinds[producer] == "custom":
-            continue  # built-in stages read only the data files (hashed above), not the whole folder
-        for rel in _produced(plan, producer):
-            h.update(os.fsencode(f"art:{rel}:{stats.tree_hash(root, rel)}"))
-    if job["kind"] in CODE_KINDS:  # the estimator's module in the project: an edit retrains
-        for rel in code_files(root, plan["settings"]["train"]["estimator"]):
-            h.update(os.fsencode(f"code:{rel}:{stats.tree_hash(root, rel)}"))
-    if job["kind"] == "evaluate":
-        h.update(f"champion:{_champion(root, plan)}".encode())
-    return h.hexdigest()
-
-
-def _champion(root: Path, plan: dict[str, Any]) -> str:
-    """The version deployed to the last environment: evaluate compares against it."""
-    deploy = plan["settings"].get("deploy") or {}
-    if not deploy.get("environments"):
-        return "none"
-    where = os.environ.get("MLGEN_REGISTRY") or deploy["registry"]
-    if where.startswith("mlflow+"):
-        # asking an MLflow server costs an import and a request: evaluate simply always reruns
-        return f"mlflow:{time.time_ns()}"
-    registry = root / where
-    try:
-        aliases = json.loads((registry / "aliases.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "none"
-    version = aliases.get(deploy["environments"][-1]["name"])
-    return "none" if version is None else str(version)
-
-
-def select_jobs(plan: dict[str, Any], wanted: Iterable[str]) -> list[dict[str, Any]]:
+def select_jobs(plan: Plan, wanted: Iterable[str]) -> list[Job]:
     """The jobs to run: by name or kind plus everything they need; by default what a push to
     the default branch runs (everything but the scheduled monitor)."""
-    jobs = plan["jobs"]
+    jobs = plan.jobs
     wanted = list(wanted)
     if not wanted:
-        return [j for j in jobs if "push" in j["events"]]
+        return [j for j in jobs if "push" in j.events]
     if list(wanted) == [SCHEDULE]:  # what a scheduled pipeline runs: monitor, then maybe retraining
-        return [j for j in jobs if "schedule" in j["events"] or j.get("on_drift")]
-    by_name = {j["name"]: j for j in jobs}
+        return [j for j in jobs if "schedule" in j.events or j.on_drift]
+    by_name = {j.name: j for j in jobs}
     chosen: set[str] = set()
     for w in wanted:
-        hits = [j["name"] for j in jobs if j["name"] == w or j["kind"] == w]
+        hits = [j.name for j in jobs if j.name == w or j.kind == w]
         if not hits:
-            known = sorted(set(by_name) | {j["kind"] for j in jobs})
+            known = sorted(set(by_name) | {j.kind for j in jobs})
             raise ValueError(f"unknown job or stage `{w}`; known: {', '.join(known)}")
         todo = list(hits)
         while todo:
@@ -172,8 +113,8 @@ def select_jobs(plan: dict[str, Any], wanted: Iterable[str]) -> list[dict[str, A
                 chosen.add(n)
                 job = by_name[n]
                 # the monitor edge of a retraining job only matters in scheduled runs
-                todo.extend(d for d in job["needs"] if not (job.get("on_drift") and d == MONITOR_JOB))
-    return [j for j in jobs if j["name"] in chosen]
+                todo.extend(d for d in job.needs if not (job.on_drift and d == MONITOR_JOB))
+    return [j for j in jobs if j.name in chosen]
 
 
 def _shell() -> list[str]:
@@ -182,28 +123,28 @@ def _shell() -> list[str]:
     return [bash, "-eo", "pipefail", "-c"] if bash else ["/bin/sh", "-ec"]
 
 
-def _env(plan: dict[str, Any], extra: dict[str, str] | None = None) -> dict[str, str]:
+def _env(plan: Plan, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # `python` in the plan's commands means the interpreter running mlgen (its venv), as the
     # job's setup step would make it in CI
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    for key, value in plan["env"]:
+    for key, value in plan.env:
         env[key] = value
     env.update(extra or {})
     return env
 
 
-def _run_commands(root: Path, plan: dict[str, Any], job: dict[str, Any], extra_env: dict[str, str] | None) -> int:
-    for cmd in job["commands"]:
+def _run_commands(root: Path, plan: Plan, job: Job, extra_env: dict[str, str] | None) -> int:
+    for cmd in job.commands:
         rc = children.run([*_shell(), cmd], cwd=root, env=_env(plan, extra_env))
         if rc != 0:
             return rc
     return 0
 
 
-def execute(root: Path, plan: dict[str, Any], job: dict[str, Any], force: bool = False) -> int:
+def execute(root: Path, plan: Plan, job: Job, force: bool = False) -> int:
     """Run a job's commands; shards run as parallel processes like the CI fan-out."""
-    n = int(job["shards"])
+    n = job.shards
     base = {"MLGEN_NO_CACHE": "1"} if force else {}  # --force bypasses the runtime's cache too
     if n <= 1:
         return _run_commands(root, plan, job, base)
@@ -244,12 +185,12 @@ def _python_on_path(env: dict[str, str]) -> str | None:
     return shutil.which("python", path=env.get("PATH"))
 
 
-def missing_runtime_packages(plan: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
+def missing_runtime_packages(plan: Plan, env: dict[str, str] | None = None) -> list[str]:
     """Distribution names of the runtime's packages that the jobs' `python` cannot import.
     Checked by module lookup (nothing is imported): in this process when the jobs' `python` is
     this interpreter, else by asking that interpreter."""
     wanted = dict(RUNTIME_PACKAGES)
-    paths = [plan["settings"]["data"].get("path") or "", plan["settings"]["data"].get("reference") or ""]
+    paths = [plan.settings["data"].get("path") or "", plan.settings["data"].get("reference") or ""]
     if any(str(p).endswith(".parquet") for p in paths):
         wanted.update(PARQUET_PACKAGES)
     python = _python_on_path(env if env is not None else _env(plan))
@@ -288,7 +229,7 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _check_runtime_packages(plan: dict[str, Any]) -> None:
+def _check_runtime_packages(plan: Plan) -> None:
     """Refuse to start (one line, exit 2 from the CLI) when the runtime's packages are missing,
     instead of a job's traceback: `pip install mlgen` brings the compiler only."""
     env = _env(plan)
@@ -328,11 +269,11 @@ def _well_formed(cache: Any) -> dict[str, Any]:
     return {"keys": keys, "stat": stat, "outputs": outputs}
 
 
-def _check_approvals(plan: dict[str, Any], approved: set[str]) -> None:
+def _check_approvals(plan: Plan, approved: set[str]) -> None:
     """A mistyped `--approve` would leave the deploy waiting and the run green: refuse it."""
     import difflib
 
-    known = sorted({j["environment"]["name"] for j in plan["jobs"] if j.get("environment")})
+    known = sorted({j.environment.name for j in plan.jobs if j.environment})
     for name in sorted(approved - set(known)):
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean `{close[0]}`?" if close else ("environments: " + ", ".join(f"`{k}`" for k in known) if known else "the spec deploys to no environment")
@@ -347,7 +288,7 @@ def _run_plan(
     approve: Iterable[str],
     on_start: Callable[[dict[str, Any]], None],
 ) -> list[Outcome]:
-    plan = json.loads((root / PLAN_PATH).read_text(encoding="utf-8"))
+    plan = read_plan(root / PLAN_PATH)
     cache_path = root / CACHE_FILE
     cache = _load_cache(cache_path)
     stats = StatCache(cache.get("stat", {}))
@@ -362,31 +303,31 @@ def _run_plan(
         _check_runtime_packages(plan)
     outcomes: dict[str, Outcome] = {}
     for job in selected:
-        name = job["name"]
-        bad = [n for n in job["needs"] if n in outcomes and outcomes[n].status not in ("ran", "cached", "skipped")]
+        name = job.name
+        bad = [n for n in job.needs if n in outcomes and outcomes[n].status not in ("ran", "cached", "skipped")]
         if bad:
             outcomes[name] = Outcome(name, "blocked", note=f"{bad[0]} did not succeed")
             continue
-        if job.get("on_drift") and wanted == [SCHEDULE] and not _drifted(root):
+        if job.on_drift and wanted == [SCHEDULE] and not _drifted(root):
             outcomes[name] = Outcome(name, "skipped", note="no drift: nothing to retrain")
             continue
-        env = job.get("environment")
-        if env and env["approval"] == "manual" and env["name"] not in approved:
-            outcomes[name] = Outcome(name, "waiting", note=f"needs approval: --approve {env['name']}")
+        env = job.environment
+        if env and env.approval == "manual" and env.name not in approved:
+            outcomes[name] = Outcome(name, "waiting", note=f"needs approval: --approve {env.name}")
             continue
-        cacheable = job["kind"] not in NEVER_CACHED and not env
-        key = cache_key(root, plan, job, stats) if cacheable else ""
+        key = cache_key(root, plan, job, stats) if job.cacheable else None  # the plan decides
+        cacheable = key is not None
         outputs_ok = all((root / p).exists() for p in _produced(plan, name))
         if cacheable and not force and keys.get(name) == key and outputs_ok and _outputs_unchanged(root, plan, name, cache, stats):
             outcomes[name] = Outcome(name, "cached", note="inputs unchanged")
             continue
-        on_start(job)
+        on_start(job_dict(job))  # the view reads plan.json's shape
         t0 = time.perf_counter()
         code = execute(root, plan, job, force)
         seconds = time.perf_counter() - t0
         if code == 0:
             outcomes[name] = Outcome(name, "ran", seconds)
-            if cacheable:
+            if key is not None:
                 keys[name] = key
                 cache.setdefault("outputs", {})[name] = {p: stats.tree_hash(root, p) for p in _produced(plan, name)}
         else:
@@ -402,7 +343,7 @@ def _drifted(root: Path) -> bool:
     return result.is_file() and result.read_text(encoding="utf-8").strip() == "true"
 
 
-def _outputs_unchanged(root: Path, plan: dict[str, Any], name: str, cache: dict[str, Any], stats: StatCache) -> bool:
+def _outputs_unchanged(root: Path, plan: Plan, name: str, cache: dict[str, Any], stats: StatCache) -> bool:
     recorded = cache.get("outputs", {}).get(name, {})
     return all(recorded.get(p) == stats.tree_hash(root, p) for p in _produced(plan, name))
 

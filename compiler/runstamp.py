@@ -28,11 +28,13 @@ from importlib import util
 from pathlib import Path
 from typing import Any
 
+from mlgen_runtime.contract import PLAN_PATH
+
 STAMP = ".mlgen/cache/compile.json"  # under .mlgen/cache/, which the generated .gitignore ignores
 FORMAT = 1
-PLAN = ".mlgen/plan.json"
+PLAN = PLAN_PATH
 _SOURCE_SUFFIXES = (".py", ".j2", ".json", ".txt", ".toml")
-_LIBRARIES = ("pydantic", "pydantic_core", "ruamel.yaml")  # ruamel: the YAML emitter's fallback
+_LIBRARIES = ("pydantic", "pydantic_core", "ruamel.yaml")  # ruamel: the YAML emitter
 
 
 def _stat(path: Path | str) -> list[int] | None:

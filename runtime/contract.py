@@ -269,11 +269,6 @@ def plan_from_dict(data: Any) -> Plan:
 
 
 def read_plan(path: Path | str) -> Plan:
-    """The typed plan in `path` (plan.json). OSError when unreadable, PlanError (a ValueError)
-    when it is not JSON or not a plan of FORMAT_VERSION."""
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise PlanError(str(exc)) from None
-    return plan_from_dict(data)
+    """The typed plan in `path` (plan.json). OSError when unreadable, ValueError when it is not
+    JSON, PlanError (a ValueError) when it is not a plan of FORMAT_VERSION."""
+    return plan_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,86 +1,39 @@
 """Skip a stage whose inputs did not change: the CI-side stage cache.
 
-Before validate/train/select/evaluate run, the runtime hashes everything the stage depends on:
-its plan entry, the spec settings, the runtime manifest, the data files it reads, the
-estimator's code when it lives in the project (train/select/evaluate), the artifacts it consumes and (for evaluate) the registry's aliases, i.e. the champion. If `.mlgen/cache/<name>/`
-holds outputs saved under the same key, they are restored and the stage is skipped. Providers
-only persist that folder (GitHub actions/cache, GitLab cache:); validity is decided here, so a
-restored cache from an older run can never be used for different inputs.
+Before a stage with `Job.cache` (validate/train/select/evaluate) runs, the runtime computes the
+job's key (stagekey.py, the one key `mlgen run` uses too): its plan entry, the spec settings,
+the runtime manifest, the data it reads, the estimator's code, the artifacts it consumes and
+(for evaluate) the champion. If `.mlgen/cache/<name>/` holds outputs saved under the same key,
+they are restored and the stage is skipped. Providers only persist that folder (GitHub
+actions/cache, GitLab cache:); validity is decided here, so a restored cache from an older run
+can never be used for different inputs.
 Only successful runs are saved. MLGEN_NO_CACHE=1 disables the cache.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from mlgen_runtime.codefiles import CODE_KINDS, code_files
+from mlgen_runtime import stagekey
 from mlgen_runtime.context import Context
-from mlgen_runtime.fsutil import sha256_file, write_text_atomic
+from mlgen_runtime.contract import CACHE_DIR, MANIFEST
+from mlgen_runtime.fsutil import write_text_atomic
+from mlgen_runtime.integrity import bundle_root
 
-CACHE_DIR = ".mlgen/cache"
 KEY_FILE = "key"
 OUT = "out"
 
 
-def _tree(root: Path, rel: str) -> str:
-    path = root / rel
-    if path.is_file():
-        return sha256_file(path)
-    if not path.is_dir():
-        return "missing"
-    h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + sha256_file(p).encode() + b"\0")
-    return h.hexdigest()
-
-
-def _reads(ctx: Context, job: dict[str, Any]) -> list[str]:
-    data = ctx.settings["data"]
-    reads = [data["path"]]
-    if job["kind"] == "validate" and data.get("reference"):
-        reads.append(data["reference"])
-    return reads
-
-
-def _registry_state(ctx: Context) -> str:
-    """The champion (the last environment's version): evaluate compares with it, so it is an input."""
-    from mlgen_runtime.registry import Registry
-
-    try:
-        reg = Registry.open(ctx)
-    except Exception as exc:  # an unusable registry makes evaluate fail on its own, loudly
-        return f"unusable:{type(exc).__name__}"
-    envs = ctx.settings["deploy"]["environments"] if reg else []
-    return str(reg.alias(envs[-1]["name"])) if reg and envs else "none"
-
-
-def stage_key(ctx: Context, job: dict[str, Any], extra: str = "") -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps(job, sort_keys=True).encode())
-    h.update(json.dumps(ctx.settings, sort_keys=True).encode())
-    manifest = Path(__file__).resolve().parent.parent / "MANIFEST.json"
-    h.update(sha256_file(manifest).encode() if manifest.exists() else b"unbundled")
-    for rel in _reads(ctx, job):
-        h.update(f"in:{rel}:{_tree(ctx.root, rel)}".encode())
-    jobs = {j["name"]: j for j in ctx.plan["jobs"]}
-    for producer in job["consumes"]:
-        if jobs[producer]["kind"] == "custom":
-            continue  # a custom stage's artifact only brings data files, hashed above by name
-        for rel in (jobs[producer].get("produces") or {}).get("paths", []):
-            h.update(f"art:{rel}:{_tree(ctx.root, rel)}".encode())
-    if job["kind"] in CODE_KINDS:  # an edit of the estimator's module retrains
-        for rel in code_files(ctx.root, ctx.settings["train"]["estimator"]):
-            h.update(os.fsencode(f"code:{rel}:{_tree(ctx.root, rel)}"))
-    if job["kind"] == "evaluate":
-        h.update(f"champion:{_registry_state(ctx)}".encode())
-    h.update(extra.encode())
-    return h.hexdigest()
+def key_of(ctx: Context, name: str) -> str | None:
+    """The stage-cache key of job `name` (stagekey.job_key, asking an MLflow registry for the
+    champion: this process runs the stage anyway)."""
+    job = ctx.job(name)
+    if job is None:
+        return None
+    return stagekey.job_key(ctx.plan, ctx.root, job, manifest=bundle_root() / MANIFEST, ask_registry=True)
 
 
 class StageCache:
@@ -141,16 +94,15 @@ def for_stage(ctx: Context, stage: str, shard: tuple[int, int] | None) -> StageC
     if not StageCache.enabled():
         return None
     job = ctx.job(stage)
-    if job is None or not job.get("cache") or job.get("environment"):
+    if job is None or job.cache is None or not job.cacheable or job.produces is None:
         return None
-    outputs = list((job.get("produces") or {}).get("paths", []))
-    name = job["cache"]
-    extra = ""
+    outputs = list(job.produces.paths)
+    name = job.cache
     if shard is not None:
         i, n = shard
         name = f"{name}-shard-{i}"
         outputs = [f"{p}/shard-{i}-of-{n}.json" for p in outputs]
-        extra = f"shard:{i}/{n}"
-    if not outputs:
+    key = key_of(ctx, stage)
+    if not outputs or key is None:
         return None
-    return StageCache(ctx, name, outputs, stage_key(ctx, job, extra))
+    return StageCache(ctx, name, outputs, key if shard is None else stagekey.shard_key(key, *shard))

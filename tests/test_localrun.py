@@ -108,20 +108,23 @@ def test_cli_exit_code_is_the_failing_jobs(proj: Path) -> None:
 
 
 def test_default_selection_is_what_a_push_runs(proj: Path) -> None:
-    import json
+    from mlgen_runtime.contract import read_plan
 
-    plan = json.loads((proj / ".mlgen/plan.json").read_text())
-    names = [j["name"] for j in select_jobs(plan, [])]
+    names = [j.name for j in select_jobs(read_plan(proj / ".mlgen/plan.json"), [])]
     assert "validate" in names and "evaluate" in names and "monitor" not in names
 
 
 def test_evaluate_is_never_cached_with_an_mlflow_registry(tmp_path: Path) -> None:
-    from mlgen.localrun import _champion
+    """`mlgen run` does not ask an MLflow server for the champion: no key, so evaluate runs."""
+    from mlgen_runtime.stagekey import champion
 
-    plan = {"settings": {"deploy": {"registry": "mlflow+http://127.0.0.1:5000", "environments": [{"name": "staging"}]}}}
-    assert _champion(tmp_path, plan) != _champion(tmp_path, plan)
-    plan["settings"]["deploy"]["registry"] = "models"
-    assert _champion(tmp_path, plan) == _champion(tmp_path, plan) == "none"
+    settings = {"deploy": {"registry": "mlflow+http://127.0.0.1:5000", "environments": [{"name": "staging"}]}}
+    assert champion(tmp_path, settings) is None
+    settings["deploy"]["registry"] = "models"
+    assert champion(tmp_path, settings) == "none"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/aliases.json").write_text('{"staging": 3}')
+    assert champion(tmp_path, settings) == "3"
 
 
 def test_a_mistyped_approval_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -146,15 +149,14 @@ def test_a_mistyped_approval_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
 def test_shards_run_as_parallel_processes(proj: Path) -> None:
     """Like the CI fan-out: shard i of n sees its index and total, and the shards overlap in
     time (each records when it started and ended; no speed is asserted)."""
-    import json as _json
-
     from mlgen.localrun import execute
+    from mlgen_runtime.contract import Job, read_plan
 
-    plan = _json.loads((proj / ".mlgen/plan.json").read_text())
+    plan = read_plan(proj / ".mlgen/plan.json")
     probe = ('python -c "import os, time; s = time.time(); time.sleep(1.0); '
              "open('shard-' + os.environ['MLGEN_SHARD_INDEX'] + '-of-' + os.environ['MLGEN_SHARD_TOTAL'], 'w')"
              '.write(repr((s, time.time())))"')
-    job = {"name": "probe", "shards": 2, "commands": [probe]}
+    job = Job("probe", "custom", (probe,), shards=2)
     assert execute(proj, plan, job) == 0
     (a0, a1), (b0, b1) = (eval((proj / f"shard-{i}-of-2").read_text()) for i in (1, 2))
     assert a0 < b1 and b0 < a1, "the two shards did not run at the same time"

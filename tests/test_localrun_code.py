@@ -114,7 +114,7 @@ def test_installed_libraries_and_odd_names_are_not_project_code(tmp_path: Path) 
 
 
 def test_the_runtime_applies_the_same_rule(tmp_path: Path) -> None:
-    from mlgen_runtime.stagecache import code_files as runtime_code_files
+    from mlgen_runtime.stagekey import code_files as runtime_code_files  # what the one key hashes
 
     (tmp_path / "pkg" / "sub").mkdir(parents=True)
     for rel in ("pkg/__init__.py", "pkg/sub/m.py", "pkg/a b.py", "pkg/sub/n.py"):

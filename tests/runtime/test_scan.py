@@ -657,9 +657,13 @@ def test_report_escapes_user_columns_and_values():
 
 def verdict_ctx(tmp_path: Path, with_job: bool = True):
     from mlgen_runtime.context import Context
+    from tests.support.sample_plans import minimal_plan
 
-    jobs = [{"name": "scan"}] if with_job else []
-    return Context(plan={"jobs": jobs, "settings": {}}, root=tmp_path)
+    from dataclasses import replace
+
+    plan = minimal_plan()
+    jobs = (*plan.jobs, replace(plan.jobs[-1], name="scan", kind="scan")) if with_job else plan.jobs
+    return Context(plan=replace(plan, jobs=jobs), root=tmp_path)
 
 
 def test_scan_verdict(tmp_path):

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from mlgen_runtime.contract import PLAN_PATH, SHARD_INDEX_VAR, SHARD_TOTAL_VAR
 from mlgen_runtime.errors import EXIT_BAD_INPUT, EXIT_FAILED, BadInput, CheckFailed
 
 # stage -> module exposing `run(ctx, args) -> int`
@@ -28,15 +29,13 @@ STAGES = {
 }
 
 
-CACHED_STAGES = ("validate", "train", "select", "evaluate")
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlgen_runtime", description=__doc__)
     sub = p.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name in STAGES:
         s = sub.add_parser(name)
-        s.add_argument("--plan", type=Path, default=Path(".mlgen/plan.json"), help="the compiled plan")
+        s.add_argument("--plan", type=Path, default=Path(PLAN_PATH), help="the compiled plan")
         if name == "train":
             s.add_argument("--shard", help="i/n: run the i-th of n slices of the trials (default: $MLGEN_SHARD_INDEX/$MLGEN_SHARD_TOTAL)")
         if name in ("deploy", "rollback", "promote"):
@@ -53,8 +52,8 @@ def parser() -> argparse.ArgumentParser:
 def shard_of(args: argparse.Namespace) -> tuple[int, int] | None:
     """(index, total), 1-based, from --shard or the environment the CI backends set."""
     raw = getattr(args, "shard", None)
-    if raw is None and os.environ.get("MLGEN_SHARD_INDEX"):
-        raw = f"{os.environ['MLGEN_SHARD_INDEX']}/{os.environ.get('MLGEN_SHARD_TOTAL', '')}"
+    if raw is None and os.environ.get(SHARD_INDEX_VAR):
+        raw = f"{os.environ[SHARD_INDEX_VAR]}/{os.environ.get(SHARD_TOTAL_VAR, '')}"
     if raw is None:
         return None
     try:
@@ -84,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         ctx = load_context(args.plan)
         verify(ctx)
         cache = None
-        if args.stage in CACHED_STAGES:
+        job = ctx.job(args.stage)
+        if job is not None and job.cache is not None:  # the plan says which stages are cached
             from mlgen_runtime import stagecache
 
             cache = stagecache.for_stage(ctx, args.stage, shard_of(args) if args.stage == "train" else None)

@@ -8,25 +8,24 @@ of every CI job (and of `mlgen run`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgen_runtime.contract import FORMAT_VERSION, OUT_DIR, Job, Plan, PlanError, read_plan
 from mlgen_runtime.errors import BadInput
 
-SUPPORTED_FORMAT = 1
-OUT_DIR = ".mlgen/out"
+SUPPORTED_FORMAT = FORMAT_VERSION
 
 
 @dataclass(frozen=True)
 class Context:
-    plan: dict[str, Any]
+    plan: Plan  # typed (contract.py); its `settings` is the spec as JSON
     root: Path  # repository root (cwd of the job)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.plan["settings"]
+        return self.plan.settings
 
     @property
     def seed(self) -> int:
@@ -40,21 +39,19 @@ class Context:
         """The folder a job writes and hands on as its artifact (.mlgen/out/<name>)."""
         return self.root / OUT_DIR / name
 
-    def job(self, name: str) -> dict[str, Any] | None:
-        return next((j for j in self.plan["jobs"] if j["name"] == name), None)
+    def job(self, name: str) -> Job | None:
+        return next((j for j in self.plan.jobs if j.name == name), None)
 
 
 def load_context(plan_path: Path, root: Path | None = None) -> Context:
-    """Read plan.json; refuse an unknown format. Integrity is checked by `integrity.verify`."""
+    """Read plan.json (contract.read_plan); refuse an unknown format. Integrity is checked by
+    `integrity.verify`."""
     try:
-        plan = json.loads(plan_path.read_text(encoding="utf-8"))
+        plan = read_plan(plan_path)
     except FileNotFoundError:
         raise BadInput(f"{plan_path}: plan not found; run `mlgen compile`") from None
+    except PlanError as exc:
+        raise BadInput(f"{plan_path}: {exc}; run `mlgen compile` with the matching mlgen") from None
     except (OSError, ValueError) as exc:
         raise BadInput(f"{plan_path}: unreadable plan ({exc}); run `mlgen compile`") from None
-    if not isinstance(plan, dict) or plan.get("format_version") != SUPPORTED_FORMAT:
-        raise BadInput(
-            f"{plan_path}: plan format {plan.get('format_version') if isinstance(plan, dict) else '?'} "
-            f"is not {SUPPORTED_FORMAT}; run `mlgen compile` with the matching mlgen"
-        )
     return Context(plan=plan, root=(root or Path.cwd()).resolve())

@@ -48,7 +48,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 def plan_shards(ctx: Context) -> int:
     job = ctx.job("train")
-    return int(job.get("shards", 1)) if job else 1
+    return job.shards if job else 1
 
 
 def load(ctx: Context) -> Training:

@@ -86,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name} ({size.name})")
             t0 = time.perf_counter()
             try:
-                rows += MEASURES[name](tools, size, work)
+                got = MEASURES[name](tools, size, work)
+                rows += got
                 log(f"{name}: {time.perf_counter() - t0:.1f} s")
+                for r in got:  # as soon as known: a run stopped later still leaves these in the log
+                    log(f"  {report.line(r)}")
             except Exception as exc:  # one broken measure must not hide the others
                 failed = True
                 traceback.print_exc()

@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
 
-# one row per measure of issue 5's table (and the skops cost), in the order printed
+# one row per measure of issue 5's table as issue 14 restated it (and the skops cost), in the
+# order printed; with --no-peers there is no row of DVC's overhead over plain scripts
 ROWS = [
     "`mlgen compile`, full DESIGN.md spec",
     "`mlgen compile` scaling, chained custom stages",
@@ -54,3 +55,31 @@ def test_small_run_prints_every_row(tmp_path: Path) -> None:
     # the peer columns are skipped, not faked
     assert "dvc: skipped (--no-peers)" in text and "pandera: skipped" in text and "Evidently: skipped" in text
     assert "Goals missed:" in text
+    # issue 14: one process per job, the jobs that ran named; compile's peer is dvc's start-up
+    fullrun = next(line for line in table if "full `mlgen run`" in line)
+    assert "(validate, train, evaluate, deploy-staging)" in fullrun and "≤ 1.15×" in fullrun
+    assert "one process per job" in text and "worker" not in text
+    assert "≤ `dvc --version` start-up" in table[0]
+
+
+def test_fullrun_reads_the_run_summary_and_declares_the_plan_jobs_to_dvc(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import m_fullrun
+
+    log = tmp_path / "mlgen.log"
+    log.write_text("noise\n┃ job ┃ status ┃ seconds ┃ note ┃\n│ validate │ ran    │     3.6 │      │\n"
+                   "│ deploy-staging │ ran │ 9.5 │ │\n", encoding="utf-8")
+    assert m_fullrun._jobs_ran(log) == {"validate": 3.6, "deploy-staging": 9.5}
+    log.write_text("│ train │ cached │ 0.1 │ inputs unchanged │\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="train cached"):
+        m_fullrun._jobs_ran(log)
+    jobs = [
+        {"name": "train", "kind": "train", "needs": [], "cache_inputs": ["data/t.csv"], "commands": ["python -m x train"],
+         "produces": {"name": "train", "paths": [".mlgen/out/model"]}},
+        {"name": "deploy-staging", "kind": "deploy", "needs": ["train"], "cache_inputs": [], "produces": None,
+         "commands": ["python -m x deploy --env staging"]},
+    ]
+    assert m_fullrun.dvc_yaml(jobs) == (
+        'stages:\n  train:\n    cmd: "python -m x train"\n    deps: ["data/t.csv"]\n    outs: [".mlgen/out/model"]\n'
+        '  deploy-staging:\n    cmd: "python -m x deploy --env staging"\n    deps: [".mlgen/plan.json", ".mlgen/out/model"]\n'
+        '    outs: ["models"]\n')

@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
@@ -26,29 +24,6 @@ def header_lines(plan: Plan) -> list[str]:
         "Change the spec and run `mlgen compile` instead.",
         f"spec sha256: {plan.spec_sha256}",
     ]
-
-
-_R = TypeVar("_R")
-
-
-def per_plan(fn: Callable[[Plan], _R]) -> Callable[[Plan], _R]:
-    """Memoize a function of the (immutable) plan: backends ask the same question of the plan
-    once per job, which made rendering quadratic in the number of jobs. The cache holds the
-    plan itself, so an id is never reused while its entry lives."""
-    cache: dict[int, tuple[Plan, _R]] = {}
-
-    @wraps(fn)
-    def wrapper(plan: Plan) -> _R:
-        hit = cache.get(id(plan))
-        if hit is not None and hit[0] is plan:
-            return hit[1]
-        if len(cache) >= 8:
-            cache.clear()
-        result = fn(plan)
-        cache[id(plan)] = (plan, result)
-        return result
-
-    return wrapper
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -176,10 +177,49 @@ class Plan:
         return tuple(j for j in self.jobs if j.posts_review)
 
     def job(self, name: str) -> Job:
+        """The job called `name` (KeyError if none)."""
+        return self._by_name[name]
+
+    @cached_property
+    def rollback_jobs(self) -> tuple[Job, ...]:
+        """The jobs that run on the rollback event, in plan order."""
+        return tuple(j for j in self.jobs if "rollback" in j.events)
+
+    def descendants(self, name: str) -> frozenset[str]:
+        """The jobs that (transitively) need `name`; empty when no job does or it is no job."""
+        found = self._descendants.get(name)
+        if found is None:
+            below: set[str] = set()
+            todo = list(self._users.get(name, ()))
+            while todo:
+                n = todo.pop()
+                if n not in below:
+                    below.add(n)
+                    todo.extend(self._users.get(n, ()))
+            below.discard(name)
+            found = self._descendants[name] = frozenset(below)
+        return found
+
+    # Indexes of the (immutable) plan, built on first use: backends ask these once per job, and
+    # a scan of the jobs each time made rendering quadratic in the number of jobs.
+    @cached_property
+    def _by_name(self) -> dict[str, Job]:
+        by_name: dict[str, Job] = {}
         for j in self.jobs:
-            if j.name == name:
-                return j
-        raise KeyError(name)
+            by_name.setdefault(j.name, j)
+        return by_name
+
+    @cached_property
+    def _users(self) -> dict[str, list[str]]:
+        users: dict[str, list[str]] = {}
+        for j in self.jobs:
+            for n in j.needs:
+                users.setdefault(n, []).append(j.name)
+        return users
+
+    @cached_property
+    def _descendants(self) -> dict[str, frozenset[str]]:
+        return {}
 
 
 # ------------------------------------------------------------------ plan.json

@@ -20,7 +20,7 @@ TO_VAR = "MLGEN_ROLLBACK_TO"  # the runtime's rollback reads it when --to is not
 
 
 def rollback_jobs(plan: Plan) -> tuple[Job, ...]:
-    return tuple(j for j in plan.jobs if "rollback" in j.events)
+    return plan.rollback_jobs
 
 
 def inputs(jobs: tuple[Job, ...]) -> CommentedMap:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgen.backends.common import per_plan, release_branches  # noqa: F401  (render imports it here)
+from mlgen.backends.common import release_branches  # noqa: F401  (render imports it here)
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from mlgen.plan.ir import MONITOR_JOB, Event, Job, Plan, Triggers
 
@@ -101,27 +101,6 @@ def ancestors(plan: Plan, name: str) -> set[str]:
     return seen
 
 
-@per_plan
-def _below_monitor(plan: Plan) -> frozenset[str]:
-    """The jobs that have the monitor among their ancestors (`ancestors`, for every job at once);
-    empty when the plan has no monitor job."""
-    if not any(j.name == MONITOR_JOB for j in plan.jobs):
-        return frozenset()
-    users: dict[str, list[str]] = {}
-    for j in plan.jobs:
-        for n in j.needs:
-            users.setdefault(n, []).append(j.name)
-    below: set[str] = set()
-    todo = list(users.get(MONITOR_JOB, ()))
-    while todo:
-        n = todo.pop()
-        if n not in below:
-            below.add(n)
-            todo.extend(users.get(n, ()))
-    below.discard(MONITOR_JOB)
-    return frozenset(below)
-
-
 def drift_clause(job: Job, triggers: Triggers) -> str:
     """Scheduled pipelines run a retraining job only when the monitor reported drift."""
     clause = f"github.event_name == 'schedule' && needs.{MONITOR_JOB}.outputs.{DRIFT_OUTPUT} == 'true'"
@@ -144,7 +123,7 @@ def job_condition(job: Job, plan: Plan) -> str | bool | None:
     run whose monitor found drift.
     """
     usual = event_condition(job, plan.triggers)
-    if job.name not in _below_monitor(plan):
+    if job.name not in plan.descendants(MONITOR_JOB):  # the jobs below the monitor
         return usual
     when: str | bool | None = usual
     if job.on_drift and MONITOR_JOB in job.needs:

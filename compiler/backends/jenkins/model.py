@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from mlgen.backends.common import header_lines, per_plan
+from mlgen.backends.common import header_lines
 from mlgen.backends.jenkins.groovy import groovy_sq
 from mlgen.backends.jenkins.paths import path_problem
 from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
@@ -170,9 +170,8 @@ def targeting(branches: tuple[str, ...]) -> Cond:
     return any_of(*(leaf("changeRequest", ("target", b), ("comparator", EXACT)) for b in branches))
 
 
-@per_plan
 def rollback_jobs(plan: Plan) -> tuple[Job, ...]:
-    jobs = tuple(j for j in plan.jobs if "rollback" in j.events)
+    jobs = plan.rollback_jobs
     seen: set[str] = set()
     for j in jobs:
         if j.environment is None:
@@ -265,23 +264,21 @@ def stash_includes(paths: tuple[str, ...]) -> str:
 
 def unstash_names(job: Job, plan: Plan) -> tuple[str, ...]:
     names: list[str] = []
-    first_producer = _first_producers(plan)
     for artifact in job.consumes:
-        producer = first_producer.get(artifact)
+        producer = _producer(plan, artifact)
         if producer is None:
             raise ValueError(f"job {job.name!r} consumes {artifact!r}, which no job produces")
         names.extend(shard_names(artifact, producer.shards))
     return tuple(names)
 
 
-@per_plan
-def _first_producers(plan: Plan) -> dict[str, Job]:
-    """Artifact name -> the first job (in plan order) that produces it."""
-    out: dict[str, Job] = {}
-    for j in plan.jobs:
-        if j.produces is not None:
-            out.setdefault(j.produces.name, j)
-    return out
+def _producer(plan: Plan, artifact: str) -> Job | None:
+    """The job that produces `artifact` (an artifact is named after its producing job)."""
+    try:
+        job = plan.job(artifact)
+    except KeyError:
+        return None
+    return job if job.produces is not None and job.produces.name == artifact else None
 
 
 def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]) -> Stage:

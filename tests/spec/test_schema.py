@@ -14,7 +14,7 @@ from mlgen.cli import main
 from mlgen.schema import generate_schema, packaged_schema
 from tests.support import golden
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_schema_is_current() -> None:

@@ -294,11 +294,11 @@ def test_a_fifo_nobody_writes_to_does_not_block(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- the checked spec
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 def test_the_checked_spec_is_read_only_and_its_settings_are_by_toml_key() -> None:
-    loaded = load_spec(Path(__file__).resolve().parent.parent / "mlproject.toml")
+    loaded = load_spec(Path(__file__).resolve().parents[2] / "mlproject.toml")
     with pytest.raises(ValidationError, match="frozen"):
         loaded.spec.project = None  # type: ignore[misc]
     assert type(loaded.spec.data).__name__ == "Data" and loaded.spec.validate_.min_rows >= 0

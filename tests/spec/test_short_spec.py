@@ -113,7 +113,7 @@ def test_without_scikit_learn_an_unknown_estimator_needs_data_task(tmp_path: Pat
 
 def test_the_table_is_scikit_learns_answer() -> None:
     """Spot checks against scikit-learn itself, on instances (the table is generated the same
-    way; tests/test_schema.py checks that it is current)."""
+    way; tests/spec/test_schema.py checks that it is current)."""
     import importlib
 
     from sklearn.base import is_classifier, is_regressor

@@ -12,7 +12,7 @@ import pytest
 
 from mlgen.cli import main
 
-CORPUS = Path(__file__).resolve().parent / "error_corpus"
+CORPUS = Path(__file__).resolve().parent.parent / "error_corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 META = {"expected.txt", "args.txt"}
 

@@ -67,6 +67,15 @@ JSON_TYPE_WORDS = {
 # --------------------------------------------------------------------------- the schema walk
 
 
+def _size(lo: int | None, hi: int | None, unit: str, one: str) -> list[str]:
+    """A length or item-count bound in words: "2 to 5 items", "not empty", "at most 8 characters"."""
+    if lo and hi:
+        return [f"{lo} to {hi} {unit}"]
+    if lo:
+        return [one if lo == 1 else f"at least {lo} {unit}"]
+    return [] if hi is None else [f"at most {hi} {unit}"]
+
+
 @dataclass
 class Key:
     name: str
@@ -201,13 +210,7 @@ class Walker:
         if bound:
             out.append(bound)
         if "minLength" in node or "maxLength" in node:
-            lo, hi = node.get("minLength"), node.get("maxLength")
-            if lo and hi:
-                out.append(f"{lo} to {hi} characters")
-            elif lo:
-                out.append("not empty" if lo == 1 else f"at least {lo} characters")
-            elif hi is not None:
-                out.append(f"at most {hi} characters")
+            out.extend(_size(node.get("minLength"), node.get("maxLength"), "characters", "not empty"))
         if "pattern" in node:
             pattern = node["pattern"]
             words = PATTERN_WORDS.get(pattern)
@@ -216,13 +219,7 @@ class Walker:
         if "format" in node:
             out.append(f"format {node['format']}")
         if node.get("type") == "array":
-            lo, hi = node.get("minItems"), node.get("maxItems")
-            if lo and hi:
-                out.append(f"{lo} to {hi} items")
-            elif lo:
-                out.append("at least one item" if lo == 1 else f"at least {lo} items")
-            elif hi is not None:
-                out.append(f"at most {hi} items")
+            out.extend(_size(node.get("minItems"), node.get("maxItems"), "items", "at least one item"))
             if node.get("uniqueItems"):
                 out.append("no duplicates")
             item = node.get("items")

@@ -154,7 +154,7 @@ def registry_cmd(
     """Look at and move the model registry (runs the bundled runtime)."""
     import subprocess
 
-    from mlgen.plan.ir import PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE
+    from mlgen_runtime.contract import PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE
 
     root = commands.spec_path(spec).parent
     if action not in ("list", "promote", "rollback"):

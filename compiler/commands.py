@@ -85,7 +85,7 @@ def _compile(
 def _compile_and_write(
     spec_file: Path, provider: Sequence[str] | None, out: Path | None, check: bool, force: bool, quiet: bool
 ) -> tuple[int, dict[str, str]]:
-    from mlgen.plan.ir import RUNTIME_DIR
+    from mlgen_runtime.contract import RUNTIME_DIR
     from mlgen.writer import obsolete_files, plan_changes, write_atomic
 
     out_dir = out if out is not None else spec_file.parent

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mlgen.errors import Diagnostic, SpecError
 
 if TYPE_CHECKING:
-    from mlgen.plan.ir import Plan
+    from mlgen_runtime.contract import Plan
 
 # The spec loader (pydantic), lowering and the backends are imported where they are used, so
 # that `find_spec`/`shown_path` (and `mlgen run` with a current plan) stay cheap to import.
@@ -67,7 +67,7 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
     """Load, check and lower the spec, then render each provider. Raises SpecError."""
     from mlgen import backends
     from mlgen.bundle import bundle_files
-    from mlgen.plan.ir import PLAN_PATH
+    from mlgen_runtime.contract import PLAN_PATH
     from mlgen.plan.serialize import plan_json
 
     plan = build_plan(spec_file, out_dir, providers)

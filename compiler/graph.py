@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgen.plan.ir import Plan
+from mlgen_runtime.contract import Plan
 
 
 def as_text(plan: Plan) -> str:

@@ -33,7 +33,7 @@ from typing import Any
 from mlgen import children
 from mlgen_runtime import stagekey
 from mlgen_runtime.contract import CACHE_DIR, MANIFEST, Job, Plan, job_dict, read_plan
-from mlgen.plan.ir import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR,
+from mlgen_runtime.contract import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR,
                            SHARD_TOTAL_VAR)
 
 CACHE_FILE = f"{CACHE_DIR}/run.json"

@@ -24,7 +24,7 @@ import pytest
 from mlgen.backends import jenkins
 from mlgen.cli import main as mlgen
 from mlgen.compile import build_plan
-from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, Plan
+from mlgen_runtime.contract import MONITOR_JOB, MONITOR_RESULT, Plan
 from tests.support.jenkins_executor import Build, BuildResult, JenkinsExecutor, UnsupportedConstruct, ant_match
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 """Parity: reading each provider's file back gives the plan's jobs, needs, commands and shards.
 
-Checked for every golden case and for specs generated with hypothesis; the injection tests feed
-arbitrary strings into names, commands and paths: each is rejected with a diagnostic or reaches
-the shell byte for byte on every provider."""
+Checked for every golden case and scenario of tests/golden/ and for specs generated with
+hypothesis; the injection tests feed arbitrary strings into names, commands and paths: each is
+rejected with a diagnostic or reaches the shell byte for byte on every provider."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mlgen import backends
 from mlgen.compile import compile_spec
 from mlgen.errors import SpecError
-from mlgen.plan.ir import Plan
+from mlgen_runtime.contract import Plan
 from tests.support import golden
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -42,7 +42,7 @@ def assert_parity(plan: Plan, files: dict[str, str]) -> None:
             assert list(got) == [j.name for j in plan.jobs]
 
 
-@pytest.mark.parametrize("case", golden.cases())
+@pytest.mark.parametrize("case", golden.all_specs())
 def test_golden_parity(case: str, tmp_path: Path) -> None:
     spec = golden.copy_inputs(case, tmp_path)
     compiled = compile_spec(spec, tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlgen.compile import build_plan
-from mlgen.plan.ir import Plan
+from mlgen_runtime.contract import Plan
 
 BASE = """
 [project]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from mlgen.backends.common import ReadJob
-    from mlgen.plan.ir import Plan
+    from mlgen_runtime.contract import Plan
 
 ENTRY_POINT_GROUP = "mlgen.backends"
 

@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from mlgen.plan.ir import Plan, Triggers
+from mlgen_runtime.contract import Plan, Triggers
 # Every generated file carries this marker near the top; the writer refuses to overwrite a
 # file without it (unless --force), so a hand-written pipeline is never lost.
 from mlgen_runtime.contract import DO_NOT_EDIT, GENERATED_MARKER  # noqa: F401  (re-exported)

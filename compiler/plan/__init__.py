@@ -1,5 +1,2 @@
-"""The plan: mlgen's provider-neutral intermediate representation."""
-
-from mlgen_runtime.contract import FORMAT_VERSION, Artifact, Environment, Job, Plan, Triggers
-
-__all__ = ["FORMAT_VERSION", "Artifact", "Environment", "Job", "Plan", "Triggers"]
+"""The plan: lowering a checked spec into the provider-neutral plan, whose types are the runtime's
+contract (mlgen_runtime/contract.py)."""

@@ -10,79 +10,18 @@ feature itself. See tests/backends/features/README.md.
 from __future__ import annotations
 
 import difflib
-import re
-import shutil
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pytest
 
-from mlgen.cli import main
 from tests.support import fragments
-
-FEATURES = Path(__file__).resolve().parent / "features"
-EXT = {"github": "yml", "gitlab": "yml", "jenkins": "groovy"}
-_FRAGMENT_LINE = re.compile(r"^# fragment (github|gitlab|jenkins):(.*)$")
-_FEATURE_TAG = re.compile(r"#\s*feature\s*$")
-
-
-@dataclass(frozen=True)
-class Fixture:
-    name: str
-    spec: str
-    selectors: dict[str, tuple[str, ...]]  # provider -> selectors, in the order written
-
-    @property
-    def files_dir(self) -> Path:
-        """Files the spec refers to (an estimator module, ...), copied beside it."""
-        return FEATURES / f"{self.name}.files"
-
-    def expected_path(self, provider: str) -> Path:
-        return FEATURES / f"{self.name}.{provider}.{EXT[provider]}"
-
-    def without_feature(self) -> str | None:
-        """The spec minus its `# feature` lines; None when it has none (an always-on feature)."""
-        kept = [ln for ln in self.spec.splitlines(keepends=True) if not _FEATURE_TAG.search(ln)]
-        return None if len(kept) == len(self.spec.splitlines()) else "".join(kept)
-
-
-def load(name: str) -> Fixture:
-    spec = (FEATURES / f"{name}.toml").read_text(encoding="utf-8")
-    selectors: dict[str, tuple[str, ...]] = {}
-    for line in spec.splitlines():
-        if m := _FRAGMENT_LINE.match(line):
-            selectors[m[1]] = (*selectors.get(m[1], ()), *m[2].split())
-    return Fixture(name, spec, selectors)
-
-
-def fixtures() -> list[Fixture]:
-    return [load(p.stem) for p in sorted(FEATURES.glob("*.toml"))]
-
+from tests.support.features import FEATURES, Fixture, compile_spec, fixtures
 
 ALL = fixtures()
 PAIRS = [pytest.param(f, p, id=f"{f.name}-{p}") for f in ALL for p in f.selectors]
 
 
 _WORK: dict[tuple[str, str], Path] = {}  # one folder per (fixture, variant): compiled once per session
-
-
-@cache
-def _compile(name: str, spec: str, workdir: Path) -> dict[str, str]:
-    """Every generated file of `spec` (path -> text), compiled in `workdir` as a user would."""
-    fixture_files = FEATURES / f"{name}.files"
-    if fixture_files.is_dir():
-        shutil.copytree(fixture_files, workdir, dirs_exist_ok=True)
-    (workdir / "mlproject.toml").write_text(spec, encoding="utf-8")
-    inputs = {p for p in workdir.rglob("*") if p.is_file()}
-    rc = main(["compile", "--spec", str(workdir / "mlproject.toml"), "--out", str(workdir)])
-    assert rc == 0, f"{name}: mlgen compile failed"
-    generated = (p for p in sorted(workdir.rglob("*")) if p.is_file() and p not in inputs)
-    return {
-        rel: p.read_text(encoding="utf-8")
-        for p in generated
-        if not (rel := p.relative_to(workdir).as_posix()).startswith(".mlgen/runtime/")
-    }
 
 
 def compiled(fixture: Fixture, variant: str, tmp_path_factory: pytest.TempPathFactory,
@@ -94,7 +33,7 @@ def compiled(fixture: Fixture, variant: str, tmp_path_factory: pytest.TempPathFa
         _WORK[(fixture.name, variant)] = tmp_path_factory.mktemp(f"{fixture.name}-{variant}")
     workdir = _WORK[(fixture.name, variant)]
     monkeypatch.chdir(workdir)
-    return _compile(fixture.name, spec, workdir)
+    return compile_spec(fixture.name, spec, workdir)
 
 
 def _diff(want: str, got: str, path: Path) -> str:

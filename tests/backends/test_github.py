@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from mlgen.backends import github
 from mlgen.backends.common import ReadJob, header_lines, release_branches
 from mlgen.backends.github.values import UnsafeValue
-from mlgen.plan.ir import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
+from mlgen_runtime.contract import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
 from tests.support.sample_plans import P, RT, full_plan, minimal_plan, reporting, reviewed
 
 OUT = ".github/workflows/mlgen.yml"

@@ -18,7 +18,7 @@ from mlgen.backends import gitlab
 from mlgen.backends.common import ReadJob, release_branches
 from mlgen.backends.gitlab import render as gl
 from mlgen.compile import build_plan
-from mlgen.plan.ir import FORMAT_VERSION, MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
+from mlgen_runtime.contract import FORMAT_VERSION, MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
 from tests.support import judges
 from tests.support.sample_plans import full_plan, minimal_plan, reporting, reviewed
 

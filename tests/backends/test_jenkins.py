@@ -12,7 +12,7 @@ import pytest
 from mlgen.backends import jenkins
 from mlgen.backends.common import GENERATED_MARKER, ReadJob
 from mlgen.backends.jenkins.groovy import groovy_comment, groovy_sq, groovy_sq_lines, parse, unescape_sq
-from mlgen.plan.ir import MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
+from mlgen_runtime.contract import MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
 from tests.support.sample_plans import full_plan, minimal_plan, reporting
 
 OUT = "Jenkinsfile"

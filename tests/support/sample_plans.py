@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mlgen.plan.ir import FORMAT_VERSION, Artifact, Environment, Job, Plan, Triggers
+from mlgen_runtime.contract import FORMAT_VERSION, Artifact, Environment, Job, Plan, Triggers
 
 RT = "python -m mlgen_runtime"
 P = "--plan .mlgen/plan.json"

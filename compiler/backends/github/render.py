@@ -8,7 +8,7 @@ import re
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from mlgen.backends.common import dump_yaml, header_lines, yaml_str
-from mlgen.plan.ir import MONITOR_JOB, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan
+from mlgen_runtime.contract import MONITOR_JOB, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan
 
 from . import steps
 from .triggers import DRIFT_OUTPUT, job_condition, job_events, on_block, release_branches

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from mlgen.backends.common import yaml_str
-from mlgen.plan.ir import Job, Plan
+from mlgen_runtime.contract import Job, Plan
 
 from . import steps
 from .render import JOB_KEY_INDENT, add_common_head, add_environment, job_head, job_id

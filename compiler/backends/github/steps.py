@@ -9,7 +9,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from mlgen.backends.common import yaml_str
-from mlgen.plan.ir import CACHE_DIR, MONITOR_RESULT, Artifact
+from mlgen_runtime.contract import CACHE_DIR, MONITOR_RESULT, Artifact
 
 from .paths import glob_escape, path_problem
 from .pins import pin

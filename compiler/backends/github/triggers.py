@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlgen.backends.common import release_branches  # noqa: F401  (render imports it here)
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from mlgen.plan.ir import MONITOR_JOB, Event, Job, Plan, Triggers
+from mlgen_runtime.contract import MONITOR_JOB, Event, Job, Plan, Triggers
 
 from .values import checked, user_str
 

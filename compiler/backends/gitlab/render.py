@@ -23,7 +23,7 @@ from typing import Any
 from mlgen.backends.common import dump_yaml, header_lines, release_branches, yaml_str
 from mlgen.backends.gitlab.constraints import CONSTRAINTS
 from mlgen.backends.gitlab.paths import artifact_pattern, path_problem
-from mlgen.plan.ir import (
+from mlgen_runtime.contract import (
     CACHE_DIR,
     MONITOR_JOB,
     MONITOR_RESULT,

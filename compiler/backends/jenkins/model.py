@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from mlgen.backends.common import header_lines
 from mlgen.backends.jenkins.groovy import groovy_sq
 from mlgen.backends.jenkins.paths import path_problem
-from mlgen.plan.ir import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
+from mlgen_runtime.contract import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
 
 # --------------------------------------------------------------------------- tables
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mlgen.backends.jenkins.groovy import groovy_comment, groovy_sq, groovy_sq_lines
 from mlgen.backends.jenkins.model import Archive, Cond, Param, Pipeline, Stage, When, pipeline
-from mlgen.plan.ir import Plan
+from mlgen_runtime.contract import Plan
 
 OUTPUT = "Jenkinsfile"
 

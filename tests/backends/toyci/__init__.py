@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mlgen.backends.common import ReadJob, header_lines
-from mlgen.plan.ir import Plan
+from mlgen_runtime.contract import Plan
 
 OUTPUT = "toyci.txt"
 

@@ -157,7 +157,8 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             cacheable=kind not in NEVER_SKIPPED and env is None,
             always_upload=_always_upload(kind) if reporting else (),
         )
-    _mark_review_jobs(jobs, order)
+    if pr:  # the report is a PR/MR comment: without pull-request pipelines nothing posts it
+        _mark_review_jobs(jobs, order)
 
     # A custom stage that a scheduled job needs must run on schedules too.
     for name in reversed(order):
@@ -234,7 +235,8 @@ def _mark_review_jobs(jobs: dict[str, Job], order: list[str]) -> None:
     report; when evaluate fails the scan never runs, so evaluate posts its own only then."""
     from dataclasses import replace
 
-    reviews = [n for kind in REVIEW_KINDS for n in order if jobs[n].kind == kind and jobs[n].summary]
+    reviews = [n for kind in REVIEW_KINDS for n in order
+               if jobs[n].kind == kind and jobs[n].summary and "pull_request" in jobs[n].events]
     for n in reviews:
         jobs[n] = replace(jobs[n], posts_review="always" if n == reviews[-1] else "failed")
 

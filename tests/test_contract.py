@@ -52,16 +52,16 @@ def _compiled(case: str, work: Path) -> Path:
     return work
 
 
-@pytest.mark.parametrize("case", golden.cases())
-def test_plan_json_reads_back_to_the_same_plan(case: str) -> None:
-    text = golden.expected(case)[contract.PLAN_PATH].decode()
+@pytest.mark.parametrize("case", golden.all_specs())
+def test_plan_json_reads_back_to_the_same_plan(case: str, tmp_path: Path) -> None:
+    text = golden.outputs(case, tmp_path)[contract.PLAN_PATH].decode()
     plan = contract.plan_from_dict(json.loads(text))
     assert contract.to_json(plan) == text
     assert all(isinstance(j, contract.Job) for j in plan.jobs) and isinstance(plan.triggers, contract.Triggers)
 
 
 def test_an_unknown_plan_format_or_field_is_refused(tmp_path: Path) -> None:
-    text = golden.expected("minimal")[contract.PLAN_PATH].decode()
+    text = golden.outputs("minimal", tmp_path / "minimal")[contract.PLAN_PATH].decode()
     (tmp_path / "p.json").write_text(text.replace('"format_version": 1', '"format_version": 2'))
     with pytest.raises(contract.PlanError, match="plan format 2 is not 1"):
         contract.read_plan(tmp_path / "p.json")

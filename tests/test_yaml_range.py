@@ -1,7 +1,7 @@
 """ruamel.yaml's range in pyproject.toml (`>=LOW,<HIGH`) is tested at both ends: .venv holds the
 newest allowed version (every other test runs on it), and the venv that scripts/test.sh makes
-under $MLGEN_TOOLS_DIR/ruamel-min holds LOW exactly; with it every golden case compiles to the
-same bytes, and the root example compiles to the same bytes as with the newest.
+under $MLGEN_TOOLS_DIR/ruamel-min holds LOW exactly; with it every golden case compiles to its
+expected bytes, every scenario and the root example to the same bytes as with the newest.
 
 A missing or stale ruamel-min venv fails these tests (it never skips them): scripts/test.sh
 creates it, and recreates it whenever pyproject.toml changes.
@@ -45,7 +45,7 @@ def test_venv_has_a_ruamel_inside_the_range() -> None:
 
 _PROBE = "import ruamel.yaml, mlgen; print(ruamel.yaml.__version__); print(mlgen.__file__)"
 
-# Compile every golden case as tests/test_golden.py does (inside its own folder), in one process;
+# Compile every golden case and scenario as tests/test_golden.py does (inside its own folder), in one process;
 # print the ruamel.yaml that wrote it and every generated file.
 _RENDER = """
 import json, os, pathlib, sys, tempfile
@@ -53,7 +53,7 @@ import ruamel.yaml
 from mlgen.cli import main
 from tests.support import golden
 out = {}
-for case in golden.cases():
+for case in golden.all_specs():
     with tempfile.TemporaryDirectory() as d:
         spec = golden.copy_inputs(case, pathlib.Path(d))
         os.chdir(d)
@@ -92,15 +92,16 @@ def lowest_python() -> Path:
     return python
 
 
-def test_goldens_are_the_same_bytes_with_the_lowest_ruamel(lowest_python: Path) -> None:
+def test_goldens_are_the_same_bytes_with_the_lowest_ruamel(lowest_python: Path, tmp_path: Path) -> None:
+    """Goldens against their expected/, scenarios against .venv's (the newest ruamel's) compile."""
     low, _ = _bounds()
     res = subprocess.run([str(lowest_python), "-c", _RENDER], cwd=ROOT, env=_env(), capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     got = json.loads(res.stdout.splitlines()[-1])
     assert got["ruamel"] == low
-    assert sorted(got["cases"]) == golden.cases()
-    for case in golden.cases():
-        want = {k: v.decode() for k, v in golden.expected(case).items()}
+    assert sorted(got["cases"]) == golden.all_specs()
+    for case in golden.all_specs():
+        want = {k: v.decode() for k, v in golden.outputs(case, tmp_path / case).items()}
         assert sorted(got["cases"][case]) == sorted(want), f"{case}: a different set of files with ruamel.yaml {low}"
         for rel in want:
             assert got["cases"][case][rel] == want[rel], f"{case}/{rel} differs with ruamel.yaml {low}"

@@ -1,4 +1,4 @@
-"""`mlgen compile`: the full DESIGN.md spec against the start-up of `dvc --version` (users run
+"""`mlgen compile`: the full example spec against the start-up of `dvc --version` (users run
 compile as a pre-commit hook, where a peer's start-up is what "instant" means to them), and how
 compile time grows with the number of custom stages."""
 
@@ -36,7 +36,7 @@ def measure_compile(tools: Tools, size: Size, work: Path) -> Row:
     interleave(contenders, 1)  # warm-up: bytecode, page cache
     t = interleave(contenders, size.compile_reps)
     a = median(t["mlgen"])
-    label = "`mlgen compile`, full DESIGN.md spec (3 providers)"
+    label = "`mlgen compile`, full example spec (3 providers)"
     notes = [f"{size.compile_reps} interleaved runs each, medians; fresh output folder per compile; "
              "`dvc --version` from the peers' venv (its whole start-up: interpreter, imports, CLI)"]
     if "dvc" not in t:

@@ -15,7 +15,7 @@ RUN = ROOT / "benchmarks" / "run.py"
 # one row per measure of issue 5's table as issue 14 restated it (and the skops cost), in the
 # order printed; with --no-peers there is no row of DVC's overhead over plain scripts
 ROWS = [
-    "`mlgen compile`, full DESIGN.md spec",
+    "`mlgen compile`, full example spec",
     "`mlgen compile` scaling, chained custom stages",
     "no-op `mlgen run` (",
     "one changed stage reruns only that stage",

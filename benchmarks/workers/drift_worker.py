@@ -4,7 +4,7 @@ interleaved in one process.
 `drift_worker.py --rows N --reps R --method psi|ks --contenders mlgen[,evidently] [--runtime-path DIR]`
 prints {"times": {name: [seconds...]}, "verdicts": {name: {column: drifted}}, "columns": [...]}.
 
-Both get the same test and threshold: psi with PSI > 0.2 (mlgen's default, DESIGN.md), or ks
+Both get the same test and threshold: psi with PSI > 0.2 (mlgen's default), or ks
 for numbers and chi-squared for categories with p < 0.05. Both get the column kinds from the
 contract (Evidently through a DataDefinition), and all 20 columns.
 """

@@ -1,4 +1,4 @@
-"""The spec: a strict, frozen pydantic model of mlproject.toml (the contract in DESIGN.md).
+"""The spec: a strict, frozen pydantic model of mlproject.toml (its reference: docs/reference.md).
 
 Field-level rules live here (types, ranges, patterns, enums); rules that relate several parts
 of the spec (references, cycles, gates on metrics) live in `semantic.py`. The JSON Schema in

@@ -11,7 +11,7 @@ P = "--plan .mlgen/plan.json"
 
 
 def full_plan() -> Plan:
-    """Roughly what the DESIGN.md example lowers to: custom stage, shards, two environments, monitor."""
+    """Roughly what the full example spec (tests/golden/full) lowers to: custom stage, shards, two environments, monitor."""
     jobs = (
         Job(
             name="featurize",

@@ -26,25 +26,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Paths are taken as text and made Path objects here, not by click's Path type: click encodes
+# the value to check it and stops a name it cannot encode with a usage error, before mlgen's
+# own one-line refusal of an unwritable name (headertext.py) can say which path it was.
 SpecOpt = Annotated[
-    Optional[Path],
-    typer.Option("--spec", help="Spec file (default: ./mlproject.toml, else [tool.mlgen] in ./pyproject.toml)."),
+    Optional[str],
+    typer.Option("--spec", metavar="PATH",
+                 help="Spec file (default: ./mlproject.toml, else \\[tool.mlgen] in ./pyproject.toml)."),
 ]
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 @app.command("compile")
 def compile_cmd(
     spec: SpecOpt = None,
     provider: Annotated[
-        Optional[list[str]], typer.Option("--provider", help="Only this provider (repeatable); default: ci.providers.")
+        Optional[list[str]], typer.Option("--provider", metavar="NAME", help="Only this provider (repeatable); default: ci.providers.")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: the spec's folder).")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", metavar="DIR", help="Output folder (default: the spec's folder).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if generated files are stale.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that mlgen did not generate.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Validate the spec and write the pipelines, .mlgen/plan.json and the schema."""
-    raise typer.Exit(commands.compile_cmd(spec, provider, out, check, force, quiet))
+    raise typer.Exit(commands.compile_cmd(_path(spec), provider, _path(out), check, force, quiet))
 
 
 @app.command("validate")
@@ -53,7 +61,7 @@ def validate_cmd(spec: SpecOpt = None) -> None:
     from mlgen.spec.load import load_spec
     from mlgen.compile import shown_path
 
-    spec_file = commands.spec_path(spec)
+    spec_file = commands.spec_path(_path(spec))
     load_spec(spec_file, display=shown_path(spec_file))
     typer.echo(f"{shown_path(spec_file)}: ok")
 
@@ -122,25 +130,25 @@ def graph_cmd(
     from mlgen.compile import build_plan
     from mlgen.graph import as_mermaid, as_text
 
-    spec_file = commands.spec_path(spec)
+    spec_file = commands.spec_path(_path(spec))
     plan = build_plan(spec_file, spec_file.parent)
     sys.stdout.write(as_mermaid(plan) if mermaid else as_text(plan))
 
 
 @app.command("run")
 def run_cmd(
-    stages: Annotated[Optional[list[str]], typer.Argument(help="Jobs or stage kinds to run (with what they need); default: what a push runs.")] = None,
+    stages: Annotated[Optional[list[str]], typer.Argument(metavar="JOB", help="Jobs or stage kinds to run (with what they need); default: what a push runs.")] = None,
     spec: SpecOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rerun jobs even when their inputs are unchanged.")] = False,
     approve: Annotated[
-        Optional[list[str]], typer.Option("--approve", help="Approve a manual environment (repeatable).")
+        Optional[list[str]], typer.Option("--approve", metavar="ENV", help="Approve a manual environment (repeatable).")
     ] = None,
     schedule: Annotated[
         bool, typer.Option("--schedule", help="Run as a scheduled pipeline: the monitor, then retraining if it drifted.")
     ] = False,
 ) -> None:
     """Compile, then run the plan locally with the bundled runtime (unchanged jobs are skipped)."""
-    raise typer.Exit(commands.run_cmd(stages, spec, force, approve, schedule))
+    raise typer.Exit(commands.run_cmd(stages, _path(spec), force, approve, schedule))
 
 
 @app.command("registry")
@@ -156,7 +164,7 @@ def registry_cmd(
 
     from mlgen_runtime.contract import PLAN_PATH, RUNTIME_DIR, RUNTIME_MODULE
 
-    root = commands.spec_path(spec).parent
+    root = commands.spec_path(_path(spec)).parent
     if action not in ("list", "promote", "rollback"):
         raise UsageError(f"unknown registry action `{action}`; expected list, promote or rollback")
     if not (root / PLAN_PATH).exists():

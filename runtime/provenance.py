@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")  # GitHub, GitLab, Jenkins
+# What each CI provider calls the commit it builds and the person who started the build (GitHub,
+# GitLab, Jenkins; then the login of a local run). Another provider needs no entry: the commit
+# falls back to `git rev-parse HEAD`, the actor to the login.
+COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
+ACTOR_VARIABLES = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID", "USER", "USERNAME")
 
 
 def versions() -> dict[str, str]:

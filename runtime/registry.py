@@ -76,6 +76,7 @@ from mlgen_runtime.fsutil import (
 )
 from mlgen_runtime.lock import DEFAULT_TIMEOUT, FileLock, reason
 from mlgen_runtime.modelio import META_FILE, MODEL_FILE, load_model
+from mlgen_runtime.provenance import ACTOR_VARIABLES, COMMIT_VARIABLES
 
 VERSION_FILE = "version.json"
 ALIASES_FILE = "aliases.json"
@@ -89,8 +90,6 @@ ENV_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]*$")
 REGISTRY_VAR = "MLGEN_REGISTRY"
 MLFLOW_PREFIX = "mlflow+"
-COMMIT_VARS = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
-ACTOR_VARS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID", "USER", "USERNAME")
 
 
 class ModelRegistry(Protocol):
@@ -491,7 +490,7 @@ def version_record(
         "files": files,
         "estimator": meta.get("estimator"),
         "metrics": metrics,
-        "commit": env_value(COMMIT_VARS),
+        "commit": env_value(COMMIT_VARIABLES),
     }
 
 
@@ -503,8 +502,8 @@ def history_line(seq: int, action: str, env: str, old: int | None, new: int, rea
         "from": old,
         "to": new,
         "reason": reason,
-        "commit": env_value(COMMIT_VARS),
-        "actor": env_value(ACTOR_VARS),
+        "commit": env_value(COMMIT_VARIABLES),
+        "actor": env_value(ACTOR_VARIABLES),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -77,8 +77,8 @@ from urllib.parse import urlsplit
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import read_json, sha256_file
 from mlgen_runtime.modelio import META_FILE, MODEL_FILE, load_model
+from mlgen_runtime.provenance import COMMIT_VARIABLES
 from mlgen_runtime.registry import (
-    COMMIT_VARS,
     MLFLOW_PREFIX,
     check_env,
     check_model_dir,
@@ -341,7 +341,7 @@ class MlflowRegistry:
                 metrics: dict[str, Any] | None) -> int:
         self._ensure_model()
         experiment = self._experiment()
-        commit = env_value(COMMIT_VARS) or meta.get("git_commit")
+        commit = env_value(COMMIT_VARIABLES) or meta.get("git_commit")
         estimator = str(meta.get("estimator") or "")
         run_tags = {SHA_TAG: sha, ESTIMATOR_TAG: estimator, PROJECT_TAG: self.name}
         if commit:

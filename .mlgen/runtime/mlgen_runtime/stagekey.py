@@ -27,19 +27,12 @@ from typing import Any
 
 from mlgen_runtime.codefiles import CODE_KINDS, code_files
 from mlgen_runtime.contract import Job, Plan, job_dict
+from mlgen_runtime.fsutil import sha256_file
 
 FileHash = Callable[[Path], str]
 REGISTRY_VAR = "MLGEN_REGISTRY"  # registry.py's override of deploy.registry
 MLFLOW_PREFIX = "mlflow+"
 ALIASES_FILE = "aliases.json"  # the folder registry's environment -> version
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tree_hash(root: Path, rel: str, file_hash: FileHash = sha256_file) -> str:

@@ -1,6 +1,7 @@
 """A file-system model registry: immutable numbered versions, one alias per environment and an
 append-only history, changed only under one lock, with every write atomic. (`deploy.registry =
-"mlflow+..."` selects the MLflow registry of registry_mlflow.py instead; `Registry.open` decides.)
+"mlflow+..."` selects the MLflow registry of registry_mlflow.py instead, `s3://`, `gs://` or `az://`
+the object-storage registry of registry_object.py; `Registry.open` decides.)
 
 Layout (the folder is `deploy.registry` of the spec, which must lie inside the repository):
 
@@ -90,6 +91,12 @@ ENV_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]*$")
 REGISTRY_VAR = "MLGEN_REGISTRY"
 MLFLOW_PREFIX = "mlflow+"
+OBJECT_SCHEMES = ("s3://", "gs://", "az://")
+
+
+def is_object_url(setting: str) -> bool:
+    """s3://, gs:// or az://: the object-storage registry (registry_object.py)."""
+    return setting.startswith(OBJECT_SCHEMES)
 
 
 class ModelRegistry(Protocol):
@@ -128,8 +135,9 @@ class Registry:
 
         MLGEN_REGISTRY overrides `deploy.registry`: CI runners start from a fresh checkout, so a
         registry that must outlive the pipeline lives on a persistent volume the runner operator
-        mounts (an absolute path), or in an MLflow server (an `mlflow+` URI). The variable is set
-        by them, not by the spec."""
+        mounts (an absolute path), in object storage (`s3://`, `gs://`, `az://`: registry_object.py,
+        which imports its filesystem package only then), or in an MLflow server (an `mlflow+` URI).
+        The variable is set by them, not by the spec."""
         deploy = ctx.settings.get("deploy")
         if not deploy:
             return None
@@ -139,10 +147,14 @@ class Registry:
             from mlgen_runtime.registry_mlflow import MlflowRegistry
 
             return MlflowRegistry.from_setting(setting, ctx.root, ctx.settings["project"]["name"])
+        if is_object_url(setting):
+            from mlgen_runtime.registry_object import ObjectRegistry
+
+            return ObjectRegistry(setting)
         if override:
             path = Path(override)
             if not path.is_absolute():
-                raise BadInput(f"{REGISTRY_VAR} must be an absolute path or an mlflow+ URI, got {override!r}")
+                raise BadInput(f"{REGISTRY_VAR} must be an absolute path, an s3:// gs:// az:// URL or an mlflow+ URI, got {override!r}")
             return cls(path, path.parent)
         return cls(Path(setting), ctx.root)
 

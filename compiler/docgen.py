@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgen.spec import rules
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schemas" / "mlproject.schema.json"
 EXAMPLES = ROOT / "docs" / "examples" / "mlproject.toml"
@@ -46,8 +48,9 @@ PATTERN_WORDS = {
     r"^3\.[0-9]{1,2}$": 'a Python 3 version such as `"3.12"`',
     r"^[a-z0-9_]+$": "lower-case letters, digits and `_`",
     r"^[A-Z_][A-Z0-9_]{0,63}$": "an environment variable name: upper-case letters, digits and `_` (not starting with a digit)",
-    '^(([A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*)|mlflow\\+(https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_.@+=/-]*)?|sqlite:///[A-Za-z0-9_.@+=/-]+))$': (
+    rules.REGISTRY_PATTERN: (
         "a relative folder path inside the repository (file-system registry), "
+        "`s3://bucket[/prefix]`, `gs://bucket[/prefix]` or `az://container[/prefix]` (object storage), "
         "`mlflow+http(s)://host[:port][/path]` or `mlflow+sqlite:///path.db` (an MLflow registry)"
     ),
     r"^https://[^\s'\"`$\\]+$": "an `https://` URL without spaces, quotes, backticks, `$` or `\\`",

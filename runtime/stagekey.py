@@ -31,6 +31,7 @@ from mlgen_runtime.fsutil import sha256_file
 FileHash = Callable[[Path], str]
 REGISTRY_VAR = "MLGEN_REGISTRY"  # registry.py's override of deploy.registry
 MLFLOW_PREFIX = "mlflow+"
+OBJECT_SCHEMES = ("s3://", "gs://", "az://")  # registry_object.py: object storage
 ALIASES_FILE = "aliases.json"  # the folder registry's environment -> version
 
 
@@ -50,15 +51,16 @@ def tree_hash(root: Path, rel: str, file_hash: FileHash = sha256_file) -> str:
 
 def champion(root: Path, settings: dict[str, Any], ask_registry: bool = False) -> str | None:
     """The version deployed to the last environment (evaluate compares with it): "none" when
-    there is none. A folder registry is read from its aliases file; an MLflow registry is asked
-    only with `ask_registry` (an import and a request), else None: unknown."""
+    there is none. A folder registry is read from its aliases file; an MLflow or object-storage
+    registry is asked only with `ask_registry` (an import and a request), else None: unknown."""
     deploy = settings.get("deploy") or {}
     envs = deploy.get("environments") or []
     if not envs:
         return "none"
     where = os.environ.get(REGISTRY_VAR, "").strip() or str(deploy.get("registry") or "models")
-    if where.startswith(MLFLOW_PREFIX):
-        return _ask_mlflow(root, settings, envs[-1]["name"]) if ask_registry else None
+    if where.startswith(MLFLOW_PREFIX) or where.startswith(OBJECT_SCHEMES):
+        # a server or a bucket: a request (and an SDK import) only when asked; else unknown
+        return _ask_registry(root, settings, envs[-1]["name"]) if ask_registry else None
     try:
         aliases = json.loads((root / where / ALIASES_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -67,7 +69,7 @@ def champion(root: Path, settings: dict[str, Any], ask_registry: bool = False) -
     return "none" if version is None else str(version)
 
 
-def _ask_mlflow(root: Path, settings: dict[str, Any], env: str) -> str:
+def _ask_registry(root: Path, settings: dict[str, Any], env: str) -> str:
     from types import SimpleNamespace
 
     from mlgen_runtime.registry import Registry

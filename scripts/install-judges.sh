@@ -9,7 +9,7 @@
 # Layout of $MLGEN_TOOLS_DIR (nothing is installed system-wide, except rsync/Java via apt when root):
 #   venv/   check-jsonschema, zizmor, actionlint (+ shellcheck), taplo   -- a venv of its own,
 #           separate from the project's .venv so the judges never share dependencies with mlgen
-#   node/   gitlab-ci-local, npm-groovy-lint
+#   node/   gitlab-ci-local, npm-groovy-lint, azurite (Azure storage emulator for the registry tests)
 #   bin/    rsync wrapper when rsync had to be extracted from a .deb (not root, no system rsync)
 #   deb/    files extracted from Debian packages (fallback only)
 # Prints one "ok <tool> <version>" line per tool; exits non-zero if any tool does not start.
@@ -34,6 +34,7 @@ PY_PINS=(
 NPM_PINS=(
   "gitlab-ci-local@4.73.0"
   "npm-groovy-lint@16.2.0"
+  "azurite@3.37.0"          # Azure's storage emulator: tests/runtime/test_object_registry.py
 )
 
 LOG="$(mktemp)"
@@ -126,6 +127,7 @@ check shellcheck       sh -c 'venv/bin/shellcheck --version | sed -n "s/^version
 check taplo            venv/bin/taplo --version
 check gitlab-ci-local  "$N/.bin/gitlab-ci-local" --version
 check npm-groovy-lint  node -p "require('./$N/npm-groovy-lint/package.json').version"
+check azurite-blob     node -p "require('./$N/azurite/package.json').version"
 check rsync            rsync --version
 check java             java -version
 check git              git --version

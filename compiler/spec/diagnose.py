@@ -159,8 +159,9 @@ _PATTERN_TEXT = {
     r"^https://[^\s'\"`$\\]+$": ("is not a plain https:// URL", "for example https://models.example.com"),
     rules.SECRET_PATTERN: ("is not a secret name", "use capitals, digits and `_`, for example `AWS_ACCESS_KEY_ID`"),
     rules.REGISTRY_PATTERN: (
-        "is neither a registry folder nor an MLflow registry URI",
-        "for example `models`, `mlflow+http://127.0.0.1:5000` or `mlflow+sqlite:///mlflow.db`",
+        "is neither a registry folder, an object-store URL nor an MLflow registry URI",
+        "for example `models`, `s3://my-bucket/models` (also gs://, az://; credentials come from the "
+        "environment, never the URL), `mlflow+http://127.0.0.1:5000` or `mlflow+sqlite:///mlflow.db`",
     ),
 }
 

@@ -194,8 +194,10 @@ class DeployEnvironment(_Strict):
 class Deploy(_Strict):
     registry: Registry = Field(
         "models",
-        description="Model registry: a folder in the repository (file-system registry), or an MLflow "
-        "registry as `mlflow+http://host:port` / `mlflow+sqlite:///path.db`.",
+        description="Model registry: a folder in the repository (file-system registry), object storage "
+        "as `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix` (credentials from the "
+        "provider's environment variables, never in the URL), or an MLflow registry as "
+        "`mlflow+http://host:port` / `mlflow+sqlite:///path.db`.",
     )
     environments: list[DeployEnvironment] = Field(default_factory=list)
     secrets: list[SecretName] = Field(

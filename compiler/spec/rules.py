@@ -26,7 +26,14 @@ SECRET_PATTERN = r"^[A-Z_][A-Z0-9_]{0,63}$"
 MLFLOW_PATTERN = r"mlflow\+(https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_.@+=/-]*)?|sqlite:///[A-Za-z0-9_.@+=/-]+)"
 # A registry folder keeps the plain characters (it is also a folder on every runner).
 REGISTRY_FOLDER = r"[A-Za-z0-9_.@+=-][A-Za-z0-9_.@+=/-]*"
-REGISTRY_PATTERN = rf"^(({REGISTRY_FOLDER})|{MLFLOW_PATTERN})$"
+# s3://bucket[/prefix], gs://bucket[/prefix], az://container[/prefix]: bucket names by the
+# providers' rules (lower case, 3-63 characters), a prefix of safe characters; no `@` or `:`
+# after the scheme, so no credentials, and no `?` query. Kept equal to runtime/registry_object.py.
+OBJECT_PATTERN = (
+    r"(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"
+    r"|az://[a-z0-9][a-z0-9-]{1,61}[a-z0-9])(/[A-Za-z0-9_.=+-]+)*"
+)
+REGISTRY_PATTERN = rf"^(({REGISTRY_FOLDER})|{MLFLOW_PATTERN}|{OBJECT_PATTERN})$"
 
 CLASSIFICATION_METRICS = (
     "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "log_loss",
@@ -49,6 +56,10 @@ def metrics_of(task: str | None) -> tuple[str, ...]:
     if task == "regression":
         return REGRESSION_METRICS
     return CLASSIFICATION_METRICS + REGRESSION_METRICS
+
+
+def is_object_store(registry: str) -> bool:
+    return registry.startswith(("s3://", "gs://", "az://"))
 
 
 def is_mlflow(registry: str) -> bool:
@@ -100,6 +111,13 @@ def registry(value: str) -> str:
         return value
     if value.startswith("mlflow+"):
         raise ValueError("is not an MLflow registry URI\nwrite `mlflow+http://host:port` or `mlflow+sqlite:///path.db`")
+    if is_object_store(value):
+        parts = value.split("://", 1)[1].split("/")
+        if any(part in (".", "..") for part in parts[1:]):
+            raise ValueError("has a `.` or `..` segment in its prefix\nfor example `s3://my-bucket/models`")
+        if value.startswith("az://") and "--" in parts[0]:
+            raise ValueError("is not an Azure container name (no `--`)\nfor example `az://models/mlgen`")
+        return value
     if ".." in value.split("/"):
         raise ValueError("must stay inside the repository (no `..`)\nfor example `models`")
     _normal_form(value, "models")

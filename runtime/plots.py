@@ -1,4 +1,5 @@
-"""Evaluation plots as PNG files with fixed names (report.md links them by relative path).
+"""Evaluation plots as PNG files with fixed names (report.md names them as artifact files, as text:
+a relative link is dead in a PR/MR comment; report_charts.py draws the same in Markdown and Mermaid).
 
 Matplotlib runs headless (Agg) and PNGs are written without the "Software" metadata, so the
 same predictions give the same bytes with the same matplotlib.

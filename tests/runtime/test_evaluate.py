@@ -55,7 +55,7 @@ def test_binary_classification_end_to_end(project, rt):
         assert (root / OUT / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (root / OUT / "report.md").read_text()
     assert "✅ all gates passed" in report and "no deployed model yet" in report
-    assert "| roc\\_auc min 0.9 | ≥ 0.9000 |" in report and "](plots/roc_curve.png)" in report
+    assert "| roc\\_auc min 0.9 | ≥ 0.9000 |" in report and "`plots/roc_curve.png` (ROC curve)" in report and "](plots/" not in report
     assert "log\\_loss (lower is better)" in report
     case = junit_cases(root)["roc_auc min 0.9"]
     assert case.find("failure") is None
@@ -109,7 +109,7 @@ slices = ["region"]
     assert r["plots"] == ["plots/confusion_matrix.png", "plots/roc_curve.png", "plots/pr_curve.png"]  # one-vs-rest
     for p in r["plots"]:
         assert (root / OUT / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "- [ROC curve](plots/roc_curve.png)" in (root / OUT / "report.md").read_text()
+    assert "`plots/roc_curve.png` (ROC curve)" in (root / OUT / "report.md").read_text()
     assert r["metrics"]["roc_auc"] > 0.9
     slices = {s["value"]: s for s in r["slices"]}
     assert set(slices) == {"north", "rare", "south"}

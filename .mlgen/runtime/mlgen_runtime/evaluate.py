@@ -15,7 +15,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgen_runtime import data, gates, metrics, modelio, pipeline, plots
+from mlgen_runtime import data, gates, metrics, modelio, pipeline, plots, report_charts
 from mlgen_runtime import report_md as md
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
@@ -116,7 +116,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         "plots": [f"plots/{n}" for n in plot_names],
     }
     write_json(out / "metrics.json", result)
-    md.write_report(out, report(settings["project"]["name"], result, verdicts))  # bounded for a PR/MR comment
+    charts = report_charts.section(task, y, preds)  # the plots as a table and Mermaid: PNG links are dead in comments
+    md.write_report(out, report(settings["project"]["name"], result, verdicts, charts))  # bounded for a PR/MR comment
     write_junit(out / "junit.xml", "mlgen.evaluate", junit_cases(verdicts))
     _print_summary(values, champ_block, verdicts)
 
@@ -206,8 +207,9 @@ def _print_summary(values: dict[str, float | None], champ: dict[str, Any] | None
 # --- report.md --------------------------------------------------------------------------
 
 
-def report(project: str, result: dict[str, Any], verdicts: list[gates.Verdict]) -> str:
-    """Markdown for a PR/MR comment: verdict, metrics vs champion, gates, slices, plots."""
+def report(project: str, result: dict[str, Any], verdicts: list[gates.Verdict], charts: str = "") -> str:
+    """Markdown for a PR/MR comment: verdict, metrics vs champion, gates, slices, then `charts`
+    (report_charts.section) and the PNG names as text: a relative link is dead where reviewers read."""
     failed = sum(1 for v in verdicts if not v.passed)
     if not verdicts:
         headline = "no gates configured"
@@ -251,9 +253,13 @@ def report(project: str, result: dict[str, Any], verdicts: list[gates.Verdict]) 
         ], align="llr" + "r" * len(names))]
         if any(s["skipped"] for s in result["slices"]):
             lines += [f"Slices under {MIN_SLICE_ROWS} rows are skipped (—).", ""]
-    if result["plots"]:
+    if charts or result["plots"]:
         lines += ["### Plots", ""]
-        lines += [f"- [{plots.TITLES.get(p.rsplit('/', 1)[-1], p)}]({p})" for p in result["plots"]]
+    if charts:
+        lines += [charts.rstrip("\n"), ""]
+    if result["plots"]:
+        lines += ["PNG files in this job's artifacts (evaluate folder): "
+                  + ", ".join(f"{md.code(p)} ({plots.TITLES.get(p.rsplit('/', 1)[-1], p)})" for p in result["plots"]) + "."]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

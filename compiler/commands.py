@@ -51,6 +51,8 @@ def compile_files(spec_file: Path, out_dir: Path, providers: Sequence[str] | Non
             raise UsageError(f"unknown provider `{unknown[0]}`; expected one of: {', '.join(backends.PROVIDERS)}")
         chosen = tuple(sorted(set(providers)))
     compiled = compile_spec(spec_file, out_dir, chosen)
+    for warning in compiled.warnings:
+        err(f"mlgen: warning: {warning}")
     return {**compiled.files, SCHEMA_REL: packaged_schema()}
 
 

@@ -225,8 +225,8 @@ def stub_plan(plan: Plan) -> Plan:
         line = " && ".join([f"mkdir -p {p} && touch {p}/stub" for p in paths] or ["true"])
         if job.name == MONITOR_JOB:
             line += f' && printf %s "$DRIFT" > {MONITOR_RESULT}'
-        jobs.append(replace(job, commands=(line,)))
-    return replace(plan, setup=("true",), jobs=tuple(jobs))
+        jobs.append(replace(job, setup=("true",), commands=(line,)))
+    return replace(plan, jobs=tuple(jobs))
 
 
 @pytest.fixture(scope="module")

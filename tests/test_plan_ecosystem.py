@@ -51,7 +51,7 @@ def test_without_dvc_no_pull_and_no_secrets(tmp_path: Path) -> None:
     assert all(not c.startswith("dvc ") for j in plan.jobs for c in j.commands)
     assert all(j.command_secrets == () for j in plan.jobs)
     assert plan.secrets_environment is None
-    assert "dvc" not in plan.setup[0].split()
+    assert "dvc" not in plan.jobs[0].setup[0].split()
 
 
 def test_dvc_pull_precedes_the_runtime_in_jobs_that_read_data(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_dvc_pull_precedes_the_runtime_in_jobs_that_read_data(tmp_path: Path) ->
     assert plan.job("rollback-staging").command_secrets == (("MLFLOW_TRACKING_TOKEN",),)
     assert plan.job("train").secrets == ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     assert plan.secrets_environment == "ci-secrets"
-    assert plan.setup[0].split()[-2:] == ["dvc", "mlflow-skinny"]
+    assert plan.jobs[0].setup[0].split()[-2:] == ["dvc", "mlflow-skinny"]
 
 
 def test_files_written_by_a_stage_are_not_pulled(tmp_path: Path) -> None:
@@ -110,5 +110,5 @@ def test_scan_retrains_on_drift(tmp_path: Path) -> None:
 def test_registry_forms_are_accepted(tmp_path: Path, registry: str) -> None:
     plan = plan_of(tmp_path, "", f'[deploy]\nregistry = "{registry}"\n[[deploy.environments]]\nname = "staging"\n')
     assert plan.settings["deploy"]["registry"] == registry
-    tools = plan.setup[0].split()[6:]
+    tools = plan.jobs[0].setup[0].split()[6:]
     assert tools == ([] if registry == "models" else ["mlflow"] if "sqlite" in registry else ["mlflow-skinny"])

@@ -32,7 +32,7 @@ class ReadJob:
 
     name: str
     needs: tuple[str, ...] | None  # sorted; None where the provider has no needs (Jenkins runs stages in order)
-    commands: tuple[str, ...]  # every shell line in order: Plan.setup then Job.commands
+    commands: tuple[str, ...]  # every shell line in order: Job.setup then Job.commands
     shards: int = 1
     # the produced artifact's paths, unescaped from the provider's patterns (Job.produces.paths)
     artifact_paths: tuple[str, ...] = ()

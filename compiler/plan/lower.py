@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mlgen_runtime.contract import (
@@ -194,7 +195,6 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
         spec_sha256=hashlib.sha256(spec_bytes).hexdigest(),
         project=spec.project.name,
         python=spec.project.python,
-        setup=(setup,),
         env=(("PYTHONPATH", RUNTIME_DIR),),
         triggers=Triggers(
             branches=tuple(spec.ci.branches),
@@ -202,7 +202,7 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
             schedules=(spec.monitor.schedule,) if spec.monitor else (),
             manual=True,
         ),
-        jobs=tuple(jobs[n] for n in order),
+        jobs=tuple(replace(jobs[n], setup=(setup,)) for n in order),
         providers=tuple(sorted(providers if providers is not None else spec.ci.providers)),
         timeout_minutes=spec.ci.pipeline_timeout_minutes,
         artifact_expire_days=spec.ci.artifact_expire_days,
@@ -233,8 +233,6 @@ def _mark_review_jobs(jobs: dict[str, Job], order: list[str]) -> None:
     """The jobs whose summary is the reviewers' report (PR/MR comment), in run order: evaluate,
     then the scan (whose report extends evaluate's). The last one that ran holds the fullest
     report; when evaluate fails the scan never runs, so evaluate posts its own only then."""
-    from dataclasses import replace
-
     reviews = [n for kind in REVIEW_KINDS for n in order
                if jobs[n].kind == kind and jobs[n].summary and "pull_request" in jobs[n].events]
     for n in reviews:
@@ -242,8 +240,6 @@ def _mark_review_jobs(jobs: dict[str, Job], order: list[str]) -> None:
 
 
 def _with_events(job: Job, events: tuple[Event, ...]) -> Job:
-    from dataclasses import replace
-
     return replace(job, events=events)
 
 

@@ -43,7 +43,7 @@ def expected_jobs(plan: Plan) -> list[ReadJob]:
     def cached(j: Job) -> tuple[str, ...]:
         return j.cache_inputs if j.cache and not j.environment and not release_branches(plan.triggers) else ()
 
-    return [ReadJob(j.name, j.needs, plan.setup + j.commands, j.shards, j.produces.paths if j.produces else (), cached(j))
+    return [ReadJob(j.name, j.needs, j.setup + j.commands, j.shards, j.produces.paths if j.produces else (), cached(j))
             for j in plan.jobs]
 
 
@@ -268,7 +268,7 @@ def test_step_order_is_download_setup_commands_upload(plan: Plan) -> None:
             for s in spec["steps"]
         ]
         expected = ["checkout", "setup-python", *["download-artifact"] * len(job.consumes)]
-        expected += ["run"] * (len(plan.setup) + len(job.commands))
+        expected += ["run"] * (len(job.setup) + len(job.commands))
         expected += ["upload-artifact"] if job.produces else []
         assert kinds == expected, job.name
 
@@ -304,7 +304,7 @@ def test_ambiguous_commands_survive_a_yaml_1_1_parser() -> None:
     plan = with_commands(minimal_plan(), TRICKY)
     doc = yaml11.safe_load(text_of(plan))
     runs = [s["run"] for s in doc["jobs"]["validate"]["steps"] if "run" in s]
-    assert runs == [*plan.setup, *TRICKY]
+    assert runs == [*plan.jobs[0].setup, *TRICKY]
     assert doc["on"]["push"]["branches"] == ["main"]
 
 
@@ -336,7 +336,7 @@ def test_job_ids_that_yaml_could_type_stay_strings(name: str) -> None:
     "change",
     [
         lambda p: with_commands(p, ("echo ${{ github.head_ref }}",)),
-        lambda p: replace(p, setup=("pip install ${{x}}",)),
+        lambda p: replace(p, jobs=(replace(p.jobs[0], setup=("pip install ${{x}}",)), *p.jobs[1:])),
         lambda p: replace(p, env=(("X", "${{ secrets.T }}"),)),
         lambda p: replace(p, triggers=Triggers(branches=("${{ evil }}",))),
         lambda p: replace(p, jobs=(replace(p.jobs[0], produces=Artifact("validate", ("${{ x }}",))),)),
@@ -407,7 +407,8 @@ def loop_plan() -> Plan:
     jobs.insert(1, jobs.pop())  # monitor right after featurize, before validate (topological)
     rollbacks = tuple(
         Job(f"rollback-{env}", "rollback", (f"{RT} rollback {P} --env {env}",), events=("rollback",),
-            default_branch_only=True, environment=Environment(env, approval), timeout_minutes=60)
+            default_branch_only=True, environment=Environment(env, approval), timeout_minutes=60,
+            setup=plan.jobs[0].setup)
         for env, approval in (("staging", "auto"), ("production", "manual"))
     )
     return reviewed(replace(plan, jobs=(*jobs, *rollbacks)))
@@ -481,7 +482,7 @@ def test_each_rollback_job_is_protected_and_serialized_with_its_deploys() -> Non
         assert steps_of(job) == ["checkout", "setup-python", "run", "run"]
         assert job["steps"][0]["with"]["persist-credentials"] is False
         assert [s["run"] for s in job["steps"] if "run" in s] == [
-            *plan.setup, f"{RT} rollback {P} --env {env}",
+            *plan.job(f"rollback-{env}").setup, f"{RT} rollback {P} --env {env}",
         ]
     assert "# approval: manual - add required reviewers to environment 'production'" in github.render(plan)[ROLLBACK_OUT]
 

@@ -20,7 +20,7 @@ from mlgen.backends.gitlab import render as gl
 from mlgen.compile import build_plan
 from mlgen_runtime.contract import FORMAT_VERSION, MONITOR_RESULT, Artifact, Environment, Job, Plan, Triggers
 from tests.support import judges
-from tests.support.sample_plans import full_plan, minimal_plan, reporting, reviewed
+from tests.support.sample_plans import full_plan, minimal_plan, reporting, reviewed, with_setup
 
 OUT = ".gitlab-ci.yml"
 RETRAIN = ".mlgen/gitlab/retrain.yml"
@@ -62,8 +62,8 @@ def shell_plan() -> Plan:
     )
     return Plan(
         format_version=FORMAT_VERSION, spec_path="mlproject.toml", spec_sha256="2" * 64,
-        project="shell", python="3.12", setup=("echo setup",), env=(("LITERAL", "a$HOME"),),
-        triggers=Triggers(branches=("main",)), jobs=jobs, providers=("gitlab",),
+        project="shell", python="3.12", env=(("LITERAL", "a$HOME"),),
+        triggers=Triggers(branches=("main",)), jobs=with_setup(jobs, "echo setup"), providers=("gitlab",),
         timeout_minutes=10, artifact_expire_days=1,
     )
 
@@ -114,7 +114,7 @@ def expected(plan: Plan) -> list[ReadJob]:
             return ()
         return tuple(f for f in j.cache_inputs if not f.endswith("MANIFEST.json"))[:2]
 
-    return [ReadJob(j.name, j.needs, (*plan.setup, *j.commands), j.shards, j.produces.paths if j.produces else (),
+    return [ReadJob(j.name, j.needs, (*j.setup, *j.commands), j.shards, j.produces.paths if j.produces else (),
                     key_files(j)) for j in plan.jobs]
 
 
@@ -234,8 +234,8 @@ def test_job_rules_follow_events() -> None:
 
 def test_ambiguous_strings_read_back_identical() -> None:
     base = minimal_plan()
-    job = replace(base.jobs[0], commands=AMBIGUOUS)
-    plan = replace(base, setup=AMBIGUOUS, jobs=(job, *base.jobs[1:]),
+    job = replace(base.jobs[0], setup=AMBIGUOUS, commands=AMBIGUOUS)
+    plan = replace(base, jobs=(job, *base.jobs[1:]),
                    env=tuple((f"V{i}", s) for i, s in enumerate(AMBIGUOUS)))
     text = gitlab.render(plan)[OUT]
     assert gitlab.read({OUT: text})[0].commands == AMBIGUOUS + AMBIGUOUS
@@ -282,7 +282,7 @@ def test_rollback_jobs_are_optional_manual_jobs_on_the_default_branch(make: Any)
         assert body["environment"] == {"name": env}
         assert body["resource_group"] == env == doc[f"deploy-{env}"]["resource_group"]
         assert body["interruptible"] is False
-        assert body["script"] == [*plan.setup, *job.commands]
+        assert body["script"] == [*job.setup, *job.commands]
         assert "cache" not in body and "artifacts" not in body and "after_script" not in body
     text = gitlab.render(plan)[OUT]
     assert "MLGEN_ROLLBACK_TO" in text.split("workflow:")[0]  # documented in the header
@@ -360,7 +360,7 @@ def test_child_pipeline_runs_the_retraining_jobs_as_written(make: Any) -> None:
     parent = load(plan)
     for name in names:
         job, body = plan.job(name), child[name]
-        assert body["script"] == [*plan.setup, *job.commands]
+        assert body["script"] == [*job.setup, *job.commands]
         assert [n["job"] for n in body["needs"]] == [n for n in job.needs if n != "monitor"]
         assert all("optional" not in n for n in body["needs"])
         for key in ("artifacts", "cache", "after_script", "environment", "resource_group", "interruptible", "parallel"):

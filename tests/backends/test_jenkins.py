@@ -71,7 +71,7 @@ def text(plan: Plan) -> str:
 
 def expected_jobs(plan: Plan) -> list[ReadJob]:
     # stash patterns are `<path>/**`: a trailing slash of a folder is not written twice
-    return [ReadJob(j.name, None, plan.setup + j.commands, j.shards,
+    return [ReadJob(j.name, None, j.setup + j.commands, j.shards,
                     tuple(p.rstrip("/") for p in j.produces.paths) if j.produces else ()) for j in plan.jobs]
 
 
@@ -151,7 +151,7 @@ def test_every_sh_argument_is_a_single_quoted_literal(name: str) -> None:
     plan = PLANS[name]()
     src = text(plan)
     sh_lines = [ln.strip() for ln in src.splitlines() if ln.strip().startswith("sh")]
-    assert len(sh_lines) == sum((len(plan.setup) + len(j.commands)) * j.shards for j in plan.jobs)
+    assert len(sh_lines) == sum((len(j.setup) + len(j.commands)) * j.shards for j in plan.jobs)
     for ln in sh_lines:
         assert re.fullmatch(rf"sh {SQ}", ln), ln
 

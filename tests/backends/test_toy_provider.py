@@ -77,7 +77,7 @@ def test_compile_writes_its_file_and_check_sees_an_edit(site: Path, project: Pat
     assert list(read) == [j["name"] for j in plan["jobs"]]
     for job in plan["jobs"]:
         assert read[job["name"]].needs == tuple(job["needs"])
-        assert read[job["name"]].commands == (*plan["setup"], *job["commands"])
+        assert read[job["name"]].commands == (*job["setup"], *job["commands"])
 
     res = run(site, project, "-m", "mlgen", "compile", "--check")
     assert res.returncode == 0, res.stdout + res.stderr

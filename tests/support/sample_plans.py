@@ -94,10 +94,9 @@ def full_plan() -> Plan:
         spec_sha256="0" * 64,
         project="churn",
         python="3.12",
-        setup=("python -m pip install -r requirements.txt -r .mlgen/runtime/requirements.txt",),
         env=(("PYTHONPATH", ".mlgen/runtime"),),
         triggers=Triggers(branches=("main",), pull_requests=True, schedules=("0 6 * * 1",), manual=True),
-        jobs=jobs,
+        jobs=with_setup(jobs, "python -m pip install -r requirements.txt -r .mlgen/runtime/requirements.txt"),
         providers=("github", "gitlab", "jenkins"),
         timeout_minutes=120,
         artifact_expire_days=7,
@@ -116,9 +115,9 @@ def minimal_plan() -> Plan:
     )
     return Plan(
         format_version=FORMAT_VERSION, spec_path="mlproject.toml", spec_sha256="1" * 64,
-        project="tiny", python="3.12", setup=("python -m pip install -r .mlgen/runtime/requirements.txt",),
+        project="tiny", python="3.12",
         env=(("PYTHONPATH", ".mlgen/runtime"),), triggers=Triggers(branches=("main",)),
-        jobs=jobs, providers=("github", "gitlab", "jenkins"), timeout_minutes=60, artifact_expire_days=7,
+        jobs=with_setup(jobs, "python -m pip install -r .mlgen/runtime/requirements.txt"), providers=("github", "gitlab", "jenkins"), timeout_minutes=60, artifact_expire_days=7,
     )
 
 
@@ -136,3 +135,8 @@ def reviewed(plan: Plan) -> Plan:
     return replace(plan, jobs=tuple(
         replace(j, posts_review=("always" if j.name == names[-1] else "failed") if j.name in names else None)
         for j in plan.jobs))
+
+
+def with_setup(jobs: tuple[Job, ...], *lines: str) -> tuple[Job, ...]:
+    """`jobs`, each with `lines` as its setup (what lowering gives every job today)."""
+    return tuple(replace(j, setup=lines) for j in jobs)

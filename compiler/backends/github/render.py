@@ -229,7 +229,7 @@ def job_steps(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedSeq:
     out.extend(steps.download(name, sharded.get(name, False)) for name in job.consumes)
     if job.cache and not job.environment and not release_branches(plan.triggers):  # never for deploys
         out.append(steps.stage_cache(job.cache, job.shards > 1, job.cache_inputs))
-    out.extend(steps.run(line) for line in plan.setup)
+    out.extend(steps.run(line) for line in job.setup)
     out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))
     if publishes_drift(job, plan):
         out.append(steps.drift_output())

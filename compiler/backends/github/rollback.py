@@ -65,7 +65,7 @@ def job_block(job: Job, plan: Plan) -> CommentedMap:
         "env", before="the optional version, as data: never expanded inside a run: line", indent=JOB_KEY_INDENT
     )
     out = CommentedSeq([steps.checkout(), steps.setup_python(plan.python)])
-    out.extend(steps.run(line) for line in plan.setup)
+    out.extend(steps.run(line) for line in job.setup)
     out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))
     block["steps"] = out
     return block

@@ -290,7 +290,7 @@ def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
     body["timeout"] = yaml_str(f"{job.timeout_minutes} minutes")
     if job.cache is not None and job.environment is None and not release_branches(plan.triggers):
         body["cache"] = cache(job)  # never for deploys; release builds start clean (as on GitHub)
-    body["script"] = [yaml_str(line) for line in (*plan.setup, *job.commands)]
+    body["script"] = [yaml_str(line) for line in (*job.setup, *job.commands)]
     after = after_script(job, reporter=mr_reporting(plan, job))
     if after:
         body["after_script"] = after

@@ -299,7 +299,7 @@ def run_stage(job: Job, plan: Plan, shard: int, env: tuple[tuple[str, str], ...]
         credentials=tuple(check_credential(c) for c in job.secrets),
         timeout_minutes=job.timeout_minutes,
         unstash=unstash_names(job, plan),
-        sh=plan.setup + job.commands,
+        sh=job.setup + job.commands,
         read_env=((DRIFT_VAR, MONITOR_RESULT),) if reads_verdict else (),
         stash=stash,
         post=archive(job),

@@ -28,7 +28,7 @@ def render(plan: Plan) -> dict[str, str]:
         if job.shards > 1:
             head += f" shards {job.shards}"
         lines.append(head)
-        lines += [f"  run {line}" for line in (*plan.setup, *job.commands)]
+        lines += [f"  run {line}" for line in (*job.setup, *job.commands)]
     return {OUTPUT: "\n".join(lines) + "\n"}
 
 

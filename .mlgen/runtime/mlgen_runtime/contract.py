@@ -45,6 +45,8 @@ MONITOR_JOB = "monitor"
 OUT_DIR = ".mlgen/out"  # each job writes (and hands on) OUT_DIR/<kind>
 MONITOR_RESULT = f"{OUT_DIR}/monitor/drifted"  # "true" or "false"
 CACHE_DIR = ".mlgen/cache"
+INSTALL_DIR = ".mlgen/install"  # INSTALL_DIR/<job>.txt: what each job installs
+UV_CACHE_DIR = ".mlgen/uv-cache"  # uv's download cache, kept by providers between pipelines
 MANIFEST = "MANIFEST.json"  # RUNTIME_DIR/MANIFEST: sha256 of every bundled runtime file
 ROLLBACK_PREFIX = "rollback-"
 
@@ -84,11 +86,17 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Job:
-    """One CI job. `commands` are shell lines run in order, after `Plan.setup`, exactly as written."""
+    """One CI job. `setup` then `commands` are shell lines run in order, exactly as written."""
 
     name: str
     kind: str  # validate | train | select | evaluate | deploy | monitor | custom
     commands: tuple[str, ...]
+    # Shell lines run first (install what this job uses); providers emit them before `commands`
+    # and never bind secrets to them.
+    setup: tuple[str, ...] = ()
+    # A file whose content hash keys the provider's cache of UV_CACHE_DIR for this job's
+    # installs; None when the job must not use a cache (deploys, rollbacks) or installs unlocked.
+    install_cache: str | None = None
     needs: tuple[str, ...] = ()  # sorted names of jobs that must finish first
     events: tuple[Event, ...] = ("manual", "pull_request", "push")  # sorted
     default_branch_only: bool = False  # deploys: only on the default branch, never on PRs
@@ -157,7 +165,6 @@ class Plan:
     spec_sha256: str
     project: str
     python: str  # e.g. "3.12"
-    setup: tuple[str, ...]  # shell lines every job runs first (install dependencies)
     env: tuple[tuple[str, str], ...]  # pipeline-wide environment, sorted by name
     triggers: Triggers
     jobs: tuple[Job, ...]  # topological order, ties broken by name

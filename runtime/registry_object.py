@@ -62,9 +62,9 @@ from mlgen_runtime.registry import (
 
 # Kept equal to compiler/spec/rules.py OBJECT_PATTERN (tests/runtime/test_object_registry.py checks).
 OBJECT_URL = re.compile(
-    r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"
-    r"|az://[a-z0-9][a-z0-9-]{1,61}[a-z0-9])(/[A-Za-z0-9_.=+-]+)*$"
-)
+    r"(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"
+    r"|az://[a-z0-9][a-z0-9-]{1,61}[a-z0-9])(/[A-Za-z0-9_.=+-]+)*"
+)  # used with fullmatch: `$` would let a trailing newline through
 SCHEMES = {"s3": ("s3fs", "s3fs"), "gs": ("gcsfs", "gcsfs"), "az": ("adlfs", "adlfs")}  # scheme -> (module, pip name)
 ATTEMPTS = 400  # conditional-create races lost in a row before giving up (16 writers need far fewer)
 HISTORY_NAME = re.compile(r"^([0-9]{8})\.json$")
@@ -74,7 +74,7 @@ VERSION_NAME = re.compile(r"^([1-9][0-9]*)\.json$")
 def check_url(url: str) -> str:
     """The URL, or BadInput: credentials, queries, `..` and odd characters are refused."""
     parts = url.split("://", 1)[-1].split("/")
-    if not OBJECT_URL.match(url) or any(p in (".", "..") for p in parts) or "--" in parts[0] and url.startswith("az://"):
+    if not OBJECT_URL.fullmatch(url) or any(p in (".", "..") for p in parts) or "--" in parts[0] and url.startswith("az://"):
         raise BadInput(
             f"registry URL {safe(url)!r} is not s3://bucket[/prefix], gs://bucket[/prefix] or az://container[/prefix] "
             "(lower-case bucket name, a prefix of letters, digits and `_ . = + -`, no `..`, no credentials or query)"

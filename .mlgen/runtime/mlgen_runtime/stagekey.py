@@ -32,6 +32,7 @@ from mlgen_runtime.fsutil import sha256_file
 FileHash = Callable[[Path], str]
 REGISTRY_VAR = "MLGEN_REGISTRY"  # registry.py's override of deploy.registry
 MLFLOW_PREFIX = "mlflow+"
+OBJECT_SCHEMES = ("s3://", "gs://", "az://")  # registry_object.py: object storage
 ALIASES_FILE = "aliases.json"  # the folder registry's environment -> version
 
 
@@ -51,15 +52,16 @@ def tree_hash(root: Path, rel: str, file_hash: FileHash = sha256_file) -> str:
 
 def champion(root: Path, settings: dict[str, Any], ask_registry: bool = False) -> str | None:
     """The version deployed to the last environment (evaluate compares with it): "none" when
-    there is none. A folder registry is read from its aliases file; an MLflow registry is asked
-    only with `ask_registry` (an import and a request), else None: unknown."""
+    there is none. A folder registry is read from its aliases file; an MLflow or object-storage
+    registry is asked only with `ask_registry` (an import and a request), else None: unknown."""
     deploy = settings.get("deploy") or {}
     envs = deploy.get("environments") or []
     if not envs:
         return "none"
     where = os.environ.get(REGISTRY_VAR, "").strip() or str(deploy.get("registry") or "models")
-    if where.startswith(MLFLOW_PREFIX):
-        return _ask_mlflow(root, settings, envs[-1]["name"]) if ask_registry else None
+    if where.startswith(MLFLOW_PREFIX) or where.startswith(OBJECT_SCHEMES):
+        # a server or a bucket: a request (and an SDK import) only when asked; else unknown
+        return _ask_registry(root, settings, envs[-1]["name"]) if ask_registry else None
     try:
         aliases = json.loads((root / where / ALIASES_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -68,7 +70,7 @@ def champion(root: Path, settings: dict[str, Any], ask_registry: bool = False) -
     return "none" if version is None else str(version)
 
 
-def _ask_mlflow(root: Path, settings: dict[str, Any], env: str) -> str:
+def _ask_registry(root: Path, settings: dict[str, Any], env: str) -> str:
     from types import SimpleNamespace
 
     from mlgen_runtime.registry import Registry
@@ -104,8 +106,38 @@ def job_key(plan: Plan, root: Path, job: Job, *, manifest: Path, file_hash: File
         champ = champion(root, plan.settings, ask_registry)
         if champ is None:
             return None
+        if champ != "none" and _is_candidate(root, plan, job, champ):
+            champ = "none"  # evaluate.champion: the candidate itself is compared with none
         h.update(f"champion:{champ}".encode())
     return h.hexdigest()
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_candidate(root: Path, plan: Plan, job: Job, version: str) -> bool:
+    """The folder registry's `version` holds the very model `job` evaluates (version.json's
+    model_sha256 equals the sha256 in the consumed model.json). False whenever that cannot be
+    read cheaply (object stores, MLflow, a missing file): then the champion stays in the key."""
+    where = os.environ.get(REGISTRY_VAR, "").strip() or str((plan.settings.get("deploy") or {}).get("registry") or "models")
+    if where.startswith(MLFLOW_PREFIX) or where.startswith(OBJECT_SCHEMES) or not version.isdigit():
+        return False
+    record = _read_json(root / where / "versions" / version / "version.json")
+    sha = record.get("model_sha256") if isinstance(record, dict) else None
+    if not isinstance(sha, str):
+        return False
+    jobs = {j.name: j for j in plan.jobs}
+    for name in job.consumes:
+        produces = jobs[name].produces
+        for rel in produces.paths if produces is not None else ():
+            meta = _read_json(root / rel / "model.json")
+            if isinstance(meta, dict) and meta.get("sha256") == sha:
+                return True
+    return False
 
 
 def shard_key(key: str, index: int, total: int) -> str:

@@ -7,10 +7,12 @@ its outputs are as that run left them. This layer stays beside the runtime's sta
 because it skips what the runtime never sees (a `dvc pull`, a custom stage's commands, the
 process start); both compute the same key, so they cannot disagree on whether inputs changed.
 Files are re-hashed only when their stat changed (`StatCache`, passed to the key), so a no-op
-run costs a few `os.stat` calls. Jobs the plan marks not `cacheable` (deploys, rollbacks, the
-monitor) always run, and so does evaluate with an MLflow registry (its champion is not read
-here). The plan is read typed (mlgen_runtime/contract.py). No heavy imports here: the ML work
-happens in processes of the bundled runtime.
+run costs a few `os.stat` calls. Jobs the plan marks not `cacheable` (rollbacks, the monitor)
+always run, and so does evaluate with an MLflow or object-store registry (its champion is not
+read here). A deploy runs unless every job it needs was skipped and its environment's alias in
+a folder registry already points at a version with the candidate's sha256
+(stagekey.deploy_is_noop): then it would change nothing. The plan is read typed
+(mlgen_runtime/contract.py). No heavy imports here: the ML work happens in processes of the bundled runtime.
 
 Every command of a job runs through the shell as its own process, as in CI (one process per
 command, the same `python -m mlgen_runtime` entry point); shards run as parallel processes.
@@ -314,6 +316,11 @@ def _run_plan(
         env = job.environment
         if env and env.approval == "manual" and env.name not in approved:
             outcomes[name] = Outcome(name, "waiting", note=f"needs approval: --approve {env.name}")
+            continue
+        upstream_cached = all(outcomes[n].status in ("cached", "skipped") for n in job.needs if n in outcomes)
+        if not force and upstream_cached and stagekey.deploy_is_noop(root, plan, job):
+            # nothing it reads changed this run and its alias already holds this very model
+            outcomes[name] = Outcome(name, "cached", note=f"{job.environment.name} already holds this model")
             continue
         key = cache_key(root, plan, job, stats) if job.cacheable else None  # the plan decides
         cacheable = key is not None

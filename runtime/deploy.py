@@ -46,6 +46,12 @@ def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> i
     from mlgen_runtime.scan import scan_verdict  # the scan module's imports are light
 
     scan_verdict(ctx, sha)  # a plan with a scan job never ships an unscanned or blocked model
+    current = registry.alias(env)
+    if current is not None and version_sha(registry, current) == sha:
+        # decided from hashes: the registry verified this version's files when it registered
+        # them and verifies them before every load, so the model need not be loaded here
+        print(f"deploy {env}: model sha256 {sha[:12]} is version {current}, which {env} already points at: nothing to do")
+        return write_record(ctx, registry, env, current, current, False, sha)
     # hashes and trusted types checked before the model enters the registry
     load_model(model_dir / MODEL_FILE, sha, trusted_extra(ctx))
     scores = evaluation.get("metrics")
@@ -54,6 +60,16 @@ def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> i
     before = registry.alias(env)
     changed = registry.promote(env, version, reason=f"deploy --env {env}")
     report_move("deploy", env, before, version, changed)
+    return write_record(ctx, registry, env, version, before, changed, sha)
+
+
+def version_sha(registry: ModelRegistry, version: int) -> str | None:
+    """The model sha256 the registry records for `version` (None when it has no such record)."""
+    return next((r.get("model_sha256") for r in registry.versions() if r.get("version") == version), None)
+
+
+def write_record(ctx: Context, registry: ModelRegistry, env: str, version: int, before: int | None,
+                 changed: bool, sha: str) -> int:
     record = ctx.out(f"deploy-{env}.json")
     try:
         write_json(record, {

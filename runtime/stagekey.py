@@ -105,8 +105,54 @@ def job_key(plan: Plan, root: Path, job: Job, *, manifest: Path, file_hash: File
         champ = champion(root, plan.settings, ask_registry)
         if champ is None:
             return None
+        if champ != "none" and _is_candidate(root, plan, job, champ):
+            champ = "none"  # evaluate.champion: the candidate itself is compared with none
         h.update(f"champion:{champ}".encode())
     return h.hexdigest()
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_candidate(root: Path, plan: Plan, job: Job, version: str) -> bool:
+    """The folder registry's `version` holds the very model `job` evaluates (version.json's
+    model_sha256 equals the sha256 in the consumed model.json). False whenever that cannot be
+    read cheaply (object stores, MLflow, a missing file): then the champion stays in the key."""
+    where = os.environ.get(REGISTRY_VAR, "").strip() or str((plan.settings.get("deploy") or {}).get("registry") or "models")
+    if where.startswith(MLFLOW_PREFIX) or where.startswith(OBJECT_SCHEMES) or not version.isdigit():
+        return False
+    record = _read_json(root / where / "versions" / version / "version.json")
+    sha = record.get("model_sha256") if isinstance(record, dict) else None
+    if not isinstance(sha, str):
+        return False
+    jobs = {j.name: j for j in plan.jobs}
+    for name in job.consumes:
+        produces = jobs[name].produces
+        for rel in produces.paths if produces is not None else ():
+            meta = _read_json(root / rel / "model.json")
+            if isinstance(meta, dict) and meta.get("sha256") == sha:
+                return True
+    return False
+
+
+def deploy_is_noop(root: Path, plan: Plan, job: Job) -> bool:
+    """A deploy job whose environment's alias (the folder registry's aliases.json) already
+    points at a version holding the very model it would deploy: running it changes nothing.
+    False whenever that cannot be told from files (object stores, MLflow, no alias yet)."""
+    if job.kind != "deploy" or job.environment is None:
+        return False
+    where = os.environ.get(REGISTRY_VAR, "").strip() or str((plan.settings.get("deploy") or {}).get("registry") or "models")
+    if where.startswith(MLFLOW_PREFIX) or where.startswith(OBJECT_SCHEMES):
+        return False
+    aliases = _read_json(root / where / ALIASES_FILE)
+    version = aliases.get(job.environment.name) if isinstance(aliases, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        return False
+    return _is_candidate(root, plan, job, str(version))
 
 
 def shard_key(key: str, index: int, total: int) -> str:

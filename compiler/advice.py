@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 Check = Callable[["Spec", Path, "Plan"], list[str]]
 
-CHECKS: tuple[Check, ...] = ()
+from mlgen.lockfile import lock_warnings  # noqa: E402
+CHECKS: tuple[Check, ...] = (lock_warnings,)
 
 
 def compile_warnings(spec: Spec, spec_dir: Path, plan: Plan) -> tuple[str, ...]:

@@ -55,6 +55,15 @@ def compile_cmd(
     raise typer.Exit(commands.compile_cmd(_path(spec), provider, _path(out), check, force, quiet))
 
 
+@app.command("lock")
+def lock_cmd(
+    spec: SpecOpt = None,
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Bump every pin to the newest allowed version.")] = False,
+) -> None:
+    """Resolve what the jobs install into mlgen.lock (exact versions and hashes, for the spec's Python on Linux)."""
+    raise typer.Exit(commands.lock_cmd(_path(spec), upgrade))
+
+
 @app.command("validate")
 def validate_cmd(spec: SpecOpt = None) -> None:
     """Check the spec only; write nothing."""

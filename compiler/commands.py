@@ -102,6 +102,10 @@ def _compile_and_write(
         stale = [c for c in changes if c.state != "unchanged"]
         for c in stale:
             err(f"stale: {shown_path(out_dir / c.path)} ({c.state}); run `mlgen compile`")
+        lock_stale = _stale_lock(spec_file.parent, files)
+        if lock_stale:
+            err(f"stale: {lock_stale}")
+            return EXIT_FAILED, files
         if not stale:
             echo(f"up to date: {len(changes)} files")
         return (EXIT_FAILED if stale else EXIT_OK), files
@@ -131,6 +135,22 @@ def _compile_and_write(
         echo(f"mlgen: {len(written) - removed} written, " + (f"{removed} removed, " if removed else "")
              + f"{len(changes) - len(written)} unchanged")
     return EXIT_OK, files
+
+
+def _stale_lock(spec_dir: Path, files: dict[str, str]) -> str | None:
+    """Why mlgen.lock is stale (the same check the first CI step runs), None when current or
+    unlocked."""
+    from mlgen_runtime.lockcheck import INPUTS_PATH, stale_reason
+
+    inputs = files.get(INPUTS_PATH)
+    return stale_reason(spec_dir, inputs) if inputs is not None else None
+
+
+def lock_cmd(spec: Path | None = None, upgrade: bool = False) -> int:
+    """`mlgen lock`; returns the exit code (raises SpecError / UsageError)."""
+    from mlgen.lockfile import lock_cmd as run_lock
+
+    return run_lock(spec_path(spec), upgrade)
 
 
 def run_cmd(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlgen_runtime.contract import (
     CACHED_KINDS,
     FORMAT_VERSION,
+    INSTALL_DIR,
     MANIFEST,
     MONITOR_JOB,
     NEVER_SKIPPED,
@@ -19,6 +20,7 @@ from mlgen_runtime.contract import (
     PLAN_PATH,
     RUNTIME_DIR,
     RUNTIME_MODULE,
+    UV_CACHE_DIR,
     Artifact,
     Environment,
     Event,
@@ -28,7 +30,7 @@ from mlgen_runtime.contract import (
 )
 from mlgen_runtime.codefiles import CODE_KINDS
 from mlgen.spec import jobgraph
-from mlgen.spec.rules import is_mlflow
+from mlgen.spec.rules import is_mlflow, is_object_store
 
 if TYPE_CHECKING:
     from mlgen.spec.model import Spec
@@ -81,10 +83,11 @@ def _builtin_consumes(spec: Spec, name: str) -> set[str]:
 
 
 def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: bytes,
-          providers: tuple[str, ...] | None = None, code: tuple[str, ...] = ()) -> Plan:
+          providers: tuple[str, ...] | None = None, code: tuple[str, ...] = (), locked: bool = False) -> Plan:
     """Build the plan for `spec`; `settings` is its JSON dump (with defaults, by TOML key), kept in
     the plan for the runtime; `spec_path` is how outputs name the spec (relative, POSIX); `code`
-    the estimator's files in the project (mlgen_runtime/codefiles.py), which key the cache of the jobs that run it."""
+    the estimator's files in the project (mlgen_runtime/codefiles.py), which key the cache of the jobs that run it;
+    `locked`: an mlgen.lock exists, so jobs install from it with hash checks (else pip, ranges)."""
     graph = jobgraph.edges(spec)
     drift_gated = _retrain_chain(spec, graph)
     for name in drift_gated:  # on schedules they wait for the monitor's verdict
@@ -184,25 +187,20 @@ def lower(spec: Spec, settings: dict[str, Any], spec_path: str, spec_bytes: byte
         )
         order.append(name)
 
-    setup = " ".join(
-        ["python", "-m", "pip", "install", "-r", f"{RUNTIME_DIR}/requirements.txt"]
-        + list(_tools(spec))
-        + [f"-r {shell_path(r)}" for r in spec.project.requirements]
-    )
     return Plan(
         format_version=FORMAT_VERSION,
         spec_path=spec_path,
         spec_sha256=hashlib.sha256(spec_bytes).hexdigest(),
         project=spec.project.name,
         python=spec.project.python,
-        env=(("PYTHONPATH", RUNTIME_DIR),),
+        env=(("PYTHONPATH", RUNTIME_DIR), *((("UV_CACHE_DIR", UV_CACHE_DIR),) if locked else ())),
         triggers=Triggers(
             branches=tuple(spec.ci.branches),
             pull_requests=pr,
             schedules=(spec.monitor.schedule,) if spec.monitor else (),
             manual=True,
         ),
-        jobs=tuple(replace(jobs[n], setup=(setup,)) for n in order),
+        jobs=tuple(_with_setup(spec, jobs[n], locked) for n in order),
         providers=tuple(sorted(providers if providers is not None else spec.ci.providers)),
         timeout_minutes=spec.ci.pipeline_timeout_minutes,
         artifact_expire_days=spec.ci.artifact_expire_days,
@@ -273,13 +271,63 @@ def _secrets(spec: Spec, kind: str, n_commands: int, pulls: bool) -> tuple[tuple
     return tuple(per) if any(per) else ()
 
 
-def _tools(spec: Spec) -> tuple[str, ...]:
-    """Packages every job installs besides the runtime's requirements (pin them in a
-    project.requirements file when the version matters)."""
-    tools = []
-    if spec.data.dvc:
-        tools.append("dvc")
-    if spec.deploy is not None and is_mlflow(spec.deploy.registry):
+# What each job installs (names as in runtime/requirements.txt; tests/test_install_sets.py proves
+# every stage's import closure is covered). The core is what loading data and a model needs.
+CORE = ("numpy", "pandas", "scikit-learn", "scipy", "skops")
+PLOTTING_KINDS = ("evaluate", "scan")  # the only stages that draw plots (matplotlib)
+OBJECT_STORE_PACKAGES = {"s3://": "s3fs", "gs://": "gcsfs", "az://": "adlfs"}
+
+
+def registry_tools(spec: Spec) -> tuple[str, ...]:
+    """The registry's client packages (for the jobs that open it)."""
+    if spec.deploy is None:
+        return ()
+    reg = spec.deploy.registry
+    if is_mlflow(reg):
         # a tracking server needs only the client; a sqlite registry needs mlflow's database layer
-        tools.append("mlflow" if spec.deploy.registry.startswith("mlflow+sqlite:") else "mlflow-skinny")
-    return tuple(tools)
+        return ("mlflow" if reg.startswith("mlflow+sqlite:") else "mlflow-skinny",)
+    if is_object_store(reg):
+        return (OBJECT_STORE_PACKAGES[reg[:5]],)
+    return ()
+
+
+def tools(spec: Spec) -> tuple[str, ...]:
+    """Packages some job installs besides the runtime's requirements: what `mlgen lock` adds."""
+    return (("dvc",) if spec.data.dvc else ()) + registry_tools(spec)
+
+
+def install_set(spec: Spec, job: Job) -> tuple[str, ...]:
+    """The packages `job` installs besides the project's requirements files (which every job
+    installs: they may hold the estimator's package), sorted."""
+    if job.kind == "custom":
+        return tuple(sorted(CORE))
+    names = set(CORE)
+    if job.kind in PLOTTING_KINDS:
+        names.add("matplotlib")
+    if any(r.endswith(".parquet") for r in job.reads):
+        names.add("pyarrow")
+    if job.kind in REGISTRY_KINDS:
+        names.update(registry_tools(spec))
+    if any(c.startswith("dvc pull") for c in job.commands):
+        names.add("dvc")
+    return tuple(sorted(names))
+
+
+def install_file(job_name: str) -> str:
+    return f"{INSTALL_DIR}/{job_name}.txt"
+
+
+def _with_setup(spec: Spec, job: Job, locked: bool) -> Job:
+    """The job with the lines that install its set: from the lock with hash checks (uv, its cache
+    keyed on the job's install file except where a cache must not be used), else pip ranges."""
+    target = shell_path(install_file(job.name))
+    if not locked:
+        extra = [f"-r {shell_path(r)}" for r in spec.project.requirements]
+        return replace(job, setup=(" ".join(["python", "-m", "pip", "install", "-r", target, *extra]),))
+    setup = (
+        f"python -m {RUNTIME_MODULE}.lockcheck",  # stdlib only: a stale lock fails before installing
+        f"python -m pip install --no-deps --require-hashes -r {INSTALL_DIR}/uv.txt",
+        f"python -m uv pip install --python python --require-hashes -r {target}",
+    )
+    cache_ok = job.kind not in ("deploy", "rollback") and job.environment is None
+    return replace(job, setup=setup, install_cache=install_file(job.name) if cache_ok else None)

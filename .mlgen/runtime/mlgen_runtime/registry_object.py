@@ -235,7 +235,10 @@ class ObjectRegistry:
                         raise BadInput(f"version {version}: {name} is missing from {self.url}/blobs/") from None
                 if file_sha(Path(tmp) / name) != files[name]:
                     raise BadInput(f"version {version}: {name} in {self.url} was modified (sha256 differs from its record)")
-            meta = json.loads((Path(tmp) / META_FILE).read_text(encoding="utf-8"))
+            try:
+                meta = json.loads((Path(tmp) / META_FILE).read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise BadInput(f"version {version}: {META_FILE} in {self.url} is unreadable ({exc})") from None
             if not isinstance(meta, dict) or meta.get("sha256") != sha:
                 raise BadInput(f"version {version}: {META_FILE} and the record disagree on the model's sha256")
             return load_model(Path(tmp) / MODEL_FILE, sha, extra_prefixes), meta

@@ -31,6 +31,14 @@ metrics = ["accuracy"]
 """
 
 
+def installs(tmp_path: Path, job: str) -> list[str]:
+    """The packages `job` installs (its .mlgen/install file, unlocked: one range a line)."""
+    from mlgen.compile import compile_spec
+
+    text = compile_spec(tmp_path / "mlproject.toml", tmp_path).files[f".mlgen/install/{job}.txt"]
+    return [ln.split(">")[0] for ln in text.splitlines() if ln and not ln.startswith("#")]
+
+
 def plan_of(tmp_path: Path, data: str = "", rest: str = "") -> Plan:
     spec = tmp_path / "mlproject.toml"
     spec.write_text(BASE.format(data=data, rest=rest))
@@ -51,7 +59,7 @@ def test_without_dvc_no_pull_and_no_secrets(tmp_path: Path) -> None:
     assert all(not c.startswith("dvc ") for j in plan.jobs for c in j.commands)
     assert all(j.command_secrets == () for j in plan.jobs)
     assert plan.secrets_environment is None
-    assert "dvc" not in plan.jobs[0].setup[0].split()
+    assert all("dvc" not in installs(tmp_path, j.name) for j in plan.jobs)
 
 
 def test_dvc_pull_precedes_the_runtime_in_jobs_that_read_data(tmp_path: Path) -> None:
@@ -70,7 +78,10 @@ def test_dvc_pull_precedes_the_runtime_in_jobs_that_read_data(tmp_path: Path) ->
     assert plan.job("rollback-staging").command_secrets == (("MLFLOW_TRACKING_TOKEN",),)
     assert plan.job("train").secrets == ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     assert plan.secrets_environment == "ci-secrets"
-    assert plan.jobs[0].setup[0].split()[-2:] == ["dvc", "mlflow-skinny"]
+    # each job installs only what it uses: dvc where it pulls, the registry client where it opens it
+    assert {"dvc", "mlflow-skinny"} <= set(installs(tmp_path, "evaluate"))
+    assert "mlflow-skinny" not in installs(tmp_path, "train") and "dvc" in installs(tmp_path, "train")
+    assert "dvc" not in installs(tmp_path, "deploy-staging") and "mlflow-skinny" in installs(tmp_path, "deploy-staging")
 
 
 def test_files_written_by_a_stage_are_not_pulled(tmp_path: Path) -> None:
@@ -110,5 +121,5 @@ def test_scan_retrains_on_drift(tmp_path: Path) -> None:
 def test_registry_forms_are_accepted(tmp_path: Path, registry: str) -> None:
     plan = plan_of(tmp_path, "", f'[deploy]\nregistry = "{registry}"\n[[deploy.environments]]\nname = "staging"\n')
     assert plan.settings["deploy"]["registry"] == registry
-    tools = plan.jobs[0].setup[0].split()[6:]
-    assert tools == ([] if registry == "models" else ["mlflow"] if "sqlite" in registry else ["mlflow-skinny"])
+    tools = set(installs(tmp_path, "deploy-staging")) & {"mlflow", "mlflow-skinny"}
+    assert tools == (set() if registry == "models" else {"mlflow"} if "sqlite" in registry else {"mlflow-skinny"})

@@ -37,12 +37,13 @@ def spec_path(spec: Path | None) -> Path:
     return spec if spec is not None else find_spec(Path.cwd())
 
 
-def compile_files(spec_file: Path, out_dir: Path, providers: Sequence[str] | None) -> dict[str, str]:
+def compile_files(spec_file: Path, out_dir: Path, providers: Sequence[str] | None, check: bool = False) -> dict[str, str]:
     """Every file `mlgen compile` writes (the schema included), as {relative path: text}."""
     from mlgen import backends
     from mlgen.compile import compile_spec
     from mlgen.init import SCHEMA_REL
     from mlgen.schema import packaged_schema
+    from mlgen_runtime.lockcheck import LOCK_NAME
 
     chosen = None
     if providers:
@@ -52,7 +53,8 @@ def compile_files(spec_file: Path, out_dir: Path, providers: Sequence[str] | Non
         chosen = tuple(sorted(set(providers)))
     compiled = compile_spec(spec_file, out_dir, chosen)
     for warning in compiled.warnings:
-        err(f"mlgen: warning: {warning}")
+        if not (check and warning.startswith(f"{LOCK_NAME} is stale")):  # --check fails on it instead
+            err(f"mlgen: warning: {warning}")
     return {**compiled.files, SCHEMA_REL: packaged_schema()}
 
 
@@ -91,7 +93,7 @@ def _compile_and_write(
     from mlgen.writer import obsolete_files, plan_changes, write_atomic
 
     out_dir = out if out is not None else spec_file.parent
-    files = compile_files(spec_file, out_dir, provider)
+    files = compile_files(spec_file, out_dir, provider, check)
     changes = plan_changes(out_dir, files)
     extra = obsolete_files(out_dir, files, RUNTIME_DIR) if any(f.startswith(RUNTIME_DIR + "/") for f in files) else []
     changes += extra

@@ -240,6 +240,16 @@ def _check_runtime_packages(plan: Plan) -> None:
         raise ValueError(runtime_missing_message(missing, _python_on_path(env) or sys.executable))
 
 
+def _warn_lock_drift(root: Path, plan: Plan) -> None:
+    """Warn once (stderr) when the jobs' interpreter differs from mlgen.lock in a package that
+    changes models (lockdrift.py); never stops the run."""
+    from mlgen.lockdrift import drift_warning
+
+    warning = drift_warning(root, plan.settings, _python_on_path(_env(plan)) or sys.executable)
+    if warning:
+        print(f"mlgen: warning: {warning}", file=sys.stderr)
+
+
 def _load_cache(path: Path) -> dict[str, Any]:
     """The run cache; an unreadable or damaged one is a cold cache (it only saves work). Of a
     readable one only the entries of the right shape are kept (`_well_formed`): a hand-edited or
@@ -303,6 +313,7 @@ def _run_plan(
         raise ValueError("--schedule: nothing runs on a schedule; add a [monitor] table (schedule, data) to the spec")
     if selected:
         _check_runtime_packages(plan)
+        _warn_lock_drift(root, plan)
     outcomes: dict[str, Outcome] = {}
     for job in selected:
         name = job.name

@@ -216,3 +216,13 @@ def lock_cmd(spec_file: Path, upgrade: bool) -> int:
     n = len(parse(lock.read_text(encoding="utf-8")))
     print(f"mlgen: wrote {shown_path(lock)} ({n} packages, python {loaded.spec.project.python}, {PLATFORM})", file=sys.stdout)
     return 0
+
+
+def locked_versions(lock_text: str) -> dict[str, str]:
+    """{normalized name: exact version} of every package in the lock."""
+    out: dict[str, str] = {}
+    for name, entry in parse(lock_text).items():
+        first = entry.text.split("\n", 1)[0]
+        if "==" in first:
+            out[name] = first.split("==", 1)[1].split()[0].rstrip("\\").split(";")[0].strip()
+    return out

@@ -152,7 +152,7 @@ def test_real_lock_installs_hash_checked_and_refuses_a_tampered_hash(tmp_path: P
     ok = setup_in_fresh_venv("ok")
     assert ok.returncode == 0, ok.stderr[-2000:]
     locked = lockfile.parse(first)["scikit-learn"].text.split("==")[1].split()[0]
-    assert ok.stdout.strip() == locked
+    assert ok.stdout.strip().splitlines()[-1] == locked  # the lock's exact version
     # a tampered hash: uv refuses to install (even from its warm cache)
     job_file = tmp_path / ".mlgen/install/deploy-staging.txt"
     text = job_file.read_text()

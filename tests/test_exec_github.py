@@ -349,7 +349,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     tmp = tmp_path_factory.mktemp("gh-exec")
     project = compile_demo(tmp / "project")
     registry = tmp / "registry"  # outside every workspace: deploys persist between jobs and runs
-    executor = GitHubExecutor(project, tmp / "runner", env={"MLGEN_REGISTRY": str(registry)})
+    executor = GitHubExecutor(project, tmp / "runner", vars={"MLGEN_REGISTRY": str(registry)})
     return Demo(project, registry, executor, tmp)
 
 
@@ -454,7 +454,7 @@ def test_schedule_with_drifted_live_data_retrains_and_redeploys(demo: Demo, push
 def test_failed_gate_publishes_its_report_and_blocks_deploys(tmp_path: Path) -> None:
     project = compile_demo(tmp_path / "project", lambda s: s.replace("f1 = { min = 0.9 }", "f1 = { min = 0.999 }"))
     registry = tmp_path / "registry"
-    run = GitHubExecutor(project, tmp_path / "runner", env={"MLGEN_REGISTRY": str(registry)}).run(WORKFLOW, Event.push())
+    run = GitHubExecutor(project, tmp_path / "runner", vars={"MLGEN_REGISTRY": str(registry)}).run(WORKFLOW, Event.push())
     assert_results(run, {"select": SUCCESS, "evaluate": FAILURE, "deploy-staging": SKIPPED, "deploy-production": SKIPPED})
     assert "f1 min 0.999" in run["evaluate"].summary
     assert (run.artifacts / "evaluate/.mlgen/out/evaluate/report.md").is_file()  # uploaded although it failed
@@ -464,7 +464,7 @@ def test_failed_gate_publishes_its_report_and_blocks_deploys(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_failed_gate_on_a_pull_request_comments_the_evaluation(tmp_path: Path) -> None:
     project = compile_demo(tmp_path / "project", lambda s: s.replace("f1 = { min = 0.9 }", "f1 = { min = 0.999 }"))
-    executor = GitHubExecutor(project, tmp_path / "runner", env={"MLGEN_REGISTRY": str(tmp_path / "registry")})
+    executor = GitHubExecutor(project, tmp_path / "runner", vars={"MLGEN_REGISTRY": str(tmp_path / "registry")})
     run = executor.run(WORKFLOW, Event.pull_request(number=7))
     # the failed gate stops the scan; the comment falls back to evaluate's report
     assert_results(run, {"evaluate": FAILURE, "scan": SKIPPED, "mlgen-pr-comment": SUCCESS})
@@ -568,7 +568,7 @@ def test_paths_with_spaces_brackets_and_accents_travel_between_jobs(tmp_path: Pa
     (project / "mlproject.toml").write_text(ACCENTED, encoding="utf-8")
     monkeypatch.chdir(project)
     assert main(["compile", "-q"]) == 0
-    executor = GitHubExecutor(project, tmp_path / "runner", env={"MLGEN_REGISTRY": str(tmp_path / "registry")})
+    executor = GitHubExecutor(project, tmp_path / "runner", vars={"MLGEN_REGISTRY": str(tmp_path / "registry")})
     run = executor.run(WORKFLOW, Event.push())
     assert_results(run, dict.fromkeys(("prepare", "use", "validate", "train", "evaluate"), SUCCESS))
     # upload-artifact's globs (escaped `[`, `#`, `~`) matched the outputs under their exact names
@@ -585,3 +585,41 @@ def test_paths_with_spaces_brackets_and_accents_travel_between_jobs(tmp_path: Pa
     assert found[1] != hash_files(validate.workspace, [".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json"])
     assert found[1] == hash_files(validate.workspace, [".mlgen/plan.json", ".mlgen/runtime/MANIFEST.json",
                                                        "données/in put é.csv", "données/référence 中文.csv"])
+
+
+def registry_jobs_env(project: Path) -> dict[str, Any]:
+    doc = YAML(typ="safe", pure=True).load((project / WORKFLOW).read_text(encoding="utf-8"))
+    return {name: (job.get("env") or {}).get("MLGEN_REGISTRY") for name, job in doc["jobs"].items()}
+
+
+def job_log(run: RunResult, job: str) -> str:
+    return "\n".join(r.log() for r in run[job].runs)
+
+
+@pytest.mark.slow
+def test_the_registry_variable_makes_deploys_outlive_the_run(tmp_path: Path) -> None:
+    """GitHub exposes repository variables only as `vars.`: the registry jobs read
+    vars.MLGEN_REGISTRY into their env. Set to a folder outside the project, a second push sees
+    the first push's champion; unset, a push starts from an empty registry in its workspace."""
+    project = compile_demo(tmp_path / "project")
+    ref = "${{ vars.MLGEN_REGISTRY }}"
+    env = registry_jobs_env(project)
+    assert {n for n, v in env.items() if v == ref} == {"evaluate", "deploy-staging", "deploy-production"}
+    assert set(env.values()) == {ref, None}, "no other job reads the variable"
+    registry = tmp_path / "registry"
+    kept = GitHubExecutor(project, tmp_path / "kept", vars={"MLGEN_REGISTRY": str(registry)})
+    first, second = kept.run(WORKFLOW, Event.push()), kept.run(WORKFLOW, Event.push())
+    for run in (first, second):
+        assert_results(run, dict.fromkeys(("evaluate", "deploy-staging", "deploy-production"), SUCCESS))
+    assert "production (none) -> 1" in job_log(first, "deploy-production")
+    # the second push found the first one's production version: the same model, nothing to do
+    assert "which production already points at: nothing to do" in job_log(second, "deploy-production")
+    assert json.loads((registry / "aliases.json").read_text()) == {"staging": 1, "production": 1}
+    # unset (an empty vars context, as GitHub gives it): deploy.registry in the job's fresh
+    # checkout, which starts empty on every run and is discarded with the job
+    lost = GitHubExecutor(project, tmp_path / "lost")
+    run = lost.run(WORKFLOW, Event.push())
+    assert_results(run, dict.fromkeys(("evaluate", "deploy-staging", "deploy-production"), SUCCESS))
+    assert "production (none) -> 1" in job_log(run, "deploy-production")
+    assert (run["deploy-production"].runs[0].workspace / "models/aliases.json").is_file()
+    assert not (project / "models").exists(), "nothing outlives the job: the next run starts empty"

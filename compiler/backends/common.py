@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from mlgen_runtime.contract import Plan, Triggers
+from mlgen_runtime.contract import Job, Plan, Triggers
 # Every generated file carries this marker near the top; the writer refuses to overwrite a
 # file without it (unless --force), so a hand-written pipeline is never lost.
 from mlgen_runtime.contract import DO_NOT_EDIT, GENERATED_MARKER  # noqa: F401  (re-exported)
@@ -82,6 +82,36 @@ def dump_yaml(data: Any, header: list[str]) -> str:
     body = buf.getvalue()
     head = "".join(f"# {line}\n" if line else "#\n" for line in header)
     return head + body
+
+
+# Jobs that open the model registry (mlgen.plan.lower.REGISTRY_KINDS; a test keeps them equal):
+# evaluate loads the champion, deploys and rollbacks move aliases. They read MLGEN_REGISTRY.
+REGISTRY_KINDS = ("evaluate", "deploy", "rollback")
+REGISTRY_VAR = "MLGEN_REGISTRY"  # the runtime's override of deploy.registry
+
+
+def opens_registry(job: Job, plan: Plan) -> bool:
+    """Whether the job reads the registry (only plans with a deploy have one)."""
+    return job.kind in REGISTRY_KINDS and any(j.kind == "deploy" for j in plan.jobs)
+
+
+OBJECT_STORE_CREDENTIALS = (
+    "object-storage credentials reach only the registry jobs: list them in deploy.secrets"
+    " (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_CONNECTION_STRING,"
+    " GOOGLE_APPLICATION_CREDENTIALS), or better use short-lived OIDC credentials (docs/providers.md)."
+)
+
+
+def registry_note(plan: Plan, where: str) -> tuple[str, ...]:
+    """The header line saying where MLGEN_REGISTRY comes from (`where`), for plans with deploys."""
+    if not any(j.kind == "deploy" for j in plan.jobs):
+        return ()
+    return (
+        f"Registry: set {REGISTRY_VAR}, {where}, to an object-storage URL (s3://bucket/prefix, gs://..., az://container/prefix)"
+        " or an absolute path that outlives the jobs; unset, deploys go to deploy.registry in the job's"
+        " checkout, which is discarded.",
+        "Registry: " + OBJECT_STORE_CREDENTIALS,
+    )
 
 
 def release_branches(triggers: Triggers) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from mlgen.backends import github
 from mlgen.backends.common import ReadJob, header_lines, release_branches
 from mlgen.backends.github.values import UnsafeValue
+from mlgen.backends.github.pins import pin
 from mlgen_runtime.contract import SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan, Triggers
 from tests.support.sample_plans import P, RT, full_plan, minimal_plan, reporting, reviewed
 
@@ -40,10 +41,8 @@ def load(plan: Plan) -> Any:
 
 
 def expected_jobs(plan: Plan) -> list[ReadJob]:
-    def cached(j: Job) -> tuple[str, ...]:
-        return j.cache_inputs if j.cache and not j.environment and not release_branches(plan.triggers) else ()
-
-    return [ReadJob(j.name, j.needs, j.setup + j.commands, j.shards, j.produces.paths if j.produces else (), cached(j))
+    # the stage cache is keyed on the runtime's key file, on no input file: cache_files is ()
+    return [ReadJob(j.name, j.needs, j.setup + j.commands, j.shards, j.produces.paths if j.produces else (), ())
             for j in plan.jobs]
 
 
@@ -379,7 +378,7 @@ def test_artifact_paths_are_escaped_globs(path: str) -> None:
                   cache_inputs=(".mlgen/plan.json", path))
     plan = replace(minimal_plan(), jobs=(job,))
     (read,) = github.read(github.render(plan))
-    assert read.artifact_paths == (path,) and read.cache_files == (".mlgen/plan.json", path)
+    assert read.artifact_paths == (path,) and read.cache_files == ()  # keyed on the runtime's key file
 
 
 # --------------------------------------------------------------------------- the ML loop (issue 4)
@@ -478,7 +477,8 @@ def test_each_rollback_job_is_protected_and_serialized_with_its_deploys() -> Non
             "group": f"deploy-{env}", "cancel-in-progress": False,
         }
         assert job["permissions"] == {"contents": "read"}
-        assert job["env"] == {"MLGEN_ROLLBACK_TO": "${{ inputs.to }}"}  # the version never reaches run: as code
+        # the version never reaches run: as code; the registry location is the repository variable
+        assert job["env"] == {"MLGEN_ROLLBACK_TO": "${{ inputs.to }}", "MLGEN_REGISTRY": "${{ vars.MLGEN_REGISTRY }}"}
         assert steps_of(job) == ["checkout", "setup-python", "run", "run"]
         assert job["steps"][0]["with"]["persist-credentials"] is False
         assert [s["run"] for s in job["steps"] if "run" in s] == [
@@ -606,25 +606,31 @@ def test_no_pr_comment_job_without_pull_requests_or_report(change: Any) -> None:
     assert "mlgen-pr-comment" not in load_file(change(loop_plan()), OUT)["jobs"]
 
 
-def test_stage_cache_is_restored_before_the_commands() -> None:
+def test_stage_cache_is_restored_before_the_commands_and_saved_under_the_runtime_key() -> None:
     jobs = load_file(loop_plan(), OUT)["jobs"]
     assert steps_of(jobs["select"]) == [
-        "checkout", "setup-python", "download-artifact", "download-artifact", "cache", "run", "run", "upload-artifact",
+        "checkout", "setup-python", "download-artifact", "download-artifact", "cache/restore", "run", "run",
+        "cache/save", "upload-artifact",
     ]
-    cache = jobs["select"]["steps"][4]
-    assert cache["if"] == "${{ !startsWith(github.ref, 'refs/tags/') }}"
-    assert cache["with"] == {
+    restore, save = jobs["select"]["steps"][4], jobs["select"]["steps"][7]
+    assert restore["uses"].split("@")[1] == save["uses"].split("@")[1] == pin("actions/cache").commit
+    assert restore["if"] == "${{ !startsWith(github.ref, 'refs/tags/') }}"
+    # a prefix: GitHub restores the newest entry of the slot; the runtime checks its own key
+    assert restore["with"] == {"path": ".mlgen/cache/select", "key": "mlgen-${{ runner.os }}-select-"}
+    # saved under the runtime's key (it covers the champion): a new key is saved, an old one not
+    assert save["with"] == {
         "path": ".mlgen/cache/select",
-        # the same inputs find their entry (and save no duplicate); the runtime still checks its own key
-        "key": "mlgen-${{ runner.os }}-select-${{ hashFiles('.mlgen/plan.json', 'data/train.csv') }}",
-        "restore-keys": "mlgen-${{ runner.os }}-select-",
+        "key": "mlgen-${{ runner.os }}-select-${{ hashFiles('.mlgen/cache/select/key') }}",
     }
-    shard = next(s for s in jobs["train"]["steps"] if s.get("uses", "").startswith("actions/cache@"))
-    assert shard["with"] == {
-        "path": ".mlgen/cache/train-shard-${{ matrix.shard }}",
-        "key": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-${{ hashFiles('.mlgen/plan.json', 'data/train.csv') }}",
-        "restore-keys": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-",
-    }
+    assert save["if"] == ("${{ success() && !startsWith(github.ref, 'refs/tags/') && "
+                          "hashFiles('.mlgen/cache/select/key') != '' }}")
+    shard = [s for s in jobs["train"]["steps"] if s.get("uses", "").startswith("actions/cache/")]
+    assert [s["with"] for s in shard] == [
+        {"path": ".mlgen/cache/train-shard-${{ matrix.shard }}", "key": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-"},
+        {"path": ".mlgen/cache/train-shard-${{ matrix.shard }}",
+         "key": "mlgen-${{ runner.os }}-train-shard-${{ matrix.shard }}-"
+                "${{ hashFiles(format('.mlgen/cache/train-shard-{0}/key', matrix.shard)) }}"},
+    ]
 
 
 def test_no_stage_cache_for_deploys_even_if_asked() -> None:

@@ -500,6 +500,16 @@ def test_evaluate_posts_its_report_only_when_it_failed_and_the_scan_cannot_run(t
 # ------------------------------------------------------------------ issue 4: stage cache
 
 
+def stage_and_uv_caches(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A job's (stage cache, uv download cache) entries."""
+    raw = body.get("cache")
+    entries = raw if isinstance(raw, list) else [raw] if raw else []
+    uv = [e for e in entries if e["key"]["prefix"].startswith("mlgen-uv-")]
+    stage = [e for e in entries if not e["key"]["prefix"].startswith("mlgen-uv-")]
+    assert len(uv) <= 1 and len(stage) <= 1, entries
+    return (stage[0] if stage else None), (uv[0] if uv else None)
+
+
 @pytest.mark.parametrize("make", [drift_plan, demo_plan])
 def test_stage_cache_persists_the_runtime_cache_folder(make: Any) -> None:
     plan = make()
@@ -508,20 +518,26 @@ def test_stage_cache_persists_the_runtime_cache_folder(make: Any) -> None:
         for job in plan.jobs:
             if job.name not in doc:
                 continue
-            body = doc[job.name]
+            stage, uv = stage_and_uv_caches(doc[job.name])
+            if job.install_cache is None or job.environment is not None:
+                assert uv is None, job.name
+            else:  # uv's downloads, keyed by the job's install file and the Python version
+                assert uv == {"key": {"files": [job.install_cache], "prefix": f"mlgen-uv-py{plan.python}"},
+                              "paths": [".mlgen/uv-cache/"]}, job.name
             if job.cache is None or job.environment is not None:
-                assert "cache" not in body, job.name
+                assert stage is None, job.name
             elif job.shards > 1:
-                assert body["cache"] == {
+                assert stage == {
                     "key": {"files": [".mlgen/plan.json", "data/train.csv"], "prefix": f"mlgen-{job.cache}-$CI_NODE_INDEX"},
                     "paths": [f".mlgen/cache/{job.cache}-shard-$CI_NODE_INDEX/"],
                 }
             else:
                 # keyed on the plan and the data (GitLab hashes two files at most; not the manifest)
-                assert body["cache"] == {"key": {"files": [".mlgen/plan.json", "data/train.csv"], "prefix": f"mlgen-{job.cache}"},
-                                         "paths": [f".mlgen/cache/{job.cache}/"]}
+                assert stage == {"key": {"files": [".mlgen/plan.json", "data/train.csv"], "prefix": f"mlgen-{job.cache}"},
+                                 "paths": [f".mlgen/cache/{job.cache}/"]}
     doc = load(plan)
-    assert [n for n in doc if isinstance(doc[n], dict) and "cache" in doc[n]] == ["validate", "train", "select", "evaluate"]
+    assert [n for n in doc if isinstance(doc[n], dict) and stage_and_uv_caches(doc[n])[0]] == [
+        "validate", "train", "select", "evaluate"]
 
 
 def test_no_stage_cache_when_release_branches_are_built() -> None:

@@ -111,7 +111,7 @@ _TOKEN = re.compile(
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*))"
 )
 STATUS_FUNCTIONS = ("always", "cancelled", "failure", "success")
-FUNCTIONS = (*STATUS_FUNCTIONS, "startsWith", "hashFiles")
+FUNCTIONS = (*STATUS_FUNCTIONS, "startsWith", "hashFiles", "format")
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -260,6 +260,9 @@ class Scope:
     steps: dict[str, dict[str, Any]] | None = None
     status: Callable[[str], bool] | None = None  # status function -> value
     workspace: Path | None = None  # for hashFiles(): the job's workspace (steps only)
+    # configuration variables (repository / organization / environment): GitHub exposes them
+    # only as the `vars` context, never as environment variables; unset ones read as ''
+    vars: Mapping[str, str] = field(default_factory=dict)
 
 
 def evaluate(expr: Expr | str, scope: Scope) -> Any:
@@ -289,6 +292,13 @@ def _eval(node: tuple[Any, ...], scope: Scope, text: str) -> Any:
                 raise Unsupported(f"{text!r}: startsWith takes 2 arguments")
             a, b = (to_text(_eval(x, scope, text)) for x in args)
             return a.casefold().startswith(b.casefold())
+        if name == "format":
+            if not args:
+                raise Unsupported(f"{text!r}: format() needs a format string")
+            values = [to_text(_eval(x, scope, text)) for x in args]
+            if re.search(r"\{\{|\}\}|\{(?!\d+\})", values[0]):
+                raise Unsupported(f"{text!r}: only {{N}} placeholders of format() are simulated")
+            return re.sub(r"\{(\d+)\}", lambda m: values[1 + int(m.group(1))], values[0])
         if name == "hashFiles":
             if scope.workspace is None or not args:
                 raise Unsupported(f"{text!r}: hashFiles() needs a workspace and at least one pattern")
@@ -397,6 +407,10 @@ def lookup(path: list[str], scope: Scope, text: str) -> Any:
         if len(rest) == 2 and rest[1] in ("outcome", "conclusion"):
             return step[rest[1]]
         raise Unsupported(f"{text!r}: {where} is not simulated")
+    if head == "vars":
+        if len(rest) != 1:
+            raise Unsupported(f"{text!r}: {where} is not a variable")
+        return scope.vars.get(rest[0], "")
     if head == "runner" and rest == ["os"]:
         return "Linux"
     raise Unsupported(f"{text!r}: context {where} is not simulated")
@@ -554,16 +568,19 @@ with open(@LOG@, "a", encoding="utf-8") as f:
 class GitHubExecutor:
     """Runs generated workflows of the project in `source`; state lives under `work`.
 
-    `env` is what a runner operator would set for every job (e.g. MLGEN_REGISTRY). The cache
+    `env` is what a runner operator would set in the runner's environment; `vars` are the
+    repository's configuration variables (e.g. MLGEN_REGISTRY), readable only as `${{ vars.X }}`
+    the way GitHub provides them, never exported into jobs. The cache
     store outlives runs; each run gets a new run id and its own artifact store.
     """
 
     def __init__(self, source: Path, work: Path, *, env: Mapping[str, str] | None = None,
-                 python_bin: Path | None = None, repository: str = REPOSITORY) -> None:
+                 vars: Mapping[str, str] | None = None, python_bin: Path | None = None, repository: str = REPOSITORY) -> None:
         self.source = Path(source)
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
         self.env = dict(env or {})
+        self.vars = dict(vars or {})
         self.python_bin = Path(python_bin) if python_bin else Path(sys.executable).parent
         self.repository = repository
         self.run_count = 0
@@ -615,7 +632,7 @@ class GitHubExecutor:
         artifacts.mkdir()
         ctx = _RunContext(self, doc, event, inputs, run_id, run_dir, artifacts, src)
         for value in (doc.get("concurrency") or {}).values():  # not simulated, but must evaluate
-            interpolate(value, Scope(github=ctx.github, inputs=inputs))
+            interpolate(value, Scope(github=ctx.github, inputs=inputs, vars=self.vars))
         jobs = doc.get("jobs") or {}
         results: dict[str, JobResult] = {}
         for name in job_order(jobs):
@@ -747,6 +764,7 @@ class _RunContext:
             needs={n: {"result": done[n].result, "outputs": done[n].outputs} for n in needs},
             inputs=self.inputs,
             status=job_status,
+            vars=self.ex.vars,
         )
         should_run = condition(job["if"], scope) if "if" in job else job_status("success")
         if not should_run:
@@ -800,8 +818,9 @@ class _RunContext:
             return {"always": True, "cancelled": False, "failure": failed, "success": not failed}[fn]
 
         scope = Scope(github=self.github, needs=job_scope.needs, inputs=self.inputs, matrix=combo or None,
-                      steps=steps_ctx, status=step_status, workspace=workspace)
-        env_scope = Scope(github=self.github, needs=job_scope.needs, inputs=self.inputs, matrix=combo or None)
+                      steps=steps_ctx, status=step_status, workspace=workspace, vars=self.ex.vars)
+        env_scope = Scope(github=self.github, needs=job_scope.needs, inputs=self.inputs, matrix=combo or None,
+                          vars=self.ex.vars)
         env: dict[str, str] = self._runner_env(name, workspace, temp)
         for layer in (self.doc.get("env"), job.get("env")):
             env.update({str(k): interpolate(v, env_scope) for k, v in (layer or {}).items()})
@@ -968,6 +987,7 @@ class _RunContext:
             "actions/download-artifact": lambda: self._download(with_, workspace),
             "actions/cache": lambda: self._cache(with_, workspace, post, save=True),
             "actions/cache/restore": lambda: self._cache(with_, workspace, post, save=False),
+            "actions/cache/save": lambda: self._cache_save_step(with_, workspace),
         }
         if action not in handlers:
             raise Unsupported(f"uses: {action} is not emulated")
@@ -1066,6 +1086,19 @@ class _RunContext:
             post.append(lambda ok: self._cache_save(ok, key, paths, workspace))
         return SUCCESS, "\n".join(log), {"cache-hit": "true" if exact else "false"}
 
+    def _cache_save_step(self, w: dict[str, str], workspace: Path) -> tuple[str, str, dict[str, str]]:
+        """actions/cache/save: stores the paths under `key` unless that key exists already
+        (GitHub keeps an existing entry and only warns)."""
+        allowed = {"path", "key", "upload-chunk-size", "enableCrossOsArchive"}
+        if set(w) - allowed:
+            raise Unsupported(f"cache/save: inputs {sorted(set(w) - allowed)} are not simulated")
+        paths = [p.strip() for p in w["path"].splitlines() if p.strip()]
+        if any(glob.has_magic(p) or p.startswith("!") for p in paths):
+            raise Unsupported("cache/save: only literal paths are simulated")
+        saved = self._cache_save(True, w["key"], paths, workspace)
+        return SUCCESS, (f"cache saved with key {w['key']}" if saved else
+                         f"cache not saved: key {w['key']} exists or nothing to save"), {}
+
     def _cache_entries(self) -> list[tuple[int, dict[str, Any], Path]]:
         """(sequence, meta, dir) of the entries this run may read: its ref and the default branch."""
         readable = {self.event.ref, f"refs/heads/{DEFAULT_BRANCH}"}
@@ -1081,20 +1114,20 @@ class _RunContext:
         for _, meta, d in entries:
             if meta["key"] == key:
                 return d, True
-        for prefix in prefixes:
+        for prefix in [key, *prefixes]:  # GitHub matches the key partially too, then restore-keys
             for _, meta, d in entries:
                 if meta["key"].startswith(prefix):
                     return d, False
         return None, False
 
-    def _cache_save(self, ok: bool, key: str, paths: list[str], workspace: Path) -> None:
+    def _cache_save(self, ok: bool, key: str, paths: list[str], workspace: Path) -> bool:
         if not ok or any(json.loads((d / "meta.json").read_text())["key"] == key and
                          json.loads((d / "meta.json").read_text())["ref"] == self.event.ref
                          for d in self.ex.cache_dir.iterdir()):
-            return  # only successful jobs save; an existing key is immutable
+            return False  # only successful jobs save; an existing key is immutable
         present = [rel for rel in paths if (workspace / rel).exists()]
         if not present:
-            return  # actions/cache warns and saves nothing
+            return False  # actions/cache warns and saves nothing
         seq = len(list(self.ex.cache_dir.iterdir())) + 1
         entry = self.ex.cache_dir / f"entry-{seq}"
         for rel in present:
@@ -1105,6 +1138,7 @@ class _RunContext:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
         (entry / "meta.json").write_text(json.dumps({"key": key, "ref": self.event.ref, "seq": seq}))
+        return True
 
 
 def matrix_combinations(matrix: Any) -> list[dict[str, Any]]:

@@ -33,4 +33,8 @@ def pins() -> dict[str, Pin]:
 
 
 def pin(action: str) -> Pin:
-    return pins()[action]
+    """The pin of `owner/repo`, or of an action in a subfolder (`actions/cache/restore`): the
+    repository's commit, so restore and save run the same release as actions/cache."""
+    repo = "/".join(action.split("/")[:2])
+    p = pins()[repo]
+    return p if repo == action else Pin(action, p.version, p.commit)

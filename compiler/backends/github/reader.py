@@ -62,13 +62,7 @@ def artifact_paths(job: dict[str, Any]) -> tuple[str, ...]:
 
 
 def cache_files(job: dict[str, Any]) -> tuple[str, ...] | None:
-    """The files hashed into the stage cache key (`hashFiles('a', 'b')`), unescaped."""
-    for step in job.get("steps", []):
-        if _uses(step, "actions/cache"):
-            found = _HASH_FILES.search(str(step["with"]["key"]))
-            if found is None:
-                raise ValueError(f"github: cache key without hashFiles(): {step['with']['key']!r}")
-            return tuple(glob_unescape(m.replace("''", "'")) for m in _EXPR_STRING.findall(found.group(1)))
+    """(): the stage cache is keyed on the runtime's own key file, on no input file."""
     return ()
 
 

@@ -7,7 +7,7 @@ import re
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from mlgen.backends.common import dump_yaml, header_lines, yaml_str
+from mlgen.backends.common import REGISTRY_VAR, dump_yaml, header_lines, opens_registry, registry_note, yaml_str
 from mlgen_runtime.contract import MONITOR_JOB, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Artifact, Environment, Job, Plan
 
 from . import steps
@@ -20,6 +20,9 @@ RUNNER = "ubuntu-24.04"  # a fixed image, not ubuntu-latest: the same file gives
 JOB_KEY_INDENT = 4  # column of a job's keys, for full-line comments before them
 HELPER_TIMEOUT_MINUTES = 10
 PR_COMMENT_JOB = f"{steps.HELPER_PREFIX}pr-comment"
+# GitHub exports no repository variable into jobs; the registry jobs read `vars.` (add_registry_var).
+REGISTRY_WHERE = ("a repository or environment variable (Settings > Secrets and variables > Actions > Variables;"
+                  " the registry jobs read vars.MLGEN_REGISTRY)")
 _JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # Workflow-level concurrency groups pull-request runs only: a newer commit cancels the outdated
@@ -36,9 +39,10 @@ WORKFLOW_CONCURRENCY = {
 def render(plan: Plan) -> dict[str, str]:
     from .rollback import rollback_jobs, rollback_workflow
 
-    files = {WORKFLOW_PATH: dump_yaml(workflow(plan), header_lines(plan))}
+    header = [*header_lines(plan), *registry_note(plan, REGISTRY_WHERE)]
+    files = {WORKFLOW_PATH: dump_yaml(workflow(plan), header)}
     if rollback_jobs(plan):
-        files[ROLLBACK_PATH] = dump_yaml(rollback_workflow(plan), header_lines(plan))
+        files[ROLLBACK_PATH] = dump_yaml(rollback_workflow(plan), header)
     return files
 
 
@@ -148,6 +152,7 @@ def job_block(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedMap:
         block["env"] = CommentedMap(
             [(SHARD_INDEX_VAR, "${{ matrix.shard }}"), (SHARD_TOTAL_VAR, yaml_str(str(job.shards)))]
         )
+    add_registry_var(block, job, plan)
     if publishes_drift(job, plan):
         block["outputs"] = CommentedMap({DRIFT_OUTPUT: f"${{{{ steps.{steps.DRIFT_STEP}.outputs.{DRIFT_OUTPUT} }}}}"})
         block.yaml_set_comment_before_after_key(
@@ -155,6 +160,24 @@ def job_block(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedMap:
         )
     block["steps"] = job_steps(job, plan, sharded)
     return block
+
+
+def add_registry_var(block: CommentedMap, job: Job, plan: Plan) -> None:
+    """GitHub never exports repository variables into jobs: a job that opens the registry reads
+    `vars.MLGEN_REGISTRY` into its environment (empty when unset: the runtime then uses
+    deploy.registry). It takes precedence over the runner's own environment, as job env does."""
+    if not opens_registry(job, plan):
+        return
+    env = block.get("env")
+    if env is None:
+        env = block["env"] = CommentedMap()
+        block.yaml_set_comment_before_after_key(
+            "env",
+            before=f"the registry location: repository/environment variable {REGISTRY_VAR} "
+            "(an object-storage URL, or a path on a self-hosted runner's volume)",
+            indent=JOB_KEY_INDENT,
+        )
+    env[REGISTRY_VAR] = f"${{{{ vars.{REGISTRY_VAR} }}}}"
 
 
 def publishes_drift(job: Job, plan: Plan) -> bool:
@@ -227,10 +250,15 @@ def reports_artifact(job: Job) -> Artifact | None:
 def job_steps(job: Job, plan: Plan, sharded: dict[str, bool]) -> CommentedSeq:
     out = CommentedSeq([steps.checkout(), steps.setup_python(plan.python)])
     out.extend(steps.download(name, sharded.get(name, False)) for name in job.consumes)
-    if job.cache and not job.environment and not release_branches(plan.triggers):  # never for deploys
+    cached = bool(job.cache and not job.environment and not release_branches(plan.triggers))  # never for deploys
+    if job.install_cache and not job.environment and not release_branches(plan.triggers):
+        out.append(steps.uv_cache(job.install_cache, plan.python))
+    if cached:
         out.append(steps.stage_cache(job.cache, job.shards > 1, job.cache_inputs))
     out.extend(steps.run(line) for line in job.setup)
     out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))
+    if cached:
+        out.append(steps.stage_cache_save(job.cache, job.shards > 1))
     if publishes_drift(job, plan):
         out.append(steps.drift_output())
     if job.summary:

@@ -10,7 +10,7 @@ from mlgen.backends.common import yaml_str
 from mlgen_runtime.contract import Job, Plan
 
 from . import steps
-from .render import JOB_KEY_INDENT, add_common_head, add_environment, job_head, job_id
+from .render import JOB_KEY_INDENT, add_common_head, add_environment, add_registry_var, job_head, job_id
 from .triggers import default_branch_ref, quote
 from .values import UnsafeValue, expression, user_str
 
@@ -64,6 +64,7 @@ def job_block(job: Job, plan: Plan) -> CommentedMap:
     block.yaml_set_comment_before_after_key(
         "env", before="the optional version, as data: never expanded inside a run: line", indent=JOB_KEY_INDENT
     )
+    add_registry_var(block, job, plan)
     out = CommentedSeq([steps.checkout(), steps.setup_python(plan.python)])
     out.extend(steps.run(line) for line in job.setup)
     out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))

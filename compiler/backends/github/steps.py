@@ -9,7 +9,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from mlgen.backends.common import yaml_str
-from mlgen_runtime.contract import CACHE_DIR, MONITOR_RESULT, Artifact
+from mlgen_runtime.contract import CACHE_DIR, MONITOR_RESULT, UV_CACHE_DIR, Artifact
 
 from .paths import glob_escape, path_problem
 from .pins import pin
@@ -175,35 +175,76 @@ def cache_name(name: str) -> str:
     return name
 
 
-def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedMap:
-    """actions/cache around `.mlgen/cache/<name>`: storage only, the runtime decides validity.
+def _slot_prefix(name: str, sharded: bool) -> tuple[str, str]:
+    slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
+    return slot, f"mlgen-${{{{ runner.os }}}}-{slot}-"
 
-    The key is the hash of the stage's input files as the job starts (plan, runtime manifest,
-    data: `Job.cache_inputs`), so a run with the same inputs finds the entry saved for them and
-    does not save a duplicate. Other inputs restore the newest entry with the same prefix; the
-    runtime compares its own hash of every input (artifacts and the champion too) with the one
-    saved in the folder, so an entry saved for other inputs is never used. GitHub lets a run
-    restore only entries of its own ref and of the default branch (a pull request cannot write
-    what main restores). Never for tags; workflows that build release branches get no cache at
-    all (see render.job_steps): release builds start clean.
+
+NOT_A_TAG = "${{ !startsWith(github.ref, 'refs/tags/') }}"
+
+
+def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedMap:
+    """actions/cache/restore of `.mlgen/cache/<name>` before the commands: storage only, the
+    runtime decides validity.
+
+    The key is the slot's prefix, which GitHub matches partially: the newest entry of the slot
+    this run may read (its own ref's, else the default branch's; a pull request cannot write
+    what main restores). The runtime compares its own hash of every input (plan, code, data,
+    artifacts, the champion) with the one saved in the folder, so an entry saved for other
+    inputs is never used. `stage_cache_save` stores the folder afterwards under that hash.
+    `inputs` (Job.cache_inputs) are the files the runtime hashes first; they must be valid paths.
+    Never for tags; workflows that build release branches get no cache at all (see
+    render.job_steps): release builds start clean.
     """
     if not inputs:
         raise ValueError(f"github: stage cache {name!r} has no input files to key on")
-    slot = cache_name(name) + ("-shard-${{ matrix.shard }}" if sharded else "")
-    prefix = f"mlgen-${{{{ runner.os }}}}-{slot}-"
     for f in inputs:
         problem = path_problem("data", f)
         if problem:  # the spec checks refuse it first
             raise UnsafeValue(f"cache input {f!r}: {problem[0]}")
-    files = ", ".join(quote(glob_escape(checked(f, "cache input"))) for f in inputs)
+        checked(f, "cache input")
+    slot, prefix = _slot_prefix(name, sharded)
     with_ = CommentedMap()
     with_["path"] = f"{CACHE_DIR}/{slot}"
-    with_["key"] = prefix + f"${{{{ hashFiles({files}) }}}}"
-    with_["restore-keys"] = prefix
+    with_["key"] = prefix
+    with_.yaml_add_eol_comment("a prefix: the newest entry of this slot", "key")
+    return action("actions/cache/restore", with_, title=f"Stage cache {name}", if_=NOT_A_TAG)
+
+
+def stage_cache_save(name: str, sharded: bool) -> CommentedMap:
+    """actions/cache/save after the commands succeeded, keyed by the runtime's own key file
+    (`.mlgen/cache/<slot>/key`, which covers the champion): a new key is saved, an unchanged
+    one already exists and is not duplicated (GitHub keeps an existing key as it is)."""
+    slot, prefix = _slot_prefix(name, sharded)
+    # the shard's folder is named inside an expression with format(), never a nested ${{ }}
+    key_file = (f"format('{glob_escape(CACHE_DIR)}/{cache_name(name)}-shard-{{0}}/key', matrix.shard)" if sharded
+                else quote(glob_escape(f"{CACHE_DIR}/{slot}/key")))
+    with_ = CommentedMap()
+    with_["path"] = f"{CACHE_DIR}/{slot}"
+    with_["key"] = prefix + f"${{{{ hashFiles({key_file}) }}}}"
     return action(
-        "actions/cache", with_, title=f"Stage cache {name}",
-        if_="${{ !startsWith(github.ref, 'refs/tags/') }}",
+        "actions/cache/save", with_, title=f"Save stage cache {name}",
+        if_=f"${{{{ success() && !startsWith(github.ref, 'refs/tags/') && hashFiles({key_file}) != '' }}}}",
     )
+
+
+def uv_cache(install_cache: str, python: str) -> CommentedMap:
+    """actions/cache of uv's download cache (UV_CACHE_DIR), keyed by the job's install file
+    (`Job.install_cache`: the locked requirements it installs) and the Python version: the same
+    lock restores exactly its wheels and saves nothing new; another lock restores the newest
+    entry for that Python (uv still checks every hash) and saves its own. Never in deploys,
+    rollbacks, tags or release-branch workflows (render.job_steps)."""
+    problem = path_problem("data", install_cache)
+    if problem:
+        raise UnsafeValue(f"install cache file {install_cache!r}: {problem[0]}")
+    if not re.fullmatch(r"[0-9][0-9.]*", checked(python, "python version")):
+        raise UnsafeValue(f"python version {python!r} must be digits and dots")
+    prefix = f"mlgen-uv-${{{{ runner.os }}}}-py{python}-"
+    with_ = CommentedMap()
+    with_["path"] = UV_CACHE_DIR
+    with_["key"] = prefix + f"${{{{ hashFiles({quote(glob_escape(checked(install_cache, 'install cache file')))}) }}}}"
+    with_["restore-keys"] = prefix
+    return action("actions/cache", with_, title="uv download cache", if_=NOT_A_TAG)
 
 
 COMMENT_MARKER = "<!-- mlgen:report -->"

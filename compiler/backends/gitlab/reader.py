@@ -49,8 +49,18 @@ def read_job(name: str, body: dict[str, Any]) -> ReadJob:
         commands=tuple(script),
         shards=shard_count(body.get("parallel")),
         artifact_paths=tuple(artifact_unescape(p) for p in (body.get("artifacts") or {}).get("paths", [])),
-        cache_files=tuple(((body.get("cache") or {}).get("key") or {}).get("files", [])),
+        cache_files=stage_cache_files(body.get("cache")),
     )
+
+
+def stage_cache_files(cache: Any) -> tuple[str, ...]:
+    """The files keying the stage cache entry (not uv's download cache, prefix `mlgen-uv-`)."""
+    entries = cache if isinstance(cache, list) else [cache] if cache else []
+    for entry in entries:
+        key = entry.get("key") or {}
+        if not str(key.get("prefix", "")).startswith("mlgen-uv-"):
+            return tuple(key.get("files", []))
+    return ()
 
 
 def need_name(need: Any) -> str:

@@ -20,7 +20,7 @@ import re
 import shlex
 from typing import Any
 
-from mlgen.backends.common import dump_yaml, header_lines, release_branches, yaml_str
+from mlgen.backends.common import dump_yaml, header_lines, registry_note, release_branches, yaml_str
 from mlgen.backends.gitlab.constraints import CONSTRAINTS
 from mlgen.backends.gitlab.paths import artifact_pattern, path_problem
 from mlgen_runtime.contract import (
@@ -29,6 +29,7 @@ from mlgen_runtime.contract import (
     MONITOR_RESULT,
     SHARD_INDEX_VAR,
     SHARD_TOTAL_VAR,
+    UV_CACHE_DIR,
     Event,
     Job,
     Plan,
@@ -158,11 +159,10 @@ def header(plan: Plan) -> list[str]:
             "Secrets: add masked CI/CD variables " + ", ".join(secrets) + " (Settings > CI/CD > Variables);"
             " GitLab hands every CI/CD variable to the jobs as an environment variable of that name."
         )
-    if any(j.environment for j in plan.jobs):
-        lines.append(
-            f"Registry: set the CI/CD variable {REGISTRY_VAR} to an absolute path every runner shares;"
-            " without it deploys go to a folder of the job's checkout, which is discarded."
-        )
+    # GitLab hands every CI/CD variable to every job as an environment variable: the runtime reads it.
+    lines.extend(registry_note(plan, "a CI/CD variable (every job gets it as an environment variable)"))
+    if any(j.install_cache for j in plan.jobs):
+        lines.append(f"Installs: uv's download cache {UV_CACHE_DIR}/ is a GitLab cache keyed by each job's install file.")
     reviews = plan.review_jobs()
     if reviews:
         who = reviews[-1].name + (f" (or {reviews[0].name}, when it fails)" if len(reviews) > 1 else "")
@@ -288,8 +288,12 @@ def job_body(plan: Plan, job: Job, *, child: bool = False) -> dict[str, Any]:
         body["resource_group"] = literal(env.name, "environment name")
         body["interruptible"] = False
     body["timeout"] = yaml_str(f"{job.timeout_minutes} minutes")
-    if job.cache is not None and job.environment is None and not release_branches(plan.triggers):
-        body["cache"] = cache(job)  # never for deploys; release builds start clean (as on GitHub)
+    if job.environment is None and not release_branches(plan.triggers):
+        # never for deploys; release builds start clean (as on GitHub)
+        caches = [*([cache(job)] if job.cache is not None else []),
+                  *([uv_cache(job.install_cache, plan.python)] if job.install_cache else [])]
+        if caches:
+            body["cache"] = caches[0] if len(caches) == 1 else caches
     body["script"] = [yaml_str(line) for line in (*job.setup, *job.commands)]
     after = after_script(job, reporter=mr_reporting(plan, job))
     if after:
@@ -355,7 +359,11 @@ def cache(job: Job) -> dict[str, Any]:
     """Persist the runtime's stage cache folder; the runtime checks its own input hash, so a
     stale cache is never used (GitLab only stores and restores the folder). The key hashes the
     plan and the first data file the stage reads (GitLab hashes at most two files), so the same
-    inputs find their entry and other inputs start from an empty folder."""
+    inputs find their entry and other inputs start from an empty folder. With the default policy
+    (pull-push, when: on_success) GitLab uploads the folder at the end of every successful job,
+    replacing the entry of that key: after a deploy, the evaluate entry the runtime rejected
+    (its key covers the champion) is replaced by the recomputed one, so GitLab has no stale-entry
+    defect that GitHub's immutable keys need the restore/save split for."""
     name = job.cache or ""
     literal(name, "cache name")
     if job.shards > 1:
@@ -368,6 +376,17 @@ def cache(job: Job) -> dict[str, Any]:
         if problem:  # the spec checks refuse it first
             raise ValueError(f"gitlab: cache input {f!r}: {problem[0]}")
     return {"key": {"files": [yaml_str(f) for f in files], "prefix": yaml_str(prefix)}, "paths": [yaml_str(folder)]}
+
+
+def uv_cache(install_cache: str, python: str) -> dict[str, Any]:
+    """uv's download cache (UV_CACHE_DIR), keyed by the job's install file (the locked
+    requirements it installs) and the Python version: jobs that install the same lock share it."""
+    problem = path_problem("data", install_cache)
+    if problem:
+        raise ValueError(f"gitlab: install cache file {install_cache!r}: {problem[0]}")
+    literal(python, "python version")
+    return {"key": {"files": [yaml_str(install_cache)], "prefix": yaml_str(f"mlgen-uv-py{python}")},
+            "paths": [yaml_str(f"{UV_CACHE_DIR}/")]}
 
 
 def after_script(job: Job, reporter: str | None = None) -> list[Any]:

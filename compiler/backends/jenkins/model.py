@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from mlgen.backends.common import header_lines
+from mlgen.backends.common import header_lines, registry_note
 from mlgen.backends.jenkins.groovy import groovy_sq
 from mlgen.backends.jenkins.paths import path_problem
-from mlgen_runtime.contract import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, Job, Plan
+from mlgen_runtime.contract import MONITOR_JOB, MONITOR_RESULT, SHARD_INDEX_VAR, SHARD_TOTAL_VAR, UV_CACHE_DIR, Job, Plan
 
 # --------------------------------------------------------------------------- tables
 
@@ -32,6 +32,11 @@ MULTIBRANCH_NOTE = "Use it as a multibranch pipeline: the branch and changeReque
 CACHE_NOTE = (
     "Jenkins has no built-in cross-build cache: every stage starts in a fresh docker workspace,",
     "so the runtime's own .mlgen/cache/ only helps when an agent reuses the workspace.",
+)
+
+UV_CACHE_NOTE = (
+    f"No provider cache for uv's downloads ({UV_CACHE_DIR}) either: an agent that keeps its workspace keeps them,",
+    "or point UV_CACHE_DIR at a volume the agents share.",
 )
 
 # Rollback is a parameterized build: a person picks the environment (and optionally a version).
@@ -399,7 +404,10 @@ def pipeline(plan: Plan) -> Pipeline:
     check_unique_names(stages)
     check_env(plan.env)
     schedules = plan.triggers.schedules
-    notes = (MULTIBRANCH_NOTE, plugin_note(plan), *(CACHE_NOTE if any(j.cache for j in plan.jobs) else ()))
+    notes = (MULTIBRANCH_NOTE, plugin_note(plan), *(CACHE_NOTE if any(j.cache for j in plan.jobs) else ()),
+             *(UV_CACHE_NOTE if any(j.install_cache for j in plan.jobs) else ()),
+             *registry_note(plan, "in the agent's environment or as a global/folder property (both reach `sh` as"
+                                  " environment variables)"))
     return Pipeline(
         header=(*header_lines(plan), *notes),
         timeout_minutes=plan.timeout_minutes,

@@ -254,6 +254,9 @@ def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
         return Issue(path, "E103", f"invalid value {value!r}", f"expected one of: {expected}")
     if kind == "string_pattern_mismatch":
         text, hint = _PATTERN_TEXT.get(ctx.get("pattern", ""), ("has an invalid format", ""))
+        if isinstance(value, str) and re.search(r"://[^/]*@", value):  # a URL with user:secret@
+            value = re.sub(r"://[^/]*@", "://***@", value)
+            hint = "credentials never go in the URL (each SDK reads them from the environment); for example `s3://my-bucket/models`"
         return Issue(path, "E104", f"{value!r} {text}", hint)
     if kind == "value_error":  # the model's validators write "message\nhint"
         text, _, hint = err["msg"].removeprefix("Value error, ").partition("\n")

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 Check = Callable[["Spec", Path, "Plan"], list[str]]
 
+from mlgen.backends.registry_advice import folder_registry_warnings  # noqa: E402
 from mlgen.lockfile import lock_warnings  # noqa: E402
-CHECKS: tuple[Check, ...] = (lock_warnings,)
+CHECKS: tuple[Check, ...] = (lock_warnings, folder_registry_warnings)
 
 
 def compile_warnings(spec: Spec, spec_dir: Path, plan: Plan) -> tuple[str, ...]:

@@ -145,7 +145,10 @@ def _stale_lock(spec_dir: Path, files: dict[str, str]) -> str | None:
     from mlgen_runtime.lockcheck import INPUTS_PATH, stale_reason
 
     inputs = files.get(INPUTS_PATH)
-    return stale_reason(spec_dir, inputs) if inputs is not None else None
+    try:
+        return stale_reason(spec_dir, inputs) if inputs is not None else None
+    except OSError as exc:  # a requirements file or the lock went missing meanwhile
+        return f"cannot check mlgen.lock: {exc}; run `mlgen lock`"
 
 
 def lock_cmd(spec: Path | None = None, upgrade: bool = False) -> int:

@@ -54,7 +54,10 @@ def roots(spec: Spec) -> list[str]:
 
 
 def current_sha256(spec: Spec, spec_dir: Path) -> str:
-    files = {r: (spec_dir / r).read_bytes() for r in spec.project.requirements}
+    try:
+        files = {r: (spec_dir / r).read_bytes() for r in spec.project.requirements}
+    except OSError as exc:
+        raise UsageError(f"cannot read a project.requirements file: {exc}") from None
     return inputs_sha256(spec.project.python, PLATFORM, roots(spec), files)
 
 
@@ -130,9 +133,11 @@ def parse(lock_text: str) -> dict[str, Entry]:
                     via.append(rest)
             elif s.startswith("#"):
                 via.append(s[1:].strip())
-        name = normalize(_NAME.match(block[0]).group(1))  # type: ignore[union-attr]
-        entries[name] = Entry(name, "\n".join(block) + "\n",
-                              tuple(v if v.startswith("-r ") else normalize(v) for v in via if v))
+        m = _NAME.match(block[0])
+        if m is not None:  # an option line (--index-url ...) names no package
+            name = normalize(m.group(1))
+            entries[name] = Entry(name, "\n".join(block) + "\n",
+                                  tuple(v if v.startswith("-r ") else normalize(v) for v in via if v))
         block.clear()
 
     for ln in lock_text.splitlines():

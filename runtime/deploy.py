@@ -51,7 +51,8 @@ def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> i
         # load; the gates and the scan verdict are still checked for this very model
         check_same_model(evaluation, quick)
         scan_verdict(ctx, quick)
-        print(f"deploy {env}: model sha256 {quick[:12]} is version {current}, which {env} already points at: nothing to do")
+        print(f"deploy {env}: model sha256 {quick[:12]} is registry version {current} (decided from hashes)")
+        report_move("deploy", env, current, current, False)
         return write_record(ctx, registry, env, current, current, False, quick)
     sha = check_model_dir(model_dir)
     check_same_model(evaluation, sha)

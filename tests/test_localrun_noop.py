@@ -34,7 +34,7 @@ def test_second_run_skips_everything_and_retraining_reuses_the_version(
     assert forced == dict.fromkeys(first, "ran")
     out = capfd.readouterr().out
     assert "is this candidate (same sha256): compared with none" in out
-    assert "which staging already points at: nothing to do" in out
+    assert "is registry version 1 (decided from hashes)" in out and "staging already at version 1; nothing to do" in out
     assert (registry / "history.jsonl").read_bytes() == history
     assert sorted(p.name for p in (registry / "versions").iterdir()) == ["1"]
     metrics = json.loads((root / ".mlgen/out/evaluate/metrics.json").read_text())

@@ -177,14 +177,14 @@ def test_champion_comparison_on_the_same_data(project, rt, monkeypatch, capsys):
     assert rt("train") == 0
 
     # first run: no deployed model, the change gate passes with a note
-    monkeypatch.setattr(evaluate, "champion", lambda ctx: None)
+    monkeypatch.setattr(evaluate, "champion", lambda ctx, sha=None: None)
     assert rt("evaluate") == 0
     drop = next(g for g in results(root)["gates"] if g["kind"] == "max_drop")
     assert drop["passed"] and drop["note"] == "no deployed model yet"
 
     # the deployed model is as good as the candidate (it is the same one): delta 0, pass
     strong, meta = trained_model(root)
-    monkeypatch.setattr(evaluate, "champion", lambda ctx: evaluate.Champion(3, "production", strong, meta))
+    monkeypatch.setattr(evaluate, "champion", lambda ctx, sha=None: evaluate.Champion(3, "production", strong, meta))
     assert rt("evaluate") == 0
     r = results(root)
     assert r["champion"]["version"] == 3 and r["champion"]["metrics"] == r["metrics"]

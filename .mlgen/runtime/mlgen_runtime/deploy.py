@@ -19,9 +19,9 @@ from typing import Any
 
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput, CheckFailed
-from mlgen_runtime.fsutil import read_json, write_json
+from mlgen_runtime.fsutil import read_json, sha256_file, write_json
 from mlgen_runtime.lock import reason
-from mlgen_runtime.modelio import MODEL_FILE, estimator_package, load_model
+from mlgen_runtime.modelio import META_FILE, MODEL_FILE, estimator_package, load_model
 from mlgen_runtime.registry import ModelRegistry, Registry, check_model_dir, deployed_stack, rollback_target
 
 HISTORY_SHOWN = 10
@@ -42,10 +42,21 @@ def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> i
     env = environment(ctx, args.env)["name"]
     evaluation = passed_gates(ctx)
     model_dir = ctx.out("model")
-    sha = check_model_dir(model_dir)
-    check_same_model(evaluation, sha)
     from mlgen_runtime.scan import scan_verdict  # the scan module's imports are light
 
+    current = registry.alias(env)
+    quick = hashed_sha(model_dir)
+    if quick is not None and current is not None and version_sha(registry, current) == quick:
+        # a no-op decided from hashes, before importing skops or loading the model: the registry
+        # verified this version's files when it registered them and verifies them before every
+        # load; the gates and the scan verdict are still checked for this very model
+        check_same_model(evaluation, quick)
+        scan_verdict(ctx, quick)
+        print(f"deploy {env}: model sha256 {quick[:12]} is registry version {current} (decided from hashes)")
+        report_move("deploy", env, current, current, False)
+        return write_record(ctx, registry, env, current, current, False, quick)
+    sha = check_model_dir(model_dir)
+    check_same_model(evaluation, sha)
     scan_verdict(ctx, sha)  # a plan with a scan job never ships an unscanned or blocked model
     # hashes and trusted types checked before the model enters the registry
     load_model(model_dir / MODEL_FILE, sha, trusted_extra(ctx))
@@ -55,6 +66,26 @@ def deploy(ctx: Context, registry: ModelRegistry, args: argparse.Namespace) -> i
     before = registry.alias(env)
     changed = registry.promote(env, version, reason=f"deploy --env {env}")
     report_move("deploy", env, before, version, changed)
+    return write_record(ctx, registry, env, version, before, changed, sha)
+
+
+def hashed_sha(model_dir: Path) -> str | None:
+    """model.json's sha256 when model.skops hashes to it (standard library only); else None."""
+    try:
+        meta = read_json(model_dir / META_FILE)
+        sha = meta.get("sha256") if isinstance(meta, dict) else None
+        return sha if isinstance(sha, str) and sha256_file(model_dir / MODEL_FILE) == sha else None
+    except (OSError, ValueError):
+        return None
+
+
+def version_sha(registry: ModelRegistry, version: int) -> str | None:
+    """The model sha256 the registry records for `version` (None when it has no such record)."""
+    return next((r.get("model_sha256") for r in registry.versions() if r.get("version") == version), None)
+
+
+def write_record(ctx: Context, registry: ModelRegistry, env: str, version: int, before: int | None,
+                 changed: bool, sha: str) -> int:
     record = ctx.out(f"deploy-{env}.json")
     try:
         write_json(record, {

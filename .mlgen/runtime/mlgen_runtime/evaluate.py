@@ -40,11 +40,18 @@ class Champion:
     metadata: dict[str, Any]
 
 
-def champion(ctx: Context) -> Champion | None:
+def champion(ctx: Context, candidate_sha: str | None = None) -> Champion | None:
     """The model currently deployed to the last environment, or None (no deploy section, empty
-    registry, alias not set yet). The registry verifies the sha256 before loading. With an MLflow
-    registry this is `models:/<project>@<last environment>` (registry_mlflow.py); an unreachable
-    registry is an error, never "no champion" (that would let every max_drop gate pass)."""
+    registry, alias not set yet, or the deployed version IS the candidate: `candidate_sha`).
+    The registry verifies the sha256 before loading. With an MLflow registry this is
+    `models:/<project>@<last environment>` (registry_mlflow.py); an unreachable registry is an
+    error, never "no champion" (that would let every max_drop gate pass).
+
+    Why a champion equal to the candidate counts as none: the candidate against itself scores
+    the same on the same rows, so every delta is 0 and every max_drop gate passes, exactly as
+    with no champion; the verdict is the same evaluation. Counting it as none keeps the
+    outputs (and the stage key, stagekey.py) of the run before a deploy and the run after it
+    equal, so a rerun with nothing changed skips evaluate instead of re-scoring M against M."""
     envs = (ctx.settings.get("deploy") or {}).get("environments") or []
     if not envs:
         return None
@@ -56,6 +63,10 @@ def champion(ctx: Context) -> Champion | None:
     env = envs[-1]["name"]
     version = reg.alias(env)
     if version is None:
+        return None
+    if candidate_sha is not None and any(
+            r.get("version") == version and r.get("model_sha256") == candidate_sha for r in reg.versions()):
+        print(f"champion: v{version} ({env}) is this candidate (same sha256): compared with none", flush=True)
         return None
     model, meta = reg.load(version, modelio.estimator_package(ctx.settings))
     return Champion(int(version), env, model, meta)
@@ -93,7 +104,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
     preds = metrics.predict(model, X, task)
     values, notes = metrics.compute(names, task, y, preds)
-    champ = champion(ctx)
+    champ = champion(ctx, meta["sha256"])
     champ_block, champ_values, champ_error = _score_champion(champ, X, y, names, task)
 
     verdicts = gates.check(settings["evaluate"]["gates"], values, champ_values, champion_error=champ_error, notes=notes)

@@ -67,11 +67,67 @@ def save_model(model: Any, folder: Path) -> str:
     """Write `folder/model.skops` atomically; return its sha256."""
     import skops.io as sio
 
-    data = sio.dumps(model)
+    data = normalise_archive(sio.dumps(model))
     write_bytes_atomic(folder / MODEL_FILE, data)
     sha = sha256_bytes(data)
     WRITTEN.add(sha)
     return sha
+
+
+# -- deterministic bytes ---------------------------------------------------------------------------
+# skops names array entries after id(obj) (some after uuid4()), records id(obj) as each node's
+# "__id__" and stamps entries with the current time, so two saves of equal models differ. Its
+# documented format (a zip whose schema.json names its entries in "file" fields) lets us rewrite
+# those parts: same model, same bytes, so the registry (sha256 -> version) reuses a version.
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
+ENTRY_ATTR = 0o100644 << 16  # a regular, world-readable file
+
+
+def normalise_archive(data: bytes) -> bytes:
+    """`data` (a skops archive) with entries named by content (sha256 + extension), every
+    "file" reference in schema.json rewritten, "__id__" values renumbered by first appearance
+    (equal ids stay equal: skops' memo), entries in name order with a fixed date and
+    attributes, stored uncompressed as skops writes them. BadInput when schema.json names an
+    entry the archive lacks (never written)."""
+    import io
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        entries = {info.filename: src.read(info) for info in src.infolist()}
+    schema = json.loads(entries.pop("schema.json"))
+    names: dict[str, str] = {}
+    ids: dict[Any, int] = {}
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "file" and isinstance(value, str):
+                if value not in entries:
+                    raise BadInput(f"model archive: schema.json names a missing entry {value!r}")
+                suffix = Path(value).suffix
+                value = names.setdefault(value, sha256_bytes(entries[value]) + suffix)
+            elif key == "__id__" and isinstance(value, int) and not isinstance(value, bool):
+                value = ids.setdefault(value, len(ids))
+            else:
+                value = rewrite(value)
+            out[key] = value
+        return out
+
+    schema = rewrite(schema)
+    files = {new: entries[old] for old, new in names.items()}  # equal contents share one entry
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as dst:
+        for name, content in [("schema.json", json.dumps(schema, indent=2).encode())] + sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.external_attr = ENTRY_ATTR
+            info.create_system = 3  # unix, whatever the platform (the attributes are unix modes)
+            dst.writestr(info, content)
+    return buffer.getvalue()
 
 
 # -- the allow-list ------------------------------------------------------------------------------

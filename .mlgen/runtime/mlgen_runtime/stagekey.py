@@ -140,6 +140,22 @@ def _is_candidate(root: Path, plan: Plan, job: Job, version: str) -> bool:
     return False
 
 
+def deploy_is_noop(root: Path, plan: Plan, job: Job) -> bool:
+    """A deploy job whose environment's alias (the folder registry's aliases.json) already
+    points at a version holding the very model it would deploy: running it changes nothing.
+    False whenever that cannot be told from files (object stores, MLflow, no alias yet)."""
+    if job.kind != "deploy" or job.environment is None:
+        return False
+    where = os.environ.get(REGISTRY_VAR, "").strip() or str((plan.settings.get("deploy") or {}).get("registry") or "models")
+    if where.startswith(MLFLOW_PREFIX) or where.startswith(OBJECT_SCHEMES):
+        return False
+    aliases = _read_json(root / where / ALIASES_FILE)
+    version = aliases.get(job.environment.name) if isinstance(aliases, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        return False
+    return _is_candidate(root, plan, job, str(version))
+
+
 def shard_key(key: str, index: int, total: int) -> str:
     """The key of one shard of a sharded job (each caches its own slice of the outputs)."""
     return hashlib.sha256(f"{key}\0shard:{index}/{total}".encode()).hexdigest()

@@ -108,8 +108,8 @@ def registry_note(plan: Plan, where: str) -> tuple[str, ...]:
         return ()
     return (
         f"Registry: set {REGISTRY_VAR}, {where}, to an object-storage URL (s3://bucket/prefix, gs://..., az://container/prefix)"
-        " or an absolute path that outlives the jobs; unset, deploys go to deploy.registry in the job's"
-        " checkout, which is discarded.",
+        " or an absolute path that outlives the jobs; unset, the runtime uses deploy.registry (a folder"
+        " there lives in the job's checkout, which is discarded).",
         "Registry: " + OBJECT_STORE_CREDENTIALS,
     )
 

@@ -29,7 +29,7 @@ stage('featurize') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/featurize.txt'
         sh 'python featurize.py data/raw.csv data/features'
         stash name: 'featurize', includes: 'data/features/**', useDefaultExcludes: false
     }
@@ -67,7 +67,7 @@ stage('validate') {
     }
     steps {
         unstash 'featurize'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/validate.txt'
         sh 'python -m mlgen_runtime validate --plan .mlgen/plan.json'
         stash name: 'validate', includes: '.mlgen/out/validate/**', useDefaultExcludes: false
     }
@@ -112,7 +112,7 @@ stage('docs') {
     }
     steps {
         unstash 'evaluate'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/docs.txt'
         sh 'python docs.py > report.txt'
         stash name: 'docs', includes: 'report.txt/**', useDefaultExcludes: false
     }

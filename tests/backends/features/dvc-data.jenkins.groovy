@@ -38,7 +38,7 @@ stage('validate') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt dvc'
+        sh 'python -m pip install -r .mlgen/install/validate.txt'
         sh 'dvc pull data/tx.csv'
         sh 'python -m mlgen_runtime validate --plan .mlgen/plan.json'
         stash name: 'validate', includes: '.mlgen/out/validate/**', useDefaultExcludes: false

@@ -24,7 +24,7 @@ stage('monitor') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/monitor.txt'
         sh 'python -m mlgen_runtime monitor --plan .mlgen/plan.json'
         script {
             env.MLGEN_DRIFTED = readFile('.mlgen/out/monitor/drifted').trim()
@@ -82,7 +82,7 @@ stage('validate') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/validate.txt'
         sh 'python -m mlgen_runtime validate --plan .mlgen/plan.json'
         stash name: 'validate', includes: '.mlgen/out/validate/**', useDefaultExcludes: false
     }

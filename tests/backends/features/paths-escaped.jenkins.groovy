@@ -29,7 +29,7 @@ stage('prepare') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt -r \'requirements \u00fc.txt\''
+        sh 'python -m pip install -r .mlgen/install/prepare.txt -r \'requirements \u00fc.txt\''
         sh 'python \'scripts/pr\u00e9pare les donn\u00e9es.py\''
         stash name: 'prepare', includes: 'donn\u00e9es/in put \u00e9.csv/**,out/it\'s [v1] #1 {x} ~backup & more/**', useDefaultExcludes: false
     }
@@ -67,7 +67,7 @@ stage('validate') {
     }
     steps {
         unstash 'prepare'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt -r \'requirements \u00fc.txt\''
+        sh 'python -m pip install -r .mlgen/install/validate.txt -r \'requirements \u00fc.txt\''
         sh 'python -m mlgen_runtime validate --plan .mlgen/plan.json'
         stash name: 'validate', includes: '.mlgen/out/validate/**', useDefaultExcludes: false
     }

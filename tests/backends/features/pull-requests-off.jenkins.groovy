@@ -27,7 +27,7 @@ stage('validate') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/validate.txt'
         sh 'python -m mlgen_runtime validate --plan .mlgen/plan.json'
         stash name: 'validate', includes: '.mlgen/out/validate/**', useDefaultExcludes: false
     }

@@ -38,7 +38,7 @@ stage('evaluate') {
     }
     steps {
         unstash 'train'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt mlflow-skinny'
+        sh 'python -m pip install -r .mlgen/install/evaluate.txt'
         sh 'python -m mlgen_runtime evaluate --plan .mlgen/plan.json'
         stash name: 'evaluate', includes: '.mlgen/out/evaluate/**', useDefaultExcludes: false
     }

@@ -29,7 +29,7 @@ stage('train') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt -r requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/train.txt -r requirements.txt'
         sh 'python -m mlgen_runtime train --plan .mlgen/plan.json'
         stash name: 'train', includes: '.mlgen/out/model/**', useDefaultExcludes: false
     }

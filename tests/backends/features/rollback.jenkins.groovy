@@ -29,7 +29,7 @@ stage('rollback-production') {
         }
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/rollback-production.txt'
         sh 'python -m mlgen_runtime rollback --plan .mlgen/plan.json --env production'
     }
 }

@@ -33,7 +33,7 @@ stage('scan') {
     steps {
         unstash 'evaluate'
         unstash 'train'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/scan.txt'
         sh 'python -m mlgen_runtime scan --plan .mlgen/plan.json'
         stash name: 'scan', includes: '.mlgen/out/scan/**', useDefaultExcludes: false
     }

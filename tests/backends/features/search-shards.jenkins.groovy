@@ -34,7 +34,7 @@ stage('train') {
                 timeout(time: 60, unit: 'MINUTES')
             }
             steps {
-                sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+                sh 'python -m pip install -r .mlgen/install/train.txt'
                 sh 'python -m mlgen_runtime train --plan .mlgen/plan.json'
                 stash name: 'train-1', includes: '.mlgen/out/trials/**', useDefaultExcludes: false
             }
@@ -54,7 +54,7 @@ stage('train') {
                 timeout(time: 60, unit: 'MINUTES')
             }
             steps {
-                sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+                sh 'python -m pip install -r .mlgen/install/train.txt'
                 sh 'python -m mlgen_runtime train --plan .mlgen/plan.json'
                 stash name: 'train-2', includes: '.mlgen/out/trials/**', useDefaultExcludes: false
             }
@@ -74,7 +74,7 @@ stage('train') {
                 timeout(time: 60, unit: 'MINUTES')
             }
             steps {
-                sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+                sh 'python -m pip install -r .mlgen/install/train.txt'
                 sh 'python -m mlgen_runtime train --plan .mlgen/plan.json'
                 stash name: 'train-3', includes: '.mlgen/out/trials/**', useDefaultExcludes: false
             }
@@ -116,7 +116,7 @@ stage('select') {
         unstash 'train-1'
         unstash 'train-2'
         unstash 'train-3'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/select.txt'
         sh 'python -m mlgen_runtime select --plan .mlgen/plan.json'
         stash name: 'select', includes: '.mlgen/out/model/**', useDefaultExcludes: false
     }

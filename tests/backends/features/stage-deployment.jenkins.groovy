@@ -37,7 +37,7 @@ stage('smoke-test') {
         ok 'Deploy'
     }
     steps {
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/smoke-test.txt'
         sh 'python scripts/smoke.py --env staging'
     }
 }

@@ -36,7 +36,7 @@ stage('smoke') {
     }
     steps {
         unstash 'evaluate'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/smoke.txt'
         sh 'python smoke.py'
     }
 }

@@ -34,7 +34,7 @@ stage('deploy-staging') {
     steps {
         unstash 'evaluate'
         unstash 'train'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/deploy-staging.txt'
         sh 'python -m mlgen_runtime deploy --plan .mlgen/plan.json --env staging'
     }
 }
@@ -80,7 +80,7 @@ stage('deploy-production') {
     steps {
         unstash 'evaluate'
         unstash 'train'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/deploy-production.txt'
         sh 'python -m mlgen_runtime deploy --plan .mlgen/plan.json --env production'
     }
 }

@@ -36,7 +36,7 @@ stage('docs') {
     }
     steps {
         unstash 'evaluate'
-        sh 'python -m pip install -r .mlgen/runtime/requirements.txt'
+        sh 'python -m pip install -r .mlgen/install/docs.txt'
         sh 'echo "report: ${CI_COMMIT_SHA:-local}" > report.txt && cat report.txt # yes: on'
         stash name: 'docs', includes: 'report.txt/**', useDefaultExcludes: false
     }

@@ -26,6 +26,7 @@ import m_cache  # noqa: E402
 import m_compile  # noqa: E402
 import m_drift  # noqa: E402
 import m_fullrun  # noqa: E402
+import m_install  # noqa: E402
 import m_scan  # noqa: E402
 import m_skops  # noqa: E402
 import m_validate  # noqa: E402
@@ -48,6 +49,7 @@ MEASURES: dict[str, Callable[[Tools, Size, Path], list[Row]]] = {
     "drift": m_drift.measure,
     "skops": m_skops.measure,
     "scan": m_scan.measure,
+    "install": m_install.measure,
 }
 
 

@@ -8,9 +8,10 @@ context or shell raises :class:`Unsupported` instead of being skipped or guessed
   their defaults and choices);
 - jobs run in `needs` order (ties in file order); each job's `if:` is evaluated for the
   simulated event with a tiny evaluator of exactly the forms the backend emits (`github.*`,
-  `needs.<job>.result/outputs`, `inputs`, `matrix`, `steps`, `runner.os`, `==`/`!=`, `!`, `&&`,
-  `||`, `always()`, `cancelled()`, `failure()`, `success()`, `startsWith()`, `hashFiles()` of the
-  job's workspace), with GitHub's
+  `needs.<job>.result/outputs`, `inputs`, `matrix`, `steps`, `runner.os`, `vars.*` (the
+  repository variables a test gives, '' when unset, never environment variables), `==`/`!=`, `!`,
+  `&&`, `||`, `always()`, `cancelled()`, `failure()`, `success()`, `startsWith()`, `format()` with
+  `{N}` placeholders, `hashFiles()` of the job's workspace), with GitHub's
   implicit `success() &&` when the condition calls no status function;
 - a matrix job runs once per combination (`fail-fast` honoured);
 - every job (and matrix instance) runs in a fresh copy of the project (the checkout), so only
@@ -24,8 +25,11 @@ context or shell raises :class:`Unsupported` instead of being skipped or guessed
 - actions/checkout and actions/setup-python are no-ops (the copy is the checkout, this Python is
   the setup); upload-artifact / download-artifact copy files through a run-scoped store, rooted
   like upload-artifact roots them (least common ancestor of the search paths); actions/cache
-  is a store that outlives runs, keyed by key / restore-key prefix, scoped by ref (a run reads
-  its own ref's entries and the default branch's), saved at the end of a successful job.
+  is a store that outlives runs, scoped by ref (a run reads its own ref's entries and the
+  default branch's); a restore tries the exact key, then the key as a prefix, then each
+  restore-key prefix (newest entry first), as GitHub documents; actions/cache saves at the end
+  of a successful job unless the key matched exactly, actions/cache/restore never saves, and
+  actions/cache/save stores under its key unless that key exists (entries are immutable).
 
 Environment protection (approval) counts as given; concurrency groups are not simulated (runs
 are sequential). Workspaces are kept under the executor's work dir for assertions.

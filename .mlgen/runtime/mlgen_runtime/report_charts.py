@@ -81,6 +81,12 @@ def confusion_table(y: Any, pred: Any, classes: Any) -> str:
     return md.table(head, rows, align="l" + "r" * n) + "\n" + md.escape(note) + "\n"
 
 
+def equal(y: np.ndarray, label: Any) -> np.ndarray:
+    """`y == label` element by element in Python: numpy turns a str label into its fixed-width
+    string type first, which drops trailing NULs ("\x00" would match nothing)."""
+    return np.fromiter((v == label for v in y.tolist()), dtype=bool, count=len(y))
+
+
 def _roc_grid(truth: np.ndarray, scores: np.ndarray) -> tuple[list[float], float]:
     from sklearn.metrics import auc, roc_curve
 
@@ -117,14 +123,14 @@ def classification(y: Any, p: Predictions) -> list[str]:
     scores = positive_scores(p)
     if scores is not None and len(np.unique(y)) == 2:
         label = positive_label(p.classes)
-        parts += ["#### ROC and precision-recall\n", *_curves(y == label, scores, f"positive class {label}")]
+        parts += ["#### ROC and precision-recall\n", *_curves(equal(y, label), scores, f"positive class {label}")]
     elif (p.classes is not None and len(p.classes) > 2 and p.proba is not None and p.proba.ndim == 2
           and p.proba.shape[1] == len(p.classes)):
         classes = list(p.classes)
-        drawable = [c for c in most_common(y, classes, len(classes)) if 0 < int((y == c).sum()) < len(y)]
+        drawable = [c for c in most_common(y, classes, len(classes)) if 0 < int(equal(y, c).sum()) < len(y)]
         parts.append("#### ROC and precision-recall, one-vs-rest\n")
         for c in drawable[:MAX_CHART_CLASSES]:
-            parts += _curves(y == c, p.proba[:, classes.index(c)], f"{c} vs rest")
+            parts += _curves(equal(y, c), p.proba[:, classes.index(c)], f"{c} vs rest")
         if len(drawable) > MAX_CHART_CLASSES:
             parts.append(md.escape(f"The {MAX_CHART_CLASSES} most common of {len(drawable)} classes; "
                                    "every class is in the roc_curve.png and pr_curve.png artifacts.") + "\n")

@@ -37,8 +37,13 @@ def spec_path(spec: Path | None) -> Path:
     return spec if spec is not None else find_spec(Path.cwd())
 
 
-def compile_files(spec_file: Path, out_dir: Path, providers: Sequence[str] | None, check: bool = False) -> dict[str, str]:
-    """Every file `mlgen compile` writes (the schema included), as {relative path: text}."""
+def compile_files(
+    spec_file: Path, out_dir: Path, providers: Sequence[str] | None, check: bool = False,
+    warnings: list[str] | None = None,
+) -> dict[str, str]:
+    """Every file `mlgen compile` writes (the schema included), as {relative path: text}; the
+    compile's warnings are appended to `warnings` when given (shown by the caller once the
+    compile succeeded), else dropped."""
     from mlgen import backends
     from mlgen.compile import compile_spec
     from mlgen.init import SCHEMA_REL
@@ -52,9 +57,9 @@ def compile_files(spec_file: Path, out_dir: Path, providers: Sequence[str] | Non
             raise UsageError(f"unknown provider `{unknown[0]}`; expected one of: {', '.join(backends.PROVIDERS)}")
         chosen = tuple(sorted(set(providers)))
     compiled = compile_spec(spec_file, out_dir, chosen)
-    for warning in compiled.warnings:
-        if not (check and warning.startswith(f"{LOCK_NAME} is stale")):  # --check fails on it instead
-            err(f"mlgen: warning: {warning}")
+    if warnings is not None:
+        # --check fails on a stale lock instead of warning about it
+        warnings += [w for w in compiled.warnings if not (check and w.startswith(f"{LOCK_NAME} is stale"))]
     return {**compiled.files, SCHEMA_REL: packaged_schema()}
 
 
@@ -72,7 +77,8 @@ def compile_cmd(
 
 
 def _compile(
-    spec_file: Path, provider: Sequence[str] | None, out: Path | None, check: bool, force: bool, quiet: bool
+    spec_file: Path, provider: Sequence[str] | None, out: Path | None, check: bool, force: bool, quiet: bool,
+    warn: bool = True,
 ) -> tuple[int, dict[str, str]]:
     # A compile allocates many small objects and frees them all at the end: the cyclic garbage
     # collector only rescans them (a gen-2 pass costs more the bigger the plan: 20% of a
@@ -80,26 +86,31 @@ def _compile(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_and_write(spec_file, provider, out, check, force, quiet)
+        return _compile_and_write(spec_file, provider, out, check, force, quiet, warn)
     finally:
         if enabled:
             gc.enable()
 
 
 def _compile_and_write(
-    spec_file: Path, provider: Sequence[str] | None, out: Path | None, check: bool, force: bool, quiet: bool
+    spec_file: Path, provider: Sequence[str] | None, out: Path | None, check: bool, force: bool, quiet: bool,
+    warn: bool = True,
 ) -> tuple[int, dict[str, str]]:
     from mlgen_runtime.contract import RUNTIME_DIR
     from mlgen.writer import obsolete_files, plan_changes, write_atomic
 
     out_dir = out if out is not None else spec_file.parent
-    files = compile_files(spec_file, out_dir, provider, check)
+    warnings: list[str] = []
+    files = compile_files(spec_file, out_dir, provider, check, warnings)
     changes = plan_changes(out_dir, files)
     extra = obsolete_files(out_dir, files, RUNTIME_DIR) if any(f.startswith(RUNTIME_DIR + "/") for f in files) else []
     changes += extra
     blocked = sorted({f"{shown_path(c.blocker)} {c.why}" for c in changes if c.blocker is not None})
     if blocked:  # checked before anything is written, so a refused compile leaves no trace
         raise UsageError(f"cannot write the generated files: {'; '.join(blocked)}; move it away or pass another --out")
+    # `mlgen run` compiles for itself (warn=False): the warnings are `mlgen compile`'s to give
+    for warning in warnings if warn else ():
+        err(f"mlgen: warning: {warning}")
     if check:
         stale = [c for c in changes if c.state != "unchanged"]
         for c in stale:
@@ -180,7 +191,7 @@ def run_cmd(
     root = spec_file.parent
     with run_lock(root):  # one run at a time: a second one stops with one line
         if not runstamp.is_current(spec_file, root):
-            _, files = _compile(spec_file, None, None, check=False, force=False, quiet=True)
+            _, files = _compile(spec_file, None, None, check=False, force=False, quiet=True, warn=False)
             runstamp.record(spec_file, root, files)
         try:
             outcomes = run_plan(root, stages or (), force=force, approve=approve or (), on_start=print_start)

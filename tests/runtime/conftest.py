@@ -7,6 +7,7 @@ and returns its exit code.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ Project = Callable[..., Path]
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Project:
     def make(spec: str, frames: dict[str, Any] | None = None, files: dict[str, str] | None = None) -> Path:
         (tmp_path / "mlproject.toml").write_text(spec)
         for rel, frame in (frames or {}).items():
@@ -35,6 +36,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
             (tmp_path / rel).write_text(text)
         monkeypatch.chdir(tmp_path)
         assert mlgen_main(["compile", "--provider", "gitlab"]) == 0
+        # the compile's warnings (no mlgen.lock) are not the runtime's: tests read the stage's stderr
+        sys.stdout.write(capsys.readouterr().out)
         return tmp_path
 
     return make

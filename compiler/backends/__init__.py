@@ -51,6 +51,9 @@ class Constraints:
     env_prefixes: tuple[str, ...] = ()
     env_names: frozenset[str] = frozenset()
     env_tool_prefixes: tuple[str, ...] = ()
+    # compiled for a spec that sets no `ci.providers` (GitHub, GitLab, Jenkins; a provider added
+    # later says False, so upgrading mlgen never writes new CI files into a user's repository)
+    default: bool = True
 
 
 class BackendModule(Protocol):
@@ -118,8 +121,13 @@ def names() -> tuple[str, ...]:
 
 
 def builtin_names() -> tuple[str, ...]:
-    """The providers that ship with mlgen (the default of `ci.providers`)."""
+    """The providers that ship with mlgen."""
     return tuple(b.name for b in registry().values() if b.builtin)
+
+
+def default_names() -> tuple[str, ...]:
+    """The default of `ci.providers`: the built-ins whose constraints say `default`."""
+    return tuple(b.name for b in registry().values() if b.builtin and b.constraints.default)
 
 
 def get(provider: str) -> Backend:
@@ -167,8 +175,8 @@ SPEC_AND_PLAN_FILES = (r"mlproject\.toml", r"pyproject\.toml", r"\.mlgen/.*")
 
 def precommit_files_pattern(providers: tuple[str, ...] | None = None) -> str:
     """The `files:` regex of the `mlgen-check` pre-commit hook: the spec, `.mlgen/` and every
-    output of `providers` (default: the built-ins, which the committed manifest ships with)."""
-    chosen = builtin_names() if providers is None else providers
+    output of `providers` (default: the default providers, which the committed manifest ships with)."""
+    chosen = default_names() if providers is None else providers
     outputs = [o for p in chosen for o in constraints(p).outputs]
     for o in outputs:
         re.compile(o)  # a bad regex is the backend's bug: fail here, not in pre-commit

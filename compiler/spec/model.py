@@ -317,7 +317,7 @@ def _known_provider(name: str) -> str:
 def _builtin_providers() -> list[str]:
     from mlgen import backends
 
-    return list(backends.builtin_names())
+    return list(backends.default_names())
 
 
 Provider = Annotated[str, _RegisteredProvider()]

@@ -68,12 +68,12 @@ def string_problem(s: str, banned: Bans | None = None) -> tuple[str, str] | None
 
 
 def providers_of(data: Any) -> tuple[str, ...] | None:
-    """The known providers the raw spec lists in `ci.providers`; the built-ins when it sets none
+    """The known providers the raw spec lists in `ci.providers`; the default ones when it sets none
     (the model's default); None (every provider: the strictest) when the list is malformed."""
     ci = data.get("ci", {}) if isinstance(data, dict) else None
     if not isinstance(ci, dict):
         return None
-    listed = ci.get("providers", backends.builtin_names())
+    listed = ci.get("providers", backends.default_names())
     if not isinstance(listed, list | tuple) or not all(isinstance(p, str) for p in listed):
         return None
     return tuple(p for p in listed if p in backends.names())  # an unknown one is E103 already

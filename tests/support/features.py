@@ -14,8 +14,8 @@ from functools import cache
 from pathlib import Path
 
 FEATURES = Path(__file__).resolve().parent.parent / "backends" / "features"
-EXT = {"github": "yml", "gitlab": "yml", "jenkins": "groovy"}
-_FRAGMENT_LINE = re.compile(r"^# fragment (github|gitlab|jenkins):(.*)$")
+EXT = {"github": "yml", "gitlab": "yml", "jenkins": "groovy", "azure": "yml", "bitbucket": "yml"}
+_FRAGMENT_LINE = re.compile(r"^# fragment ([a-z]+):(.*)$")
 _FEATURE_TAG = re.compile(r"#\s*feature\s*$")
 
 
@@ -39,10 +39,19 @@ class Fixture:
         return None if len(kept) == len(self.spec.splitlines()) else "".join(kept)
 
     def providers(self) -> list[str]:
-        """The providers the spec compiles for (`ci.providers`; every built-in one when it says none)."""
-        from mlgen import backends
+        """The providers the spec compiles for: `ci.providers` (the default ones when it says
+        none), plus every provider it has `# fragment` lines for (how a fixture opts a provider
+        that is not on by default in without listing it)."""
+        return spec_providers(self.spec)
 
-        return list(tomllib.loads(self.spec).get("ci", {}).get("providers", backends.builtin_names()))
+
+def spec_providers(spec: str) -> list[str]:
+    """See `Fixture.providers`."""
+    from mlgen import backends
+
+    listed = list(tomllib.loads(spec).get("ci", {}).get("providers", backends.default_names()))
+    tagged = [m[1] for line in spec.splitlines() if (m := _FRAGMENT_LINE.match(line))]
+    return listed + [p for p in dict.fromkeys(tagged) if p not in listed]
 
 
 def load(name: str) -> Fixture:
@@ -70,7 +79,8 @@ def compile_spec(name: str, spec: str, workdir: Path) -> dict[str, str]:
     (workdir / "mlproject.toml").write_text(spec, encoding="utf-8")
     inputs = {p for p in workdir.rglob("*") if p.is_file()}
     with contextlib.chdir(workdir):
-        rc = main(["compile", "--spec", str(workdir / "mlproject.toml"), "--out", str(workdir)])
+        chosen = [arg for p in spec_providers(spec) for arg in ("--provider", p)]
+        rc = main(["compile", "--spec", str(workdir / "mlproject.toml"), "--out", str(workdir), *chosen])
     assert rc == 0, f"{name}: mlgen compile failed"
     generated = (p for p in sorted(workdir.rglob("*")) if p.is_file() and p not in inputs)
     return {

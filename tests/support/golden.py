@@ -42,13 +42,13 @@ def spec_name(case: str) -> str:
 
 
 def providers(case: str) -> list[str]:
-    """The providers the spec compiles for (`ci.providers`; every built-in one when it says none)."""
+    """The providers the spec compiles for (`ci.providers`; the default ones when it says none)."""
     from mlgen import backends
 
     doc = tomllib.loads((GOLDEN / case / spec_name(case)).read_text(encoding="utf-8"))
     if spec_name(case) == "pyproject.toml":
         doc = doc["tool"]["mlgen"]
-    return list(doc.get("ci", {}).get("providers", backends.builtin_names()))
+    return list(doc.get("ci", {}).get("providers", backends.default_names()))
 
 
 def copy_inputs(case: str, dest: Path) -> Path:

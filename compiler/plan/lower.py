@@ -304,8 +304,8 @@ def install_set(spec: Spec, job: Job) -> tuple[str, ...]:
     names = set(CORE)
     if job.kind in PLOTTING_KINDS:
         names.add("matplotlib")
-    if any(r.endswith(".parquet") for r in job.reads):
-        names.add("pyarrow")
+    if any(r.endswith(".parquet") for r in job.reads) or (job.kind == "monitor" and not job.reads[0].endswith(".csv")):
+        names.add("pyarrow")  # a monitor of a prediction log (folder or glob) reads Parquet too
     if job.kind in REGISTRY_KINDS:
         names.update(registry_tools(spec))
     if any(c.startswith("dvc pull") for c in job.commands):

@@ -213,8 +213,23 @@ class Monitor(_Strict):
         "(`*/15`, `0-30/10`) and lists (`1,15`), what GitHub, GitLab and Jenkins all read alike (no names, "
         "no `H`, day of week 0-6)."
     )
-    data: RelPath = Field(description="Recent production data compared with the reference.")
+    data: RelPath = Field(
+        description="Recent production data compared with the reference: a .csv/.parquet file, or the "
+        "prediction log of `mlgen serve` (its folder, e.g. `predictions/production`, or a glob of its "
+        "`predictions-*.parquet` files)."
+    )
     drift: Drift | None = Field(None, description="Drift test of monitor.data vs the reference (default: PSI > 0.2).")
+    window_rows: Annotated[int, Field(ge=1, le=100_000_000)] = Field(
+        10_000, description="Prediction log: drift and live metrics use the newest this many logged rows."
+    )
+    window_days: Annotated[float, Field(gt=0, le=3650)] | None = Field(
+        None, description="Prediction log: only rows logged in the last this many days (from the monitor's "
+        "run); unset: no age limit."
+    )
+    min_rows: Annotated[int, Field(ge=1, le=100_000_000)] = Field(
+        100, description="Prediction log: a window with fewer rows is \"not enough traffic\" (no verdict, no "
+        "retraining); also the fewest predictions with feedback that live gates are checked on."
+    )
 
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]

@@ -142,11 +142,12 @@ def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     paths: list[tuple[KeyPath, str]] = [(("data", "path"), d.path)]
     if d.reference:
         paths.append((("data", "reference"), d.reference))
-    if spec.monitor:
-        paths.append((("monitor", "data"), spec.monitor.data))
     for path, value in paths:
         if not value.endswith((".csv", ".parquet")):
             yield Issue(path, "E209", f"`{value}` is neither .csv nor .parquet", "mlgen reads CSV and Parquet files")
+    if spec.monitor and not _monitor_source(spec.monitor.data):
+        yield Issue(("monitor", "data"), "E209", f"`{spec.monitor.data}` is neither .csv, .parquet, a folder nor a glob of .parquet files",
+                    "name a CSV/Parquet file or the prediction-log folder of `mlgen serve` (e.g. `predictions/production`)")
     for name, col in d.columns.items():
         path = ("data", "columns", name)
         if col.min is not None and col.max is not None and col.min > col.max:
@@ -158,6 +159,14 @@ def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     needs_ref = spec.validate_.drift is not None
     if needs_ref and d.reference is None:
         yield Issue(("validate", "drift"), "E212", "drift checks need a baseline", "set data.reference to the reference data file")
+
+
+def _monitor_source(value: str) -> bool:
+    """monitor.data: a CSV/Parquet file, a prediction-log folder (its last segment has no file
+    suffix) or a glob of its Parquet files."""
+    if any(c in value for c in "*?["):
+        return value.endswith(".parquet")
+    return value.endswith((".csv", ".parquet")) or "." not in value.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _split(spec: Spec, root: Path) -> Iterator[Issue]:

@@ -232,6 +232,42 @@ class Monitor(_Strict):
     )
 
 
+class Serve(_Strict):
+    """`mlgen serve`: an HTTP server for the model behind one environment's registry alias."""
+
+    environment: Name | None = Field(
+        None, description="Environment whose alias is served (default: the last of [[deploy.environments]], "
+        "the one users meet)."
+    )
+    host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:_-]{1,253}$")] = Field(
+        "127.0.0.1", description="Address to bind; loopback unless told otherwise."
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="TCP port.")
+    log_dir: RelPath | None = Field(
+        None, description="Folder of the prediction log (Parquet; default `predictions/<environment>`)."
+    )
+    token_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = Field(
+        None, description="Name of the environment variable holding a bearer token that requests must send "
+        "(unset: no authentication). The token itself never goes in the spec."
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = Field(
+        10 * 1024**2, description="Largest request body; larger ones get 413."
+    )
+    max_rows: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        10_000, description="Most rows in one request; more get 422."
+    )
+    poll_seconds: Annotated[float, Field(ge=0.05, le=86400)] = Field(
+        5.0, description="How often the registry alias is checked for a promotion or rollback."
+    )
+    log_rotate_rows: Annotated[int, Field(ge=1, le=100_000_000)] = Field(
+        50_000, description="Rows per prediction-log file before a new one is started."
+    )
+    container: bool = Field(False, description="`mlgen compile` also writes a Dockerfile whose entry point is `mlgen serve`.")
+    base_image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] = Field(
+        "python:3.12-slim", description="Base image of that Dockerfile (pin it by digest for reproducible images)."
+    )
+
+
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
 
@@ -387,5 +423,6 @@ class Spec(_Strict):
     scan: Scan | None = None
     deploy: Deploy | None = None
     monitor: Monitor | None = None
+    serve: Serve | None = None
     ci: CI = Field(default_factory=CI)
     stages: list[Stage] = Field(default_factory=list)

@@ -1,40 +1,31 @@
 """Repository paths in `azure-pipelines.yml`: what each place does with them.
 
-User paths land in two places:
-- `script:` lines (the plan's `dvc pull`, `pip install -r`, and the helper step that gathers a
-  stage's `outs` into the folder PublishPipelineArtifact@1 uploads): shell-quoted, passed to bash
-  as written once the spec checks have refused Azure's `$(`, `${{` and `$[` (constraints.py);
-- the `key:` of Cache@2 (the files the stage cache and uv's download cache are keyed on): a
-  `|`-separated list of segments where a segment is hashed as a file only when the agent reads
-  it as a path (it holds a `/` or a `.`, azure-pipelines-agent FingerprintCreator), and is read
-  as a comma-separated list of glob patterns, with surrounding blanks trimmed. There is no escape
-  for any of that, so a key file must be plain: letters, digits and `_./-`.
+User paths land only in `script:` lines, shell-quoted: the plan's own lines (`dvc pull`,
+`pip install -r`), the helper step that gathers a stage's `outs` into the folder
+PublishPipelineArtifact@1 uploads, and the helper step that hashes the stage cache's input files
+into the one file the Cache@2 key names. Bash gets them as written once the spec checks have
+refused Azure's `$(`, `${{` and `$[` in every user string (constraints.py), so no path is refused
+here. The one path in a Cache@2 key itself, the job's install file (uv's download cache), is
+mlgen's own (`.mlgen/install/<job>.txt`); `key_segment` checks that it is plain.
 """
 
 from __future__ import annotations
 
 import re
 
-KEY_FILE = re.compile(r"[A-Za-z0-9_./-]+")
+# Cache@2 reads a key segment with a `/` or a `.` as a file, as glob patterns split on `,`,
+# trimmed: such a segment must be plain to mean the one file.
+KEY_FILE = re.compile(r"[A-Za-z0-9_.-]*/[A-Za-z0-9_./-]+")
 
 
 def key_segment(path: str) -> str:
     """A file `path` as a Cache@2 key segment the agent hashes as that one file."""
-    problem = path_problem("data", path)
-    if problem:  # the spec checks refuse it first
-        raise ValueError(f"azure: cache key file {path!r}: {problem[0]}")
-    return path if "/" in path else "./" + path
-
-
-def key_segment_path(segment: str) -> str:
-    """Inverse of `key_segment` (for the parity reader)."""
-    return segment.removeprefix("./") if segment.count("/") == 1 and segment.startswith("./") else segment
+    if not KEY_FILE.fullmatch(path):
+        raise ValueError(f"azure: cache key file {path!r} must be a plain path with a folder")
+    return path
 
 
 def path_problem(role: str, path: str) -> tuple[str, str] | None:
-    """(message, hint) when Azure Pipelines cannot carry `path` in its `role` (the spec key:
-    outs, data, reference, monitor, requirements, deps), else None."""
-    if role == "data" and (not KEY_FILE.fullmatch(path) or path.endswith(".") and "/" not in path):
-        return ("Azure Cache@2 `key:` reads a file path as glob patterns split on `,` and `|`, with no escape",
-                "rename the data file with only letters, digits, `_`, `.`, `/` and `-`")
+    """(message, hint) when Azure Pipelines cannot carry `path` in its `role`, else None: every
+    repository path reaches Azure shell-quoted (see above)."""
     return None

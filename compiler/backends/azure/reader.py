@@ -11,9 +11,8 @@ from typing import Any
 
 from mlgen.backends.common import ReadJob
 
-from .paths import key_segment_path
 from .render import OUTPUT
-from .steps import CACHE_TASK, STAGE_STEP
+from .steps import KEY_STEP, STAGE_STEP
 from .values import HELPER_PREFIX
 
 
@@ -65,9 +64,9 @@ def artifact_paths(body: list[dict[str, Any]]) -> tuple[str, ...]:
 
 
 def cache_files(body: list[dict[str, Any]]) -> tuple[str, ...]:
-    """The files keying the stage cache entry (not uv's download cache)."""
+    """The files keying the stage cache entry: the ones the key step hashes."""
     for s in body:
-        if s.get("task") == CACHE_TASK and str(s["inputs"]["path"]).startswith(".mlgen/cache/"):
-            segments = [seg.strip() for seg in s["inputs"]["key"].split("|")]
-            return tuple(key_segment_path(seg) for seg in segments if not seg.startswith('"'))
+        if s.get("name") == KEY_STEP:
+            words = shlex.split(s["script"])
+            return tuple(words[words.index("--") + 1:words.index(">")])
     return ()

@@ -264,7 +264,7 @@ def job_steps(job: Job, plan: Plan) -> CommentedSeq:
     if job.install_cache and cached:
         out.append(steps.uv_cache(job.install_cache, plan.python))
     if job.cache and cached:
-        out.append(steps.stage_cache(job.cache, job.shards > 1, job.cache_inputs))
+        out.extend(steps.stage_cache(job.cache, job.shards > 1, job.cache_inputs))
     out.extend(steps.run(line) for line in job.setup)
     out.extend(steps.run(line, job.secrets_of(i)) for i, line in enumerate(job.commands))
     if job.name == MONITOR_JOB and any(j.on_drift for j in plan.jobs):

@@ -135,20 +135,31 @@ def cache_name(name: str) -> str:
     return name
 
 
-def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> CommentedMap:
+KEY_STEP = f"{HELPER_PREFIX}_cache_key"
+
+
+def stage_cache(name: str, sharded: bool, inputs: tuple[str, ...]) -> list[CommentedMap]:
     """Cache@2 of `.mlgen/cache/<name>`: storage only, the runtime decides validity.
 
     The key hashes the files the runtime's own key starts from (the plan, the runtime manifest,
-    the data), so the same inputs restore their entry; other inputs restore the newest entry of
-    the slot (`restoreKeys`), which the runtime then rejects or reuses by its own hash, and
-    Cache@2 saves the folder under the new key after the job succeeded. Azure scopes entries by
-    branch: a pull request reads its target branch's entries and never writes them."""
+    the data): a helper step writes their sha256 sums to one file, which is the key's one file
+    segment (Cache@2 reads a file segment as glob patterns split on `,`, with no escape, so the
+    user's paths stay in a shell-quoted script line). The same inputs restore their entry; other
+    inputs restore the newest entry of the slot (`restoreKeys`), which the runtime then rejects
+    or reuses by its own hash, and Cache@2 saves the folder under the new key after the job
+    succeeded. Azure scopes entries by branch: a pull request reads its target branch's entries
+    and never writes them."""
     if not inputs:
         raise ValueError(f"azure: stage cache {name!r} has no input files to key on")
     slot = cache_name(name) + (f"-shard-{SHARD_MACRO}" if sharded else "")
+    key_file = f"$(Agent.TempDirectory)/mlgen-cache-key-{cache_name(name)}"
+    quoted = " ".join(shlex.quote(checked(f, "cache input")) for f in inputs)
+    hashed = helper(KEY_STEP, f"Stage cache key {name}",
+                    f'sha256sum -- {quoted} > "$AGENT_TEMPDIRECTORY/mlgen-cache-key-{cache_name(name)}"')
     prefix = f'"mlgen" | "$(Agent.OS)" | "{slot}"'
-    key = " | ".join([prefix, *(key_segment(f) for f in inputs)])
-    return task(CACHE_TASK, {"key": key, "restoreKeys": prefix, "path": f"{CACHE_DIR}/{slot}"}, title=f"Stage cache {name}")
+    restore = task(CACHE_TASK, {"key": f"{prefix} | {key_file}", "restoreKeys": prefix, "path": f"{CACHE_DIR}/{slot}"},
+                   title=f"Stage cache {name}")
+    return [hashed, restore]
 
 
 def uv_cache(install_cache: str, python: str) -> CommentedMap:

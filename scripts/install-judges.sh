@@ -10,6 +10,7 @@
 #   venv/   check-jsonschema, zizmor, actionlint (+ shellcheck), taplo   -- a venv of its own,
 #           separate from the project's .venv so the judges never share dependencies with mlgen
 #   node/   gitlab-ci-local, npm-groovy-lint, azurite (Azure storage emulator for the registry tests)
+#   node24/ Node 24 from npm's `node` package (act runs node24 actions: tests/test_exec_github.py)
 #   bin/    rsync wrapper when rsync had to be extracted from a .deb (not root, no system rsync)
 #   deb/    files extracted from Debian packages (fallback only)
 # Prints one "ok <tool> <version>" line per tool; exits non-zero if any tool does not start.
@@ -78,6 +79,18 @@ if [ "${MLGEN_JUDGES_FORCE:-0}" = 1 ] || [ ! -d node/node_modules ] \
   printf '%s' "$npm_stamp" > node/.mlgen-judges-stamp
 fi
 
+# ---- Node 24 (nektos/act runs node24 actions with the `node` on PATH: tests/support/act_runner.py)
+# A prefix of its own: the tools above stay on the system node they were pinned for.
+NODE24_PIN="node@24.21.0"
+if [ "${MLGEN_JUDGES_FORCE:-0}" = 1 ] || [ ! -x node24/node_modules/.bin/node ] \
+   || [ "$(cat node24/.mlgen-judges-stamp 2>/dev/null)" != "$NODE24_PIN" ]; then
+  echo "install-judges: installing $NODE24_PIN into $T/node24"
+  mkdir -p node24
+  [ -f node24/package.json ] || printf '{\n  "name": "mlgen-judges-node24",\n  "private": true\n}\n' > node24/package.json
+  quiet npm install --prefix node24 --no-audit --no-fund --no-update-notifier --save-exact "$NODE24_PIN"
+  printf '%s' "$NODE24_PIN" > node24/.mlgen-judges-stamp
+fi
+
 # ---- rsync (gitlab-ci-local copies job directories with it) ---------------------------------
 if ! command -v rsync >/dev/null && [ ! -x deb/root/usr/bin/rsync ]; then
   if is_root && command -v apt-get >/dev/null; then
@@ -127,6 +140,7 @@ check shellcheck       sh -c 'venv/bin/shellcheck --version | sed -n "s/^version
 check taplo            venv/bin/taplo --version
 check gitlab-ci-local  "$N/.bin/gitlab-ci-local" --version
 check npm-groovy-lint  node -p "require('./$N/npm-groovy-lint/package.json').version"
+check node24           node24/node_modules/.bin/node --version
 check azurite-blob     node -p "require('./$N/azurite/package.json').version"
 check rsync            rsync --version
 check java             java -version

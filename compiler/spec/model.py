@@ -262,9 +262,15 @@ class Serve(_Strict):
     log_rotate_rows: Annotated[int, Field(ge=1, le=100_000_000)] = Field(
         50_000, description="Rows per prediction-log file before a new one is started."
     )
-    container: bool = Field(False, description="`mlgen compile` also writes a Dockerfile whose entry point is `mlgen serve`.")
-    base_image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] = Field(
-        "python:3.12-slim", description="Base image of that Dockerfile (pin it by digest for reproducible images)."
+    container: bool = Field(
+        False, description="`mlgen compile` also writes a `Dockerfile` (next to the pipelines) whose entry point "
+        "is the server, bound to 0.0.0.0 inside the container, as a non-root user, installed from mlgen.lock "
+        "with hashes."
+    )
+    base_image: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")] | None = Field(
+        None, description="Base image of that Dockerfile (default: a full version tag of the official Python "
+        "image for project.python, e.g. `python:3.12.8-slim-bookworm`); pin yours by digest "
+        "(`name@sha256:...`) for reproducible images: mlgen writes it as given (a digest cannot be checked offline)."
     )
 
 

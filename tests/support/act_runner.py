@@ -262,7 +262,8 @@ class ActRunner:
     """
 
     def __init__(self, work: Path, *, vars: Mapping[str, str] | None = None,
-                 secrets: Mapping[str, str] | None = None, repository: str = REPOSITORY) -> None:
+                 secrets: Mapping[str, str] | None = None, repository: str = REPOSITORY,
+                 caches: Path | None = None) -> None:
         self.act = judges.require("act")
         self.node = judges.require("node24")
         self.work = Path(work)
@@ -271,7 +272,7 @@ class ActRunner:
         self.secrets = {"GITHUB_TOKEN": FAKE_TOKEN, **(secrets or {})}
         self.repository = repository
         self.count = 0
-        self.caches = self.work / "caches"
+        self.caches = Path(caches) if caches else self.work / "caches"  # shared: another runner's store
         self.stubs = self.work / "stubs"
         self.stubs.mkdir(exist_ok=True)
         self.gh_log = self.work / "gh-calls.jsonl"

@@ -4,7 +4,8 @@ The image holds only what serving needs: the bundled runtime (`.mlgen/runtime/`)
 spec (the runtime checks the plan against it) and the packages of `.mlgen/install/serve.txt`,
 the closure of the serving set within mlgen.lock, installed with every hash checked (uv
 `--require-hashes`, uv itself bootstrapped from the lock by pip `--require-hashes`, as in the CI
-jobs). The entry point is the runtime's server, bound to 0.0.0.0 (inside a container the
+jobs). The entry point is the runtime's server (runtime/image_entry.py: what `mlgen serve`
+runs, from plan.json alone, no compiler in the image), bound to 0.0.0.0 (inside a container the
 loopback default would be unreachable: the one documented exception) on `serve.port`; the
 process runs as a non-root user; HEALTHCHECK asks /health. The registry is not copied: the
 server follows its alias, so a folder registry is mounted (see docs/serve.md).
@@ -146,9 +147,9 @@ def dockerfile(spec: Spec, spec_path: str, locked: bool) -> str:
 def entry_point(spec: Spec) -> list[str]:
     """The server command: 0.0.0.0 inside the container (the documented exception)."""
     serve = spec.serve  # type: ignore[union-attr]
-    cmd = ["python", "-m", RUNTIME_MODULE, "serve", "--plan", PLAN_PATH, "--host", "0.0.0.0", "--port", str(serve.port)]
     env = environment(spec)
-    return cmd + (["--env", env] if env else [])
+    return ["python", "-m", f"{RUNTIME_MODULE}.image_entry", "--plan", PLAN_PATH, "--env", env or "",
+            "--host", "0.0.0.0", "--port", str(serve.port)]
 
 
 def _shell(path: str) -> str:

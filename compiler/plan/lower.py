@@ -265,6 +265,9 @@ def _secrets(spec: Spec, kind: str, n_commands: int, pulls: bool) -> tuple[tuple
     """Per command: the DVC secrets for the leading `dvc pull`, the registry's for the runtime
     command of jobs that open the registry; () when no command needs any."""
     registry = tuple(sorted(spec.deploy.secrets)) if spec.deploy is not None and kind in REGISTRY_KINDS else ()
+    search = spec.train.search
+    if kind in ("train", "select") and search is not None and search.storage_env:  # the optuna study's URL
+        registry = (search.storage_env,)
     per = [registry] * n_commands
     if pulls:
         per[0] = tuple(sorted(spec.data.dvc_secrets))
@@ -291,9 +294,15 @@ def registry_tools(spec: Spec) -> tuple[str, ...]:
     return ()
 
 
+def optuna_tools(spec: Spec) -> tuple[str, ...]:
+    """strategy = "optuna": train (the study's workers) and select (reads the study) need it."""
+    search = spec.train.search
+    return ("optuna",) if search is not None and search.strategy == "optuna" else ()
+
+
 def tools(spec: Spec) -> tuple[str, ...]:
     """Packages some job installs besides the runtime's requirements: what `mlgen lock` adds."""
-    return (("dvc",) if spec.data.dvc else ()) + registry_tools(spec)
+    return (("dvc",) if spec.data.dvc else ()) + registry_tools(spec) + optuna_tools(spec)
 
 
 def install_set(spec: Spec, job: Job) -> tuple[str, ...]:
@@ -308,6 +317,8 @@ def install_set(spec: Spec, job: Job) -> tuple[str, ...]:
         names.add("pyarrow")  # a monitor of a prediction log (folder or glob) reads Parquet too
     if job.kind in REGISTRY_KINDS:
         names.update(registry_tools(spec))
+    if job.kind in ("train", "select"):
+        names.update(optuna_tools(spec))
     if any(c.startswith("dvc pull") for c in job.commands):
         names.add("dvc")
     return tuple(sorted(names))

@@ -7,6 +7,7 @@ schemas/ is generated from these classes, so descriptions here are what editors 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
@@ -136,18 +137,56 @@ class Validate(_Strict):
     strict: bool = Field(False, description="Warnings fail validation too.")
 
 
+def optuna_storage(value: str) -> str:
+    """train.search.storage: a URL without credentials (they would end up in git and plan.json)."""
+    if "://" in value:
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not hold credentials (user:password@)\n"
+                             "put the whole URL in a CI secret and name it in train.search.storage_env")
+        if not re.match(r"^[a-z][a-z0-9+]*://", value):
+            raise ValueError("is not an RDB URL\nfor example `sqlite:///.mlgen/optuna.db` or `postgresql://host/db`")
+        return value
+    return inside_repo(value) if re.match(PATH_PATTERN, value) else _bad_journal(value)
+
+
+def _bad_journal(value: str) -> str:
+    raise ValueError("is neither an RDB URL nor a journal file path\nfor example `.mlgen/optuna.journal`")
+
+
+class Range(_Strict):
+    """A numeric range in train.search.space: ints when low, high (and step) are ints, else floats."""
+
+    low: Union[int, float] = Field(description="Smallest value.")
+    high: Union[int, float] = Field(description="Largest value (included).")
+    log: bool = Field(False, description="Sample on a log scale (low > 0; not with `step`).")
+    step: Union[int, float, None] = Field(None, description="Only low, low + step, ... up to high (grid needs it).")
+
+
 class Search(_Strict):
-    strategy: Literal["grid", "random"] = Field("grid", description="Every combination, or `n_iter` random ones.")
-    space: dict[str, Annotated[list[Scalar], Field(min_length=1)]] = Field(
-        min_length=1, description="Estimator parameter -> the values to try."
+    strategy: Literal["grid", "random", "optuna"] = Field(
+        "grid", description="Every combination, `n_iter` random ones, or `n_iter` trials of an Optuna study "
+        "(TPE, seeded from project.seed; needs the `optuna` extra)."
+    )
+    space: dict[str, Union[Annotated[list[Scalar], Field(min_length=1)], Range]] = Field(
+        min_length=1, description="Estimator parameter -> the values to try: a list, or a range "
+        "`{ low, high, log, step }` (random and optuna sample it; grid needs a `step`)."
     )
     cv: Annotated[int, Field(ge=2, le=100)] = Field(5, description="Cross-validation folds per trial.")
     scoring: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")] | None = Field(
         None, description="scikit-learn scoring name (default: the estimator's score)."
     )
-    n_iter: Annotated[int, Field(ge=1)] = Field(10, description="Trials for random search.")
+    n_iter: Annotated[int, Field(ge=1)] = Field(10, description="Trials for random and optuna search.")
     shards: Annotated[int, Field(ge=1, le=64)] = Field(
-        1, description="Fan the trials out over this many parallel CI jobs."
+        1, description="Fan the trials out over this many parallel CI jobs (optuna: workers of one study)."
+    )
+    storage: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(optuna_storage)] | None = Field(
+        None, description="strategy = \"optuna\": where the study lives, shared by the shards: an RDB URL "
+        "without credentials (`sqlite:///.mlgen/optuna.db`, `postgresql://db.internal/optuna`) or a journal "
+        "file path (one machine). Default: in memory (shards = 1 only)."
+    )
+    storage_env: SecretName | None = Field(
+        None, description="strategy = \"optuna\": name of the environment variable (a CI secret) holding the "
+        "study's RDB URL with its credentials; instead of `storage`."
     )
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgen.spec import jobgraph
 from mlgen.spec import rules
@@ -191,12 +191,57 @@ def _search(spec: Spec, root: Path) -> Iterator[Issue]:
     s = spec.train.search
     if s is None:
         return
-    trials = math.prod(len(v) for v in s.space.values()) if s.strategy == "grid" else s.n_iter
+    ranges = {k: v for k, v in s.space.items() if not isinstance(v, list)}
+    for key, r in ranges.items():
+        problem = _range_problem(r, s.strategy)
+        if problem:
+            yield Issue(("train", "search", "space", key), "E231", problem[0], problem[1])
+    if any(_range_problem(r, s.strategy) for r in ranges.values()):
+        return
+    # grid: the combinations (a range as its stepped values); random and optuna: the n_iter budget
+    trials = math.prod(_grid_size(v) for v in s.space.values()) if s.strategy == "grid" else s.n_iter
     if s.shards > trials:
         yield Issue(("train", "search", "shards"), "E214", f"{s.shards} shards for {trials} trials", f"use at most {trials} shards")
+    yield from _storage(s)
     for key in s.space:
         if key in spec.train.params:
             yield Issue(("train", "search", "space", key), "E203", f"`{key}` is both a fixed param and searched", "remove it from train.params")
+
+
+def _range_problem(r: Any, strategy: str) -> tuple[str, str] | None:
+    """(message, hint) of a train.search.space range that cannot be searched, or None."""
+    if not r.low < r.high:
+        return f"low ({r.low}) is not below high ({r.high})", "a range needs low < high; a list of one value fixes a param"
+    if r.log and r.step is not None:
+        return "`log` and `step` are both set", "a log-scale range has no step: drop one"
+    if r.log and r.low <= 0:
+        return f"log scale from low = {r.low}", "a log-scale range needs low > 0"
+    if r.step is not None and not 0 < r.step <= r.high - r.low:
+        return f"step {r.step} does not fit between {r.low} and {r.high}", "use 0 < step <= high - low"
+    if strategy == "grid" and r.step is None:
+        return "grid search over a range without a step", "give the range a `step`, list the values, or use strategy random or optuna"
+    return None
+
+
+def _grid_size(v: Any) -> int:
+    if isinstance(v, list):
+        return len(v)
+    return math.floor((v.high - v.low) / v.step + 1e-9) + 1
+
+
+def _storage(s: Any) -> Iterator[Issue]:
+    where = ("train", "search")
+    if s.strategy != "optuna":
+        for key in ("storage", "storage_env"):
+            if getattr(s, key) is not None:
+                yield Issue((*where, key), "E232", f"`{key}` is for strategy optuna (this search is {s.strategy})",
+                            f"remove train.search.{key}, or set strategy = \"optuna\"")
+        return
+    if s.storage is not None and s.storage_env is not None:
+        yield Issue((*where, "storage_env"), "E232", "`storage` and `storage_env` are both set", "keep one: the study has one storage")
+    elif s.shards > 1 and s.storage is None and s.storage_env is None:
+        yield Issue((*where, "shards"), "E232", f"{s.shards} optuna workers without a shared storage",
+                    "set train.search.storage (an RDB URL or a journal file on one machine) or storage_env (a secret holding the URL)")
 
 
 def _approval(spec: Spec, root: Path) -> Iterator[Issue]:

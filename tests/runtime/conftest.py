@@ -16,6 +16,7 @@ import pytest
 
 from mlgen.cli import main as mlgen_main
 from mlgen_runtime.cli import main as runtime_main
+from tests.runtime.mlflow_server import mlflow_server  # noqa: F401 - the session's MLflow server fixture
 
 Project = Callable[..., Path]
 

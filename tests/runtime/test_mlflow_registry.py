@@ -2,22 +2,17 @@
 tests start themselves (sqlite backend and artifacts in a temp dir, 127.0.0.1, a free port), and
 `mlflow+sqlite:///` without a server.
 
-Without mlflow installed these tests skip on a developer machine and FAIL under CI (CI=true),
+The server is the session's (tests/runtime/mlflow_server.py, shared with the search's trial
+tracking tests). Without mlflow installed these tests skip on a developer machine and FAIL under CI (CI=true),
 like the judges: CI installs `.[runtime,test]`, which includes mlflow.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +23,11 @@ from mlgen_runtime.errors import BadInput
 from mlgen_runtime.registry import Registry, deployed_stack, rollback_target
 from mlgen_runtime.registry_mlflow import MlflowRegistry, describe, parse_setting
 from tests.runtime.conftest import CLASSIFICATION_SPEC, Project, breast_cancer
+from tests.runtime.mlflow_server import Server, require_mlflow
 from tests.runtime.test_deploy import write_outputs
 from tests.runtime.test_registry import make_model
 
 Rt = Callable[..., int]
-SERVER_START_TIMEOUT = 120.0
-INSTALL_HINT = "pip install -e '.[runtime,test]' (the test extra includes mlflow)"
 
 ENVIRONMENTS = """
 [[deploy.environments]]
@@ -44,80 +38,10 @@ approval = "manual"
 """
 
 
-def require_mlflow() -> None:
-    """Skip when mlflow is not importable; fail instead under CI, where it must be installed."""
-    try:
-        import mlflow.tracking  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"mlflow is not installed: {INSTALL_HINT}", pytrace=False)
-    pytest.skip(f"mlflow is not installed: {INSTALL_HINT}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, uri: str, folder: Path) -> None:
-        self.uri = uri
-        self.folder = folder
-
-    @property
-    def artifacts(self) -> Path:
-        return self.folder / "artifacts"
-
-    def client(self) -> Any:
-        from mlflow.tracking import MlflowClient
-
-        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`mlflow server` on 127.0.0.1:<free port>; killed (its whole process group) at teardown."""
-    require_mlflow()
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job runner
-    env.pop("MLFLOW_TRACKING_URI", None)
-    log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "artifacts")],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with {proc.returncode}:\n{(folder / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not healthy after {SERVER_START_TIMEOUT:g}s:\n"
-                            f"{(folder / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield Server(uri, folder)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        log.close()
+@pytest.fixture
+def server(mlflow_server: Server) -> Server:
+    """The session's MLflow server (tests/runtime/mlflow_server.py)."""
+    return mlflow_server
 
 
 def spec(registry: str, name: str = "bc", params: str = "{ max_iter = 2000 }") -> str:

@@ -202,6 +202,20 @@ def registry_cmd(
     raise typer.Exit(subprocess.run(cmd, cwd=root, env=env_vars).returncode)
 
 
+@app.command("serve")
+def serve_cmd(
+    env: Annotated[Optional[str], typer.Option("--env", help="Environment whose alias is served (default: serve.environment, else the last environment).")] = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to bind (default: serve.host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="TCP port (default: serve.port, 8000; 0: any free port).")] = None,
+    spec: SpecOpt = None,
+) -> None:
+    """Serve the model behind an environment's registry alias over HTTP (POST /predict, /feedback;
+    GET /health, /version, /metrics), following promotions and rollbacks, logging every prediction."""
+    from mlgen.serve_cmd import serve_cmd as run_serve
+
+    raise typer.Exit(run_serve(_path(spec), env, host, port))
+
+
 def run_app(argv: list[str] | None) -> int:
     """Run the typer app; typer's Exit and click's usage errors become exit codes (SpecError,
     UsageError and Ctrl-C propagate to cli.main)."""

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgen_runtime import metrics, pipeline
+from mlgen_runtime import metrics, pipeline, search_space
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import dumps, read_json, sha256_bytes, write_json
 from mlgen_runtime.progress import Progress
@@ -41,6 +41,8 @@ class TrialResult:
     mean: float | None  # None when a fold failed or the metric was undefined
     std: float | None
     error: str | None = None
+    fit_time: float | None = None  # mean seconds per fold (trials.json and the report)
+    score_time: float | None = None
 
 
 # --- the trials -------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def trials(search: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     """Every trial's params, in a fixed order."""
     from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-    space = {k: list(v) for k, v in search["space"].items()}
+    space = search_space.sklearn_space(search["space"], search.get("strategy", "grid"))  # lists and ranges
     if search.get("strategy", "grid") == "grid":
         found = list(ParameterGrid(space))
     else:
@@ -118,13 +120,20 @@ def folds(task: str, cv: int, seed: int, X: Any, y: Any, groups: Any = None,
 def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, index: int, params: dict[str, Any],
               sc: Scoring, cv_folds: list[tuple[Any, Any]]) -> TrialResult:
     """Cross-validate one trial. A failing fit is recorded (the trial loses), not fatal."""
+    from time import perf_counter
+
     import numpy as np
 
     scores: list[float | None] = []
+    times = [0.0, 0.0]  # fit, score: summed over the folds
     for k, (tr, va) in enumerate(cv_folds, 1):
         try:
+            start = perf_counter()
             model = pipeline.fit(pipeline.build(settings, cols, extra=params), X.iloc[tr], y.iloc[tr])
+            times[0] += perf_counter() - start
+            start = perf_counter()
             s = float(sc.score(model, X.iloc[va], y.iloc[va]))
+            times[1] += perf_counter() - start
         except metrics.Undefined as exc:
             return TrialResult(index, params, scores + [None], None, None, f"fold {k}: {sc.name} undefined ({exc})")
         except BadInput as exc:  # the estimator refused these params or this fold's data (pipeline.fit)
@@ -135,8 +144,8 @@ def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, 
             return TrialResult(index, params, scores + [None], None, None, f"fold {k}: {sc.name} is not finite")
         scores.append(s)
     arr = np.asarray(scores, dtype=float)
-    return TrialResult(index, params, scores, float(arr.mean()), float(arr.std()))
-
+    return TrialResult(index, params, scores, float(arr.mean()), float(arr.std()),
+                       fit_time=times[0] / len(cv_folds), score_time=times[1] / len(cv_folds))
 
 def run_trials(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, indices: list[int],
                all_trials: list[dict[str, Any]], label: str = "", groups: Any = None,
@@ -244,7 +253,8 @@ def read_shards(folder: Path, n: int, expected: list[dict[str, Any]], fp: str) -
             if not 0 <= index < len(expected) or t["params"] != expected[index]:
                 raise BadInput(f"{where}: trial #{index} does not match this search's trials; rerun the train shards")
             seen[index] = i
-            results.append(TrialResult(index, t["params"], t["fold_scores"], t["mean"], t["std"], t.get("error")))
+            results.append(TrialResult(index, t["params"], t["fold_scores"], t["mean"], t["std"], t.get("error"),
+                                       t.get("fit_time"), t.get("score_time")))
     absent = sorted(set(range(len(expected))) - set(seen))
     if absent:
         raise BadInput(f"{rel}: trials {', '.join(f'#{k}' for k in absent[:10])} are in no shard file; rerun the train shards")

@@ -14,7 +14,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgen_runtime import data, modelio, pipeline, provenance, search
+from mlgen_runtime import data, modelio, pipeline, provenance, search, trials, trials_mlflow
 from mlgen_runtime.cli import shard_of
 from mlgen_runtime.context import Context
 from mlgen_runtime.errors import BadInput
@@ -112,22 +112,48 @@ def train(ctx: Context, args: argparse.Namespace) -> int:
     if not space:
         fit_and_save(ctx, t, {}, None)
         return 0
-    all_trials = search.trials(space, ctx.seed)
-    results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials,
-                                groups=t.groups, by_time=t.by_time)
-    fit_and_save(ctx, t, *_chosen(settings, results))
+    study = None
+    if _optuna(settings):
+        from mlgen_runtime import search_optuna
+
+        study, mine = search_optuna.work(settings, ctx.root, t, search.fingerprint(settings, t.data_sha256), 1, 1)
+        results = search_optuna.results(settings, study)
+    else:
+        all_trials = search.trials(space, ctx.seed)
+        mine = results = search.run_trials(settings, t.cols, t.X, t.y, list(range(len(all_trials))), all_trials,
+                                           groups=t.groups, by_time=t.by_time)
+    trials_mlflow.log(settings, mine, search.scoring(settings).name)
+    _fit_with_trials(ctx, t, results, None if study is None else study.study_name)
     return 0
+
+
+def _optuna(settings: dict[str, Any]) -> bool:
+    return (settings["train"].get("search") or {}).get("strategy") == "optuna"
+
+
+def _fit_with_trials(ctx: Context, t: Training, results: list[search.TrialResult], study: str | None) -> None:
+    """Refit the best trial; trials.json and the report table beside the model."""
+    params, summary = _chosen(ctx.settings, results)
+    fit_and_save(ctx, t, params, summary)
+    trials.write(ctx.out("model"), trials.document(summary, results, study))
 
 
 def train_shard(ctx: Context, i: int, n: int) -> int:
     settings = ctx.settings
     t = load(ctx)
-    all_trials = search.trials(settings["train"]["search"], ctx.seed)
-    mine = search.shard_trials(len(all_trials), i, n)
-    results = search.run_trials(settings, t.cols, t.X, t.y, mine, all_trials, label=f" shard {i}/{n}",
-                                groups=t.groups, by_time=t.by_time)
-    path = search.write_shard(ctx.out("trials"), i, n, search.fingerprint(settings, t.data_sha256),
-                              search.scoring(settings), len(all_trials), results)
+    fp = search.fingerprint(settings, t.data_sha256)
+    if _optuna(settings):  # a worker of the shared study; its file records what it ran
+        from mlgen_runtime import search_optuna
+
+        total = int(settings["train"]["search"].get("n_iter", 10))
+        results = search_optuna.work(settings, ctx.root, t, fp, i, n)[1]
+    else:
+        all_trials = search.trials(settings["train"]["search"], ctx.seed)
+        total = len(all_trials)
+        results = search.run_trials(settings, t.cols, t.X, t.y, search.shard_trials(total, i, n), all_trials,
+                                    label=f" shard {i}/{n}", groups=t.groups, by_time=t.by_time)
+    trials_mlflow.log(settings, results, search.scoring(settings).name, label=f" shard {i}/{n}")
+    path = search.write_shard(ctx.out("trials"), i, n, fp, search.scoring(settings), total, results)
     print(f"shard {i}/{n}: {len(results)} trial results -> {path.relative_to(ctx.root).as_posix()}", flush=True)
     return 0
 
@@ -139,10 +165,20 @@ def select(ctx: Context) -> int:
         raise BadInput("select merges sharded search results, but train is not sharded in this plan "
                        "(train.search.shards <= 1): train writes the model itself")
     t = load(ctx)
-    all_trials = search.trials(settings["train"]["search"], ctx.seed)
-    results = search.read_shards(ctx.out("trials"), shards, all_trials, search.fingerprint(settings, t.data_sha256))
-    print(f"select: {len(results)} trial results from {shards} shards", flush=True)
-    fit_and_save(ctx, t, *_chosen(settings, results))
+    fp = search.fingerprint(settings, t.data_sha256)
+    study = None
+    if _optuna(settings):  # the study the shards shared, not their files
+        from mlgen_runtime import search_optuna
+
+        sc = search.scoring(settings)
+        study = search_optuna.study_name(settings, fp)
+        results = search_optuna.stored(settings, ctx.root, fp, sc.greater_is_better)
+        print(f"select: {len(results)} trial results from optuna study {study}", flush=True)
+    else:
+        all_trials = search.trials(settings["train"]["search"], ctx.seed)
+        results = search.read_shards(ctx.out("trials"), shards, all_trials, fp)
+        print(f"select: {len(results)} trial results from {shards} shards", flush=True)
+    _fit_with_trials(ctx, t, results, study)
     return 0
 
 

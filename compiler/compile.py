@@ -88,8 +88,8 @@ def compile_spec(spec_file: Path, out_dir: Path, providers: tuple[str, ...] | No
             files.update(backends.render(provider, plan))
         except ValueError as exc:
             # Backends re-check what they write; the spec checks should have caught it first.
-            diag = Diagnostic(plan.spec_path, 1, 1, "E300", "", f"cannot write the {provider} pipeline: {exc}",
-                              "please report this: the spec checks should have rejected it")
+            hint = getattr(exc, "hint", None) or "please report this: the spec checks should have rejected it"
+            diag = Diagnostic(plan.spec_path, 1, 1, "E300", "", f"cannot write the {provider} pipeline: {exc}", hint)
             raise SpecError([diag]) from None
     files.update(bundle_files())
     lock_text = _lock_text(spec_file.parent)

@@ -70,6 +70,11 @@ def jenkins(dirs: list[Path]) -> list[Path]:
     return _files(dirs, "Jenkinsfile")
 
 
+@pytest.fixture(scope="session")
+def bitbucket(dirs: list[Path]) -> list[Path]:
+    return _files(dirs, "bitbucket-pipelines.yml")
+
+
 def test_root_example_outputs_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
     """The root mlproject.toml's generated files are committed; they must match a recompile."""
     monkeypatch.chdir(ROOT)
@@ -80,7 +85,8 @@ def test_every_case_has_every_provider_somewhere(compiled: dict[str, Path], gith
                                                  gitlab: list[Path], jenkins: list[Path]) -> None:
     """Each judge sees many projects, and every compiled folder wrote each provider it asks for
     (so no scenario or fixture escapes the judges of its providers)."""
-    main_file = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+    main_file = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile",
+                 "azure": "azure-pipelines.yml", "bitbucket": "bitbucket-pipelines.yml"}
     for name, folder in compiled.items():
         for provider in _PROVIDERS[name]:
             assert (folder / main_file[provider]).is_file(), f"{name}: no {main_file[provider]}"
@@ -99,6 +105,11 @@ def test_actionlint_with_shellcheck(github: list[Path]) -> None:
 
 def test_zizmor_auditor_zero_findings(github: list[Path]) -> None:
     judges.zizmor(github, persona="auditor")
+
+
+def test_bitbucket_schema(bitbucket: list[Path]) -> None:
+    assert len(bitbucket) >= 8, "too few projects compile for Bitbucket"
+    judges.check_jsonschema("vendor.bitbucket-pipelines", bitbucket)
 
 
 def test_gitlab_schema(gitlab: list[Path], gitlab_children: list[Path]) -> None:

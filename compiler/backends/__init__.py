@@ -56,6 +56,15 @@ class Constraints:
     default: bool = True
 
 
+class Unsupported(ValueError):
+    """A plan the provider cannot express (one of its limits, not a bug of mlgen): `render` raises
+    it, and compile reports it as a spec error with this hint instead of "please report this"."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 class BackendModule(Protocol):
     """What a backend package's `__init__` exposes."""
 

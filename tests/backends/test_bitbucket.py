@@ -269,7 +269,7 @@ def test_reports_go_to_test_results_even_when_the_step_fails(tmp_path: Path) -> 
 def test_one_deployment_per_environment_per_pipeline() -> None:
     base = full_plan()
     twice = replace(base.job("deploy-staging"), name="deploy-staging-2", needs=("deploy-staging",))
-    with pytest.raises(ValueError, match="deployed twice in one pipeline"):
+    with pytest.raises(ValueError, match="one deployment step per environment per pipeline"):
         bitbucket.render(replace(base, jobs=(*base.jobs, twice)))
 
 
@@ -440,3 +440,17 @@ def test_artifact_paths_are_rejected_or_exact(out: str, tmp_path_factory: pytest
     (read,) = [j for j in bitbucket.read(files) if j.name == "prep"]
     assert read.artifact_paths == (out,)
     assert not any(c in out for c in "*?[]{}\\$")
+
+
+def test_a_plan_bitbucket_cannot_express_is_a_one_line_spec_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A custom stage in the environment a deploy already uses (tests/golden/custom-stages)."""
+    from mlgen.cli import main
+    from tests.support import golden
+
+    spec = golden.copy_inputs("custom-stages", tmp_path)
+    spec.write_text(spec.read_text().replace('providers = ["github"', 'providers = ["bitbucket", "github"'))
+    assert main(["compile", "--spec", str(spec), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E300]" in err and "one deployment step per environment per pipeline" in err
+    assert "give the later stage its own environment" in err and "Traceback" not in err
+    assert not (tmp_path / OUT).exists()

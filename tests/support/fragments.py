@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-MAIN_FILE = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile"}
+MAIN_FILE = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile",
+             "bitbucket": "bitbucket-pipelines.yml"}
 STANDARD_HEADER_LINES = 3  # generated-by marker, "change the spec", spec sha256
 
 

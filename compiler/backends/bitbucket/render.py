@@ -26,6 +26,7 @@ import shlex
 from importlib import resources
 from typing import Any
 
+from mlgen.backends import Unsupported
 from mlgen.backends.bitbucket.paths import path_problem
 from mlgen.backends.common import dump_yaml, header_lines, registry_note, release_branches, yaml_str
 from mlgen_runtime.contract import (
@@ -144,13 +145,16 @@ def items(plan: Plan, jobs: list[Job], ctx: Context) -> list[dict[str, Any]]:
     ctx.jobs = frozenset(j.name for j in jobs)
     out: list[dict[str, Any]] = []
     count = 0
-    seen_envs: set[str] = set()
+    seen_envs: dict[str, str] = {}
     for job in jobs:
         if job.environment is not None:
             if job.environment.name in seen_envs:
-                raise ValueError(f"bitbucket: environment {job.environment.name!r} is deployed twice in one pipeline,"
-                                 " which Bitbucket refuses (one deployment step per environment per pipeline)")
-            seen_envs.add(job.environment.name)
+                raise Unsupported(
+                    f"bitbucket: jobs {seen_envs[job.environment.name]!r} and {job.name!r} both run in environment"
+                    f" {job.environment.name!r} in one pipeline; Bitbucket allows one deployment step per environment"
+                    " per pipeline",
+                    "give the later stage its own environment, or leave `bitbucket` out of ci.providers")
+            seen_envs[job.environment.name] = job.name
         if job.shards > 1:
             out.append({"parallel": {"fail-fast": True, "steps": [
                 {"step": step(plan, job, ctx, shard)} for shard in range(1, job.shards + 1)]}})
@@ -159,8 +163,8 @@ def items(plan: Plan, jobs: list[Job], ctx: Context) -> list[dict[str, Any]]:
             out.append({"step": step(plan, job, ctx)})
             count += 1
     if count > MAX_STEPS:
-        raise ValueError(f"bitbucket: a {ctx.event} pipeline would have {count} steps; Bitbucket allows {MAX_STEPS}"
-                         " (fewer shards or stages)")
+        raise Unsupported(f"bitbucket: the {ctx.event} pipeline would have {count} steps; Bitbucket allows {MAX_STEPS}",
+                          "use fewer shards or stages, or leave `bitbucket` out of ci.providers")
     first = out[0].get("step", {})
     if first.get("trigger") == "manual":
         raise ValueError("bitbucket: the first step of a pipeline cannot be manual")
@@ -179,7 +183,8 @@ def step(plan: Plan, job: Job, ctx: Context, shard: int | None = None) -> dict[s
         if job.environment.approval == "manual" and ctx.event != "rollback":
             body["trigger"] = "manual"
     if not 0 < job.timeout_minutes <= MAX_TIME:
-        raise ValueError(f"bitbucket: job {job.name!r}: timeout {job.timeout_minutes} minutes, Bitbucket allows 1 to {MAX_TIME}")
+        raise Unsupported(f"bitbucket: job {job.name!r}: timeout {job.timeout_minutes} minutes, Bitbucket allows 1 to {MAX_TIME}",
+                          f"set timeout_minutes to at most {MAX_TIME}, or leave `bitbucket` out of ci.providers")
     body["max-time"] = job.timeout_minutes
     if job.environment is None and not ctx.release:
         caches = step_caches(plan, job, shard)

@@ -192,6 +192,16 @@ def check_jsonschema(
     return _run([exe, "--color", "never", *schema_args, *_paths(files)], check=check)
 
 
+def check_azure_pipelines(
+    files: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, check: bool = True
+) -> tuple[int, str]:
+    """``files`` against Azure Pipelines' schema (``vendor.azure-pipelines``), whose patterns the
+    default regex engine cannot compile: Python's ``re`` reads them (``--regex-variant python``)."""
+    exe = require("check-jsonschema")
+    return _run([exe, "--color", "never", "--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "python",
+                 *_paths(files)], check=check)
+
+
 def actionlint(
     files: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *, check: bool = True
 ) -> tuple[int, str]:

@@ -71,6 +71,11 @@ def jenkins(dirs: list[Path]) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
+def azure(dirs: list[Path]) -> list[Path]:
+    return _files(dirs, "azure-pipelines.yml")
+
+
+@pytest.fixture(scope="session")
 def bitbucket(dirs: list[Path]) -> list[Path]:
     return _files(dirs, "bitbucket-pipelines.yml")
 
@@ -105,6 +110,11 @@ def test_actionlint_with_shellcheck(github: list[Path]) -> None:
 
 def test_zizmor_auditor_zero_findings(github: list[Path]) -> None:
     judges.zizmor(github, persona="auditor")
+
+
+def test_azure_schema(azure: list[Path]) -> None:
+    assert len(azure) >= 8, "too few projects compile for Azure Pipelines"
+    judges.check_azure_pipelines(azure)
 
 
 def test_bitbucket_schema(bitbucket: list[Path]) -> None:

@@ -25,10 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 MAIN_FILE = {"github": ".github/workflows/mlgen.yml", "gitlab": ".gitlab-ci.yml", "jenkins": "Jenkinsfile",
-             "bitbucket": "bitbucket-pipelines.yml"}
+             "bitbucket": "bitbucket-pipelines.yml", "azure": "azure-pipelines.yml"}
 STANDARD_HEADER_LINES = 3  # generated-by marker, "change the spec", spec sha256
 
 
@@ -123,6 +123,18 @@ def _yaml_span(doc: CommentedMap, path: list[str], lines: list[str]) -> tuple[li
     """(ancestor key lines, first line, end line) of the key at `path`, with its comments above."""
     node, ancestors, end = doc, [], len(lines)
     for depth, key in enumerate(path):
+        if isinstance(node, CommentedSeq):  # a list of mappings (Azure's stages): the item whose first value is `key`
+            found = [i for i, item in enumerate(node) if isinstance(item, CommentedMap) and item and next(iter(item.values())) == key]
+            if not found:
+                raise Missing(f"{'.'.join(path)}: no item {key!r} in {'.'.join(path[:depth])}")
+            i = found[0]
+            if i + 1 < len(node):
+                end = _leading_comments(lines, node.lc.item(i + 1)[0])
+            start = _leading_comments(lines, node.lc.item(i)[0])
+            if depth < len(path) - 1:
+                ancestors.append(node.lc.item(i)[0])
+            node = node[i]
+            continue
         if not isinstance(node, CommentedMap) or key not in node:
             where = ".".join(path[:depth]) or "the top level"
             keys = list(node) if isinstance(node, CommentedMap) else []

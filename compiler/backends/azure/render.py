@@ -38,10 +38,11 @@ def header(plan: Plan) -> list[str]:
     """The generated-file header plus the settings Azure keeps outside this file."""
     t = plan.triggers
     lines = [*header_lines(plan), ""]
-    lines.append(
-        "Triggers: `trigger:` and `pr:` apply to GitHub and Bitbucket repositories; for an Azure Repos"
-        " repository, add a build validation branch policy on " + ", ".join(t.branches) + " to build pull requests."
-    )
+    if t.pull_requests:
+        lines.append(
+            "Pull requests: `pr:` applies to GitHub and Bitbucket Cloud repositories; for an Azure Repos repository,"
+            " add a build validation branch policy on " + ", ".join(t.branches) + " (Repos > Branches > Branch policies)."
+        )
     if t.schedules:
         lines.append(
             "Schedules run on " + t.default_branch + " with `always: false`: Azure skips a scheduled run"

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import m_cache  # noqa: E402
 import m_compile  # noqa: E402
+import m_dask  # noqa: E402
 import m_drift  # noqa: E402
 import m_fullrun  # noqa: E402
 import m_install  # noqa: E402
@@ -50,6 +51,7 @@ MEASURES: dict[str, Callable[[Tools, Size, Path], list[Row]]] = {
     "skops": m_skops.measure,
     "scan": m_scan.measure,
     "install": m_install.measure,
+    "dask": m_dask.measure,
 }
 
 

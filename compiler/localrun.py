@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgen import children
+from mlgen.localcluster import LocalClusters
 from mlgen_runtime import stagekey
 from mlgen_runtime.contract import CACHE_DIR, MANIFEST, Job, Plan, job_dict, read_plan
 from mlgen_runtime.contract import (MONITOR_JOB, MONITOR_RESULT, PLAN_PATH, RUNTIME_DIR, SHARD_INDEX_VAR,
@@ -144,10 +145,10 @@ def _run_commands(root: Path, plan: Plan, job: Job, extra_env: dict[str, str] | 
     return 0
 
 
-def execute(root: Path, plan: Plan, job: Job, force: bool = False) -> int:
-    """Run a job's commands; shards run as parallel processes like the CI fan-out."""
+def execute(root: Path, plan: Plan, job: Job, force: bool = False, env: dict[str, str] | None = None) -> int:
+    """Run a job's commands (with `env` added); shards run as parallel processes like the CI fan-out."""
     n = job.shards
-    base = {"MLGEN_NO_CACHE": "1"} if force else {}  # --force bypasses the runtime's cache too
+    base = {**(env or {}), **({"MLGEN_NO_CACHE": "1"} if force else {})}  # --force bypasses the runtime's cache too
     if n <= 1:
         return _run_commands(root, plan, job, base)
     cpus = os.cpu_count() or 1
@@ -175,11 +176,14 @@ def run_plan(
     on_start: Callable[[dict[str, Any]], None] = lambda job: None,
 ) -> list[Outcome]:
     """Run the selected jobs in plan order; stop dependents of a failed job."""
+    clusters = LocalClusters()  # a Dask search without a configured scheduler: see localcluster.py
     try:
-        return _run_plan(root, wanted, force=force, approve=approve, on_start=on_start)
+        return _run_plan(root, wanted, force=force, approve=approve, on_start=on_start, clusters=clusters)
     except KeyboardInterrupt:
         children.stop_all()  # every job's process group
         raise
+    finally:
+        clusters.close()
 
 
 def _python_on_path(env: dict[str, str]) -> str | None:
@@ -299,6 +303,7 @@ def _run_plan(
     force: bool,
     approve: Iterable[str],
     on_start: Callable[[dict[str, Any]], None],
+    clusters: LocalClusters,
 ) -> list[Outcome]:
     plan = read_plan(root / PLAN_PATH)
     cache_path = root / CACHE_FILE
@@ -341,7 +346,7 @@ def _run_plan(
             continue
         on_start(job_dict(job))  # the view reads plan.json's shape
         t0 = time.perf_counter()
-        code = execute(root, plan, job, force)
+        code = execute(root, plan, job, force, clusters.env_for(plan, job))
         seconds = time.perf_counter() - t0
         if code == 0:
             outcomes[name] = Outcome(name, "ran", seconds)

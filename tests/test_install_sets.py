@@ -24,6 +24,9 @@ CONDITIONAL = {
     "mlflow": "MLflow registries, in registry jobs",
     "fsspec": "object-store registries, in registry jobs (s3fs/gcsfs/adlfs bring it)",
     "matplotlib": "plots: evaluate and scan only",
+    "joblib": "scikit-learn's own dependency (the Dask search's parallel_config)",
+    "dask": "train.search.engine = \"dask\": the train job only (test_search_dask.py)",
+    "distributed": "train.search.engine = \"dask\": the train job only (test_search_dask.py)",
 }
 STAGE_MODULE = {"validate": "validate", "train": "train", "select": "train", "evaluate": "evaluate",
                 "scan": "scan", "deploy": "deploy", "rollback": "deploy", "monitor": "monitor"}

@@ -294,6 +294,15 @@ def registry_tools(spec: Spec) -> tuple[str, ...]:
     return ()
 
 
+DASK_PACKAGES = ("dask", "distributed")  # train.search.engine = "dask": the `dask` extra, dask[distributed]
+
+
+def search_tools(spec: Spec) -> tuple[str, ...]:
+    """The search engine's packages (for the train job, whose trials run on it)."""
+    search = spec.train.search
+    return DASK_PACKAGES if search is not None and search.engine == "dask" else ()
+
+
 def optuna_tools(spec: Spec) -> tuple[str, ...]:
     """strategy = "optuna": train (the study's workers) and select (reads the study) need it."""
     search = spec.train.search
@@ -302,7 +311,7 @@ def optuna_tools(spec: Spec) -> tuple[str, ...]:
 
 def tools(spec: Spec) -> tuple[str, ...]:
     """Packages some job installs besides the runtime's requirements: what `mlgen lock` adds."""
-    return (("dvc",) if spec.data.dvc else ()) + registry_tools(spec) + optuna_tools(spec)
+    return (("dvc",) if spec.data.dvc else ()) + registry_tools(spec) + search_tools(spec) + optuna_tools(spec)
 
 
 def install_set(spec: Spec, job: Job) -> tuple[str, ...]:
@@ -317,6 +326,8 @@ def install_set(spec: Spec, job: Job) -> tuple[str, ...]:
         names.add("pyarrow")  # a monitor of a prediction log (folder or glob) reads Parquet too
     if job.kind in REGISTRY_KINDS:
         names.update(registry_tools(spec))
+    if job.kind == "train":  # select only reads the shards' results
+        names.update(search_tools(spec))
     if job.kind in ("train", "select"):
         names.update(optuna_tools(spec))
     if any(c.startswith("dvc pull") for c in job.commands):

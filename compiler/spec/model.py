@@ -137,6 +137,19 @@ class Validate(_Strict):
     strict: bool = Field(False, description="Warnings fail validation too.")
 
 
+DASK_ADDRESS = re.compile(r"^((tcp|tls|ws|wss)://)?([A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
+
+
+def dask_scheduler(value: str) -> str:
+    """train.search.scheduler: an address only (a secret in the spec would end up in git and plan.json)."""
+    if "@" in value or "?" in value:
+        raise ValueError("must be an address only, without user:password@ or tokens\n"
+                         "put credentials in Dask's configuration (e.g. the CI's DASK_SCHEDULER_ADDRESS secret)")
+    if not DASK_ADDRESS.match(value):
+        raise ValueError("is not a Dask scheduler address\nfor example `tcp://10.0.0.5:8786`")
+    return value
+
+
 def optuna_storage(value: str) -> str:
     """train.search.storage: a URL without credentials (they would end up in git and plan.json)."""
     if "://" in value:
@@ -187,6 +200,15 @@ class Search(_Strict):
     storage_env: SecretName | None = Field(
         None, description="strategy = \"optuna\": name of the environment variable (a CI secret) holding the "
         "study's RDB URL with its credentials; instead of `storage`."
+    )
+    engine: Literal["local", "dask"] = Field(
+        "local", description="Where the trials' fits run: in the train job's process, or on a Dask cluster "
+        "(joblib's Dask backend; needs the `dask` extra). The model is the same either way."
+    )
+    scheduler: Annotated[str, AfterValidator(dask_scheduler)] | None = Field(
+        None, description="Dask scheduler address for engine = \"dask\", e.g. `tcp://10.0.0.5:8786`; Dask's own "
+        "configuration (`DASK_SCHEDULER_ADDRESS`) takes precedence. An address only: credentials and TLS "
+        "settings come from Dask's configuration, never from the spec."
     )
 
 

@@ -268,6 +268,8 @@ def _secrets(spec: Spec, kind: str, n_commands: int, pulls: bool) -> tuple[tuple
     search = spec.train.search
     if kind in ("train", "select") and search is not None and search.storage_env:  # the optuna study's URL
         registry = (search.storage_env,)
+    if kind == "train" and search is not None and search.engine == "dask" and search.scheduler is None:
+        registry = tuple(sorted({*registry, DASK_ADDRESS_SECRET}))  # the cluster's address: a CI secret
     per = [registry] * n_commands
     if pulls:
         per[0] = tuple(sorted(spec.data.dvc_secrets))
@@ -295,6 +297,7 @@ def registry_tools(spec: Spec) -> tuple[str, ...]:
 
 
 DASK_PACKAGES = ("dask", "distributed")  # train.search.engine = "dask": the `dask` extra, dask[distributed]
+DASK_ADDRESS_SECRET = "DASK_SCHEDULER_ADDRESS"  # Dask's own variable, read by distributed.Client's config
 
 
 def search_tools(spec: Spec) -> tuple[str, ...]:

@@ -204,6 +204,11 @@ def test_only_the_train_job_installs_dask(tmp_path: Path) -> None:
             got = set(install_set(loaded, job))
             assert ({"dask", "distributed"} <= got) == (engine == "dask" and job.kind == "train"), (engine, job.name)
             assert not ({"dask", "distributed"} & got) or job.kind == "train"
+            # the cluster's address reaches the train job as a CI secret (each provider's own way)
+            assert ("DASK_SCHEDULER_ADDRESS" in job.secrets) == (engine == "dask" and job.kind == "train"), job.name
+    (tmp_path / "fixed.toml").write_text(spec("dask", 'scheduler = "tcp://10.0.0.5:8786"\n'))
+    plan = build_plan(tmp_path / "fixed.toml", tmp_path)
+    assert not any("DASK_SCHEDULER_ADDRESS" in j.secrets for j in plan.jobs)  # the spec's address: no secret
 
 
 @pytest.mark.slow

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgen_runtime import metrics, pipeline, search_space
+from mlgen_runtime import metrics, pipeline, search_engine, search_space
 from mlgen_runtime.errors import BadInput
 from mlgen_runtime.fsutil import dumps, read_json, sha256_bytes, write_json
 from mlgen_runtime.progress import Progress
@@ -147,6 +146,7 @@ def run_trial(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, 
     return TrialResult(index, params, scores, float(arr.mean()), float(arr.std()),
                        fit_time=times[0] / len(cv_folds), score_time=times[1] / len(cv_folds))
 
+
 def run_trials(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any, indices: list[int],
                all_trials: list[dict[str, Any]], label: str = "", groups: Any = None,
                by_time: bool = False) -> list[TrialResult]:
@@ -159,13 +159,12 @@ def run_trials(settings: dict[str, Any], cols: pipeline.Columns, X: Any, y: Any,
     print(f"search{label}: {len(indices)} of {len(all_trials)} trials, {len(cv_folds)}-fold CV, "
           f"scoring {sc.name} ({'higher' if sc.greater_is_better else 'lower'} is better)", flush=True)
     results = []
+    calls = [(settings, cols, X, y, index, all_trials[index], sc, cv_folds) for index in indices]
     with Progress(len(indices), f"search{label}") as progress:
-        for index in indices:
-            start = time.perf_counter()
-            r = run_trial(settings, cols, X, y, index, all_trials[index], sc, cv_folds)
-            took = time.perf_counter() - start
+        # train.search.engine: here, one trial after the other, or on a Dask cluster (search_engine.py)
+        for r, took in search_engine.run(search, run_trial, calls, shared=(X, y, cv_folds)):
             outcome = f"{sc.name} = {r.mean:.4f} ± {r.std:.4f}" if r.mean is not None else f"failed: {r.error}"
-            progress.step(f"trial #{index} {_show(r.params)}: {outcome} [{took:.1f}s]", important=r.mean is None)
+            progress.step(f"trial #{r.index} {_show(r.params)}: {outcome} [{took:.1f}s]", important=r.mean is None)
             results.append(r)
     return results
 

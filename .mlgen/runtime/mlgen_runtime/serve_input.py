@@ -115,13 +115,15 @@ def model_input(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 def _check_columns(frame: pd.DataFrame, schema: Schema) -> None:
     missing = [c for c in schema.used if c not in frame.columns]
     if missing:
-        raise RequestError(f"column `{missing[0]}` is missing (the model reads {len(schema.features)} columns)",
-                           column=missing[0])
+        raise RequestError(f"row 0: column `{missing[0]}` is missing (the model reads {len(schema.used)} columns)",
+                           row=0, column=missing[0])
     known = set(schema.features) | set(schema.contract) | schema.exclude | {schema.target}
     unknown = [c for c in frame.columns if c not in known]
     if unknown and not schema.allow_extra:
-        raise RequestError(f"column `{unknown[0]}` is not in the data contract (data.allow_extra = false)",
-                           column=unknown[0])
+        present = frame[unknown[0]].notna().to_numpy()
+        row = int(np.argmax(present)) if present.any() else 0
+        raise RequestError(f"row {row}: column `{unknown[0]}` is not in the data contract (data.allow_extra = false)",
+                           row=row, column=unknown[0])
 
 
 def _coerce(series: pd.Series, name: str, schema: Schema) -> pd.Series:

@@ -155,7 +155,16 @@ class Walker:
         if not isinstance(extra, dict):
             return None
         value, _ = self.unwrap(extra)
-        return value if self.is_table(value) else None
+        if self.is_table(value):
+            return value
+        # a value that is a list or a table (train.search.space: values or a range): the table's section
+        tables = [self.deref(v) for v in value.get("anyOf", []) if self.is_table(self.deref(v))]
+        return tables[0] if len(tables) == 1 else None
+
+    def map_alternatives(self, node: dict[str, Any]) -> list[str]:
+        """The map's value types besides its table (in words), when a value may be either."""
+        value, _ = self.unwrap(node["additionalProperties"])
+        return [self.type_words(v) for v in value.get("anyOf", []) if not self.is_table(self.deref(v))]
 
     def array_item(self, node: dict[str, Any]) -> dict[str, Any] | None:
         if node.get("type") != "array" or not isinstance(node.get("items"), dict):
@@ -306,8 +315,11 @@ class Walker:
         assert value is not None
         section = Section(".".join(path), f"[{dotted_path}]", "map", description, required, example_path=path)
         extra = self.constraints(node)
+        others = self.map_alternatives(node)
         section.note = (
-            f"A table whose keys you choose (`{dotted_path}.<name>`); each value is a table with the keys below"
+            f"A table whose keys you choose (`{dotted_path}.<name>`); each value is "
+            + (f"{join_or([a_an(w) for w in others])}, or " if others else "")
+            + "a table with the keys below"
             + (f" ({'; '.join(c for c in extra if c != 'keys: your names')})" if len(extra) > 1 else "")
             + ". Write each entry as an inline table on one line, or as its own "
             f"`[{dotted_path}.<name>]` table."

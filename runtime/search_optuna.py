@@ -3,9 +3,10 @@
 - The study lives in train.search.storage (an RDB URL, or a journal file for one machine) or
   in the RDB URL held by the environment variable train.search.storage_env (credentials stay in
   a CI secret); without either (shards = 1 only) it lives in memory.
-- Its name is the project, the search fingerprint (training settings, data bytes, seed) and the
-  pipeline id (pipeline_id below): the shards of one pipeline share it, another pipeline or
-  other settings get a fresh study.
+- Its name is the project and the search fingerprint (training settings, data bytes, seed):
+  the shards of one pipeline share it; a rerun with the same settings and data over the same
+  storage finds the finished study and runs no new trial (like the stage cache); other
+  settings, data or seed get a fresh study.
 - Each worker (shard i of n) asks for trials until the study has n_iter finished ones. Near the
   end two workers may each start one more: those extras are kept in the study but not used;
   the trials used are the n_iter finished ones with the lowest numbers.
@@ -53,8 +54,9 @@ def pipeline_id() -> str | None:
 
 
 def study_name(settings: dict[str, Any], fingerprint: str) -> str:
-    run = pipeline_id()
-    return f"mlgen-{settings['project']['name']}-{fingerprint[:16]}" + (f"-{run}" if run else "")
+    """Keyed like a cache entry: the same settings, data and seed find the same study (a rerun,
+    a pipeline whose train shards came from the stage cache); anything else gets a new one."""
+    return f"mlgen-{settings['project']['name']}-{fingerprint[:16]}"
 
 
 def storage(settings: dict[str, Any], root: Path) -> Any:

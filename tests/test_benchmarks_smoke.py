@@ -27,6 +27,7 @@ ROWS = [
     "drift, 5,000 vs 5,000 × 20, KS / chi² p < 0.05",
     "skops vs joblib",
     "scan stage, 5,000 held-out rows",
+    "search, 4 trials on 500 x 20",  # grid vs Optuna, best score per trial count
     "search of 4 trials on 2,000 × 20: Dask cluster (2 workers) vs local processes",
 ]
 

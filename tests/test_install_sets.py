@@ -21,7 +21,8 @@ DIST = {"sklearn": "scikit-learn"}  # import name -> distribution where they dif
 # import -> why a set may lack it (each condition is asserted in the tests below)
 CONDITIONAL = {
     "pyarrow": "Parquet files only",
-    "mlflow": "MLflow registries, in registry jobs",
+    "mlflow": "MLflow registries, in registry jobs; trial tracking in train/select (MLFLOW_TRACKING_URI: the user's requirements)",
+    "optuna": "train.search.strategy = \"optuna\": train and select only (test_search_optuna.py)",
     "fsspec": "object-store registries, in registry jobs (s3fs/gcsfs/adlfs bring it)",
     "matplotlib": "plots: evaluate and scan only",
     "joblib": "scikit-learn's own dependency (the Dask search's parallel_config)",

@@ -260,6 +260,8 @@ def _issue_for(err: Any, path: KeyPath, value: Any) -> Issue:
         return Issue(path, "E104", f"{value!r} {text}", hint)
     if kind == "value_error":  # the model's validators write "message\nhint"
         text, _, hint = err["msg"].removeprefix("Value error, ").partition("\n")
+        if isinstance(value, str):  # never echo a URL's user:secret@ (train.search.storage)
+            value = re.sub(r"://[^/]*@", "://***@", value)
         return Issue(path, "E104", f"{value!r} {text}", hint)
     if kind in _TYPE_NAMES:
         shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""

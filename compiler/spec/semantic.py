@@ -237,6 +237,10 @@ def _storage(s: Any) -> Iterator[Issue]:
                 yield Issue((*where, key), "E232", f"`{key}` is for strategy optuna (this search is {s.strategy})",
                             f"remove train.search.{key}, or set strategy = \"optuna\"")
         return
+    if s.engine == "dask":  # search_optuna.work runs its trials in the shard jobs, not through the engine
+        yield Issue((*where, "engine"), "E232", "engine = \"dask\" with strategy optuna",
+                    "Optuna's trials run in the train shard jobs (shards = N workers of one study): use engine = \"local\", "
+                    "or strategy grid/random on Dask")
     if s.storage is not None and s.storage_env is not None:
         yield Issue((*where, "storage_env"), "E232", "`storage` and `storage_env` are both set", "keep one: the study has one storage")
     elif s.shards > 1 and s.storage is None and s.storage_env is None:

@@ -5,8 +5,10 @@
 #      pyproject.toml changes; delete .venv to force it)
 #   2. the third-party judges: scripts/install-judges.sh (idempotent, ~1 s when installed)
 #   3. $MLGEN_TOOLS_DIR/ruamel-min: mlgen with the lowest allowed ruamel.yaml (same stamp rule)
-#   4. pytest -q [args]. With CI=true a judge that is not installed fails its tests instead of
-#      skipping them.
+#   4. pytest -q [args] on MLGEN_TEST_WORKERS pytest-xdist workers (default 2, one per core of
+#      the CI machine; whole files per worker (--dist loadfile), so a module's shared fixture is
+#      set up once; 0 runs in this process). With CI=true a judge that is not installed fails
+#      its tests instead of skipping them.
 # Environment: PYTHON (default python3, >= 3.11), MLGEN_TOOLS_DIR (see install-judges.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,4 +56,7 @@ if [ "$(cat "$RMIN/.mlgen-install-stamp" 2>/dev/null)" != "$rmin_stamp" ] || [ !
   printf '%s\n' "$rmin_stamp" > "$RMIN/.mlgen-install-stamp"
 fi
 
-CI=${CI:-} exec .venv/bin/python -m pytest -q "$@"
+WORKERS="${MLGEN_TEST_WORKERS:-2}"
+XDIST=()
+[ "$WORKERS" = 0 ] || XDIST=(-n "$WORKERS" --dist loadfile)
+CI=${CI:-} exec .venv/bin/python -m pytest -q "${XDIST[@]}" "$@"

@@ -30,6 +30,7 @@ import m_fullrun  # noqa: E402
 import m_install  # noqa: E402
 import m_optuna  # noqa: E402
 import m_scan  # noqa: E402
+import m_serve  # noqa: E402
 import m_skops  # noqa: E402
 import m_validate  # noqa: E402
 import peers  # noqa: E402
@@ -51,6 +52,7 @@ MEASURES: dict[str, Callable[[Tools, Size, Path], list[Row]]] = {
     "drift": m_drift.measure,
     "skops": m_skops.measure,
     "scan": m_scan.measure,
+    "serve": m_serve.measure,
     "install": m_install.measure,
     "optuna": m_optuna.measure,
     "dask": m_dask.measure,

@@ -1,10 +1,11 @@
 """Stand-in for actions/upload-artifact (tests only): copy the matched files into the run's
 artifact folder ACT_STANDIN_ARTIFACTS/<name>, rooted the way upload-artifact roots them.
 
-`path` lines are @actions/glob patterns relative to the workspace (`*`, `?`, `[...]`, `**`;
-`!` excludes; `#` comments). The artifact's root is the search path of a single pattern (its
-parent when that pattern is one file), else the least common ancestor of all search paths
-(a pattern's search path is its literal prefix up to the first segment with a wildcard).
+`path` lines are @actions/glob patterns relative to the workspace (`*`, `?`, `[...]`, `**`,
+`\\` escapes the next character; `!` excludes; `#` comments). The artifact's root is the
+search path of a single pattern (its parent when that pattern is one file), else the least
+common ancestor of all search paths (a pattern's search path is its literal prefix up to the
+first segment with a wildcard).
 Hidden files (a path segment starting with `.` below the search path) are left out unless
 include-hidden-files is true. Artifacts are immutable: a second upload of a name fails unless
 overwrite is true.
@@ -25,12 +26,37 @@ def inp(name: str, default: str = "") -> str:
     return os.environ.get(f"INPUT_{name.upper()}", default).strip()
 
 
-def search_path(pattern: str) -> str:
-    literal = []
+def segments(pattern: str) -> list[tuple[str, str | None]]:
+    """Each `/` segment as (Python glob, its literal text or None when it has a wildcard).
+
+    @actions/glob on Linux reads `\\` as an escape: `\\[` is a literal `[` (the generator
+    escapes `[ ] * ?` in paths that way); Python's glob escapes with `[[]` instead."""
+    out = []
     for seg in pattern.split("/"):
-        if MAGIC & set(seg):
+        py, text, magic, i = "", "", False, 0
+        while i < len(seg):
+            c = seg[i]
+            if c == "\\" and i + 1 < len(seg):
+                py, text, i = py + glob.escape(seg[i + 1]), text + seg[i + 1], i + 2
+                continue
+            if c in MAGIC:
+                magic = True
+            py, text, i = py + c, text + c, i + 1
+        out.append((py, None if magic else text))
+    return out
+
+
+def to_glob(pattern: str) -> str:
+    return "/".join(py for py, _ in segments(pattern))
+
+
+def search_path(pattern: str) -> str:
+    """The pattern's literal prefix: its segments up to the first one with a wildcard."""
+    literal = []
+    for _, text in segments(pattern):
+        if text is None:
             break
-        literal.append(seg)
+        literal.append(text)
     return os.path.normpath("/".join(literal)) if literal else "."
 
 
@@ -57,7 +83,7 @@ def main() -> int:
     files: dict[str, None] = {}
     for pat in includes:
         base = search_path(pat)
-        for hit in sorted(glob.glob(pat, recursive=True, include_hidden=True)):
+        for hit in sorted(glob.glob(to_glob(pat), recursive=True, include_hidden=True)):
             found = [hit] if os.path.isfile(hit) else sorted(
                 str(p) for p in Path(hit).rglob("*") if p.is_file()
             )
@@ -67,7 +93,7 @@ def main() -> int:
                     continue
                 files[os.path.normpath(f)] = None
     for pat in excludes:
-        for hit in glob.glob(pat, recursive=True, include_hidden=True):
+        for hit in glob.glob(to_glob(pat), recursive=True, include_hidden=True):
             hit = os.path.normpath(hit)
             for f in list(files):
                 if f == hit or f.startswith(hit + os.sep):

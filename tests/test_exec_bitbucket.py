@@ -269,7 +269,7 @@ def test_schedule_without_drift_runs_the_monitor_and_skips_retraining(
     before = history(registry)
     r = ex.run(Run("custom", pipeline="mlgen-schedule", number=4))
     assert r.status == "SUCCESSFUL", r.summary()
-    assert r.artifacts["monitor"][MONITOR_RESULT] == b"false"
+    assert r.artifacts["monitor"][MONITOR_RESULT] == b"false\n"
     assert "monitor: no drift; validate skipped" in r.steps["validate"].log
     assert "monitor: no drift; deploy-production skipped" in r.steps["deploy-production"].log
     assert r.junit["monitor"][0] > 0 and history(registry) == before

@@ -29,6 +29,10 @@ from mlgen_runtime.cli import main as runtime_main
 from tests.runtime.conftest import CLASSIFICATION_SPEC, breast_cancer
 
 ROOT = Path(__file__).resolve().parents[2]
+# this process's environment before any cluster starts here: a LocalCluster's Nanny sets
+# OMP_NUM_THREADS=1 (and more) in its parent's environment, and a child given those would refit
+# an OpenMP estimator with other threads than the in-process runs it is compared with
+ENV_BEFORE_CLUSTERS = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
 # the demo's search (root mlproject.toml), fewer boosting rounds to stay quick
 DEMO_SEARCH = """estimator = "sklearn.ensemble.HistGradientBoostingClassifier"
 params = { max_iter = 20 }
@@ -80,8 +84,11 @@ def train_in(folder: Path, env: dict[str, str]) -> tuple[int, str, dict[str, Any
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
+    before = dict(os.environ)
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
                       dashboard_address=":0") as c:
+        os.environ.clear()  # what the Nanny set here (OMP_NUM_THREADS=1...) must not reach later tests
+        os.environ.update(before)
         yield c
 
 
@@ -123,8 +130,7 @@ def _free_port() -> int:
 def _runtime(folder: Path, env: dict[str, str], pre: str = "") -> subprocess.CompletedProcess[str]:
     """`python -m mlgen_runtime train` in a fresh interpreter (Dask reads its configuration at import)."""
     code = pre + "import sys\nfrom mlgen_runtime.cli import main\nsys.exit(main(['train', '--plan', '.mlgen/plan.json']))\n"
-    full = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
-    return subprocess.run([sys.executable, "-c", code], cwd=folder, env={**full, "MLGEN_NO_CACHE": "1", **env},
+    return subprocess.run([sys.executable, "-c", code], cwd=folder, env={**ENV_BEFORE_CLUSTERS, "MLGEN_NO_CACHE": "1", **env},
                           capture_output=True, text=True, timeout=300)
 
 
@@ -216,8 +222,7 @@ def test_mlgen_run_starts_a_local_cluster(tmp_path: Path, both: dict[str, Any]) 
     """No address configured: `mlgen run` starts a cluster on loopback for the train job; the
     model is the local search's (the cluster's worker settings do not leak into the job)."""
     folder = make_project(tmp_path / "p", spec("dask"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
-    proc = subprocess.run([str(Path(sys.executable).parent / "mlgen"), "run", "train"], cwd=folder, env=env,
+    proc = subprocess.run([str(Path(sys.executable).parent / "mlgen"), "run", "train"], cwd=folder, env=ENV_BEFORE_CLUSTERS,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "started a local Dask cluster (" in proc.stderr and "tcp://127.0.0.1:" in proc.stderr

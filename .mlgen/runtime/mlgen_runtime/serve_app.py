@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mlgen_runtime import serve_input, serve_log
+from mlgen_runtime import serve_input, serve_log, serve_model
 from mlgen_runtime.serve_input import RequestError
 from mlgen_runtime.serve_metrics import CONTENT_TYPE, Metrics
 from mlgen_runtime.serve_model import Follower, Loaded
@@ -100,9 +100,7 @@ class Server:
         features = serve_input.model_input(frame, schema)
         X = serve_input.for_model(features, schema)
         try:
-            y = np.asarray(loaded.model.predict(X))
-            proba = np.asarray(loaded.model.predict_proba(X)) if loaded.classes is not None and hasattr(
-                loaded.model, "predict_proba") else None
+            y, proba = serve_model.predict(loaded, X)
         except (ValueError, TypeError) as exc:  # e.g. a category the encoder refuses: the input's fault
             raise RequestError(f"the model cannot predict these rows: {' '.join(str(exc).split())[:300]}") from None
         kinds = {name: schema.kind(name) for name in schema.used}

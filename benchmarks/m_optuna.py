@@ -1,6 +1,6 @@
 """Grid vs Optuna (TPE) at an equal trial budget: the best CV score each has reached after
 8 / 16 / 32 / 64 trials, in the same run, on the same data, folds and seed. Both searches are
-the product path: `mlgen compile`, then the runtime's `train` (one process, one worker), and the
+the product path: `mlgen compile`, then the runtime's `train` (one process, shards = 1), and the
 numbers come from the trials.json it writes. Reported, no goal: a 64-point grid has to spend
 its first trials on the first value of its first parameter; TPE samples everywhere from the start.
 
@@ -80,6 +80,6 @@ def measure(tools: Tools, size: Size, work: Path) -> list[Row]:
                 f"optuna: {cells('optuna')} ({took['optuna']:.0f} s)", f"grid: {cells('grid')} ({took['grid']:.0f} s)",
                 None, "reported", None,
                 [f"same run, data, folds and seed; grid in ParameterGrid order; Optuna TPE (10 random start-up trials), "
-                 f"one worker; Optuna {'reached' if reached else 'did not reach'} the grid's {budget}-trial best"
+                 f"shards = 1 (trials one after another); Optuna {'reached' if reached else 'did not reach'} the grid's {budget}-trial best"
                  + (f" by trial {reached}" if reached else "") + f" (difference at {budget}: "
                  f"{best['optuna'][-1] - grid_final:+.4f}); wall times include the refit of the best trial"])]

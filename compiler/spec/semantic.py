@@ -148,6 +148,11 @@ def _data(spec: Spec, root: Path) -> Iterator[Issue]:
     if spec.monitor and not _monitor_source(spec.monitor.data):
         yield Issue(("monitor", "data"), "E209", f"`{spec.monitor.data}` is neither .csv, .parquet, a folder nor a glob of .parquet files",
                     "name a CSV/Parquet file or the prediction-log folder of `mlgen serve` (e.g. `predictions/production`)")
+    if spec.serve is not None:  # the prediction log's own columns (mlgen_request_id, ...)
+        for path, name in [(("data", "target"), d.target), *((("data", "columns", c), c) for c in d.columns)]:
+            if name.startswith("mlgen_"):
+                yield Issue(path, "E213", f"column `{name}`: names starting `mlgen_` are the prediction log's own",
+                            "rename the column in the data and the spec")
     for name, col in d.columns.items():
         path = ("data", "columns", name)
         if col.min is not None and col.max is not None and col.min > col.max:

@@ -68,35 +68,15 @@ def load_version(registry: Any, version: int, settings: dict[str, Any], max_rows
     return Loaded(model, version, str(meta.get("sha256")), meta, schema_for(model, meta, settings, max_rows), labels)
 
 
-# Classifiers whose predict is, by scikit-learn's own code, classes_[argmax(predict_proba)]:
-# for them one pass gives both (the model is most of a request's time); any other classifier is
-# asked twice, so the predictions are always the model's own predict.
-ARGMAX_OF_PROBA = frozenset({
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble._forest.ExtraTreesClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._classes.ExtraTreeClassifier",
-})
-
-
 def predict(loaded: Loaded, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """(predictions, probabilities or None) of the model for X."""
+    """(predictions, probabilities or None) of the model for X: the model's own `predict` and
+    `predict_proba`, always both (deriving one from the other would restate the estimator's
+    decision rule, and tie-breaking, outside scikit-learn)."""
     model = loaded.model
+    y = np.asarray(model.predict(X))
     if loaded.classes is None or not hasattr(model, "predict_proba"):
-        return np.asarray(model.predict(X)), None
-    proba = np.asarray(model.predict_proba(X))
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    name = f"{type(final).__module__}.{type(final).__qualname__}"
-    if name in ARGMAX_OF_PROBA and proba.ndim == 2 and proba.shape[1] == len(loaded.classes) and proba.shape[1] > 1:
-        y = np.asarray(model.classes_).take(np.argmax(proba, axis=1))
-        top = np.sort(proba, axis=1)[:, -2:]
-        ties = np.flatnonzero(top[:, 0] == top[:, 1])  # rounding can tie what predict's raw scores order
-        if len(ties):
-            y = y.astype(object) if y.dtype.kind in "OUS" else y
-            y[ties] = np.asarray(model.predict(X.iloc[ties]))
-        return y, proba
-    return np.asarray(model.predict(X)), proba
+        return y, None
+    return y, np.asarray(model.predict_proba(X))
 
 
 def _plain(value: Any) -> Any:
